@@ -1,0 +1,11 @@
+export { create, clone, equals, toJson, fromJson } from '@bufbuild/protobuf';
+export type { Message, MessageShape, MessageInitShape, DescMessage } from '@bufbuild/protobuf';
+export * from './topics';
+export * from './catalog';
+export * from './envelope';
+export * from './gen/warden/gate/v1/gate_pb';
+export * from './gen/warden/registry/v1/registry_pb';
+export * from './gen/warden/budget/v1/budget_pb';
+export * from './gen/warden/approval/v1/approval_pb';
+export * from './gen/warden/killswitch/v1/killswitch_pb';
+export * from './gen/warden/policy/v1/policy_pb';

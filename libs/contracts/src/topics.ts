@@ -1,0 +1,37 @@
+/**
+ * Warden's topics. Names carry a configurable prefix (WARDEN_TOPIC_PREFIX) so tests and
+ * environments can share one cluster. Every topic has the same partition count so that
+ * co-partitioned topics (same key -> same partition number) can be joined by partition.
+ * See docs/adr/0002-topic-layout.md.
+ */
+export const Topic = {
+  /** GateRequested, from agents; keyed by run id. */
+  gateRequests: 'gate.requests',
+  /** BudgetReserved / BudgetReservationRefused / BudgetSettled / BudgetReleased; keyed by run id. */
+  budgetReservations: 'budget.reservations',
+  /** GateDecided, written only by policy; keyed by run id. */
+  gateDecisions: 'gate.decisions',
+  /** StepCompleted / StepFailed, from agents; keyed by run id. */
+  gateOutcomes: 'gate.outcomes',
+  /** Approval tasks and their resolution; keyed by run id. */
+  approvalEvents: 'approval.events',
+  /** Agent lifecycle and profile events; keyed by agent id. */
+  registryEvents: 'registry.events',
+  /** Policy bundles; keyed by tenant id. */
+  policyEvents: 'policy.events',
+  /** Budget definitions; keyed by tenant id. */
+  budgetEvents: 'budget.events',
+  /** Kill switches; keyed by switch id. */
+  killswitchEvents: 'killswitch.events',
+  /** Messages no consumer could handle, with the reason in headers. */
+  deadLetter: 'deadletter',
+} as const;
+
+export type TopicKey = keyof typeof Topic;
+export type TopicName = (typeof Topic)[TopicKey];
+
+export const ALL_TOPICS: readonly TopicName[] = Object.values(Topic);
+
+export function topicName(prefix: string, topic: TopicName): string {
+  return `${prefix}${topic}`;
+}

@@ -1,0 +1,145 @@
+/**
+ * Configuration from the environment, validated at start. A missing or wrong value stops the
+ * process with a message naming every variable at fault.
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+interface Field<T> {
+  readonly read: (env: Env) => T;
+}
+
+class Problem extends Error {}
+
+function raw(env: Env, name: string, fallback: string | undefined): string {
+  const value = env[name];
+  if (value !== undefined && value.trim() !== '') return value.trim();
+  if (fallback !== undefined) return fallback;
+  throw new Problem(`${name} is required`);
+}
+
+export const env = {
+  string(name: string, fallback?: string): Field<string> {
+    return { read: (e) => raw(e, name, fallback) };
+  },
+  int(name: string, fallback?: number, range: { min?: number; max?: number } = {}): Field<number> {
+    return {
+      read: (e) => {
+        const text = raw(e, name, fallback?.toString());
+        const value = Number(text);
+        if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
+          throw new Problem(`${name} must be an integer, got "${text}"`);
+        }
+        if (range.min !== undefined && value < range.min) throw new Problem(`${name} must be >= ${range.min}, got ${value}`);
+        if (range.max !== undefined && value > range.max) throw new Problem(`${name} must be <= ${range.max}, got ${value}`);
+        return value;
+      },
+    };
+  },
+  port(name: string, fallback?: number): Field<number> {
+    return env.int(name, fallback, { min: 0, max: 65535 });
+  },
+  list(name: string, fallback?: string): Field<string[]> {
+    return {
+      read: (e) => {
+        const items = raw(e, name, fallback)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        if (items.length === 0) throw new Problem(`${name} must list at least one value`);
+        return items;
+      },
+    };
+  },
+  brokers(name: string, fallback?: string): Field<string[]> {
+    return {
+      read: (e) => {
+        const items = env.list(name, fallback).read(e);
+        for (const item of items) {
+          if (!/^[^:\s]+:\d{1,5}$/.test(item)) throw new Problem(`${name} must be host:port[,host:port...], got "${item}"`);
+        }
+        return items;
+      },
+    };
+  },
+  url(name: string, protocols: readonly string[], fallback?: string): Field<string> {
+    return {
+      read: (e) => {
+        const text = raw(e, name, fallback);
+        let url: URL;
+        try {
+          url = new URL(text);
+        } catch {
+          throw new Problem(`${name} must be a URL, got "${redact(text)}"`);
+        }
+        if (!protocols.includes(url.protocol)) {
+          throw new Problem(`${name} must use ${protocols.join(' or ')}, got "${url.protocol}"`);
+        }
+        return text;
+      },
+    };
+  },
+  oneOf<T extends string>(name: string, values: readonly T[], fallback?: T): Field<T> {
+    return {
+      read: (e) => {
+        const text = raw(e, name, fallback);
+        if (!values.includes(text as T)) throw new Problem(`${name} must be one of ${values.join(', ')}, got "${text}"`);
+        return text as T;
+      },
+    };
+  },
+  pattern(name: string, re: RegExp, description: string, fallback?: string): Field<string> {
+    return {
+      read: (e) => {
+        const text = e[name] ?? fallback ?? '';
+        if (!re.test(text)) throw new Problem(`${name} must be ${description}, got "${text}"`);
+        return text;
+      },
+    };
+  },
+};
+
+export type Schema<T> = { readonly [K in keyof T]: Field<T[K]> };
+
+export function readConfig<T>(schema: Schema<T>, source: Env = process.env): T {
+  const problems: string[] = [];
+  const out: Partial<T> = {};
+  for (const key of Object.keys(schema) as (keyof T)[]) {
+    try {
+      out[key] = schema[key].read(source);
+    } catch (error) {
+      if (!(error instanceof Problem)) throw error;
+      problems.push(error.message);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as T;
+}
+
+function redact(text: string): string {
+  return text.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
+}
+
+/** What every Warden service reads from its environment. */
+export interface PlatformConfig {
+  readonly kafkaBrokers: string[];
+  readonly topicPrefix: string;
+  readonly partitions: number;
+  readonly databaseUrl: string;
+  readonly instanceId: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export const platformSchema: Schema<PlatformConfig> = {
+  kafkaBrokers: env.brokers('KAFKA_BROKERS', '127.0.0.1:19092'),
+  topicPrefix: env.pattern('WARDEN_TOPIC_PREFIX', /^[a-zA-Z0-9._-]{0,100}$/, 'letters, digits, ".", "_" or "-"', 'warden.'),
+  partitions: env.int('WARDEN_PARTITIONS', 6, { min: 1, max: 1000 }),
+  databaseUrl: env.url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/warden'),
+  instanceId: env.pattern('WARDEN_INSTANCE_ID', /^[a-zA-Z0-9._-]{1,64}$/, 'a short id (letters, digits, ".", "_", "-")', `${process.pid}`),
+  logLevel: env.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+};

@@ -1,0 +1,193 @@
+import { Consumer, IHeaders, Kafka, logLevel, Producer } from 'kafkajs';
+import { Logger } from '../observability/logger';
+import { ConsumeOptions, ConsumerHandle, KafkaPort, Published, RecordIn, RecordOut, TopicSpec, Watermark } from './port';
+
+export interface KafkajsOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+}
+
+const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** The only place in Warden that knows kafkajs. */
+export class KafkajsPort implements KafkaPort {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly consumers = new Set<Consumer>();
+  private producerConnected = false;
+  private crashed: Error | undefined;
+
+  constructor(options: KafkajsOptions) {
+    const log = options.logger.child({ component: 'kafkajs' });
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log: entry }) => {
+          const { message, ...rest } = entry;
+          log.log(LEVEL[level] ?? 'info', message, rest);
+        },
+      retry: { initialRetryTime: 100, retries: 8 },
+    });
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
+    this.producer.on(this.producer.events.CONNECT, () => (this.producerConnected = true));
+    this.producer.on(this.producer.events.DISCONNECT, () => (this.producerConnected = false));
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+    this.producerConnected = true;
+  }
+
+  async publish(records: readonly RecordOut[]): Promise<Published[]> {
+    if (records.length === 0) return [];
+    const byTopic = new Map<string, { key: string; value: Buffer; headers: IHeaders; partition?: number }[]>();
+    for (const r of records) {
+      const list = byTopic.get(r.topic) ?? [];
+      list.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition });
+      byTopic.set(r.topic, list);
+    }
+    const result = await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    return result.map((m) => ({ topic: m.topicName, partition: m.partition, baseOffset: m.baseOffset ?? '-1' }));
+  }
+
+  async consume(options: ConsumeOptions): Promise<ConsumerHandle> {
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 20_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 100,
+      retry: { initialRetryTime: 100, retries: 8 },
+    });
+    this.consumers.add(consumer);
+    let stopping = false;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const assignment = Object.entries(payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
+      options.onAssigned?.(assignment);
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart && !stopping) {
+        this.crashed = payload.error;
+        options.onCrash?.(payload.error);
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning });
+    await consumer.run({
+      autoCommit: options.commitOffsets,
+      autoCommitInterval: 500,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.concurrency ?? 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const records: RecordIn[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key ? m.key.toString('utf8') : null,
+          value: m.value,
+          headers: headersOf(m.headers),
+          timestamp: m.timestamp,
+        }));
+        const last = await options.onBatch(batch.topic, batch.partition, records, {
+          heartbeat,
+          isActive: () => isRunning() && !isStale(),
+          seek: (offset) => consumer.seek({ topic: batch.topic, partition: batch.partition, offset }),
+        });
+        if (last !== undefined) resolveOffset(last);
+      },
+    });
+    return {
+      groupId: options.groupId,
+      stop: async () => {
+        stopping = true;
+        await consumer.disconnect();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  async watermarks(topic: string): Promise<Watermark[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets
+        .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
+        .sort((a, b) => a.partition - b.partition);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((s) => !existing.has(s.topic));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((s) => ({
+            topic: s.topic,
+            numPartitions: s.partitions,
+            replicationFactor: 1,
+            configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      }
+    } catch (error) {
+      // Another process may have created the same topics at the same moment.
+      if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length === 0) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteGroups([...groupIds]);
+    } catch {
+      // Best effort: an empty group expires by itself.
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  healthy(): boolean {
+    return this.producerConnected && this.crashed === undefined;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
+    this.consumers.clear();
+    await this.producer.disconnect();
+  }
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const v = Array.isArray(value) ? value[value.length - 1] : value;
+    out[name] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  }
+  return out;
+}

@@ -1,0 +1,87 @@
+import 'reflect-metadata';
+import { DynamicModule, INestApplication, LoggerService, Module, Provider, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from '../observability/logger';
+import { ServiceRuntime } from '../runtime/service-runtime';
+import { HealthController, MetricsController } from './platform.controllers';
+import { ProblemFilter } from './problem.filter';
+import { WardenKafkaTransport } from './transport';
+
+/** Nest's own logs, as JSON lines through the platform logger. */
+class NestJsonLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string): void {
+    this.logger.debug(String(message), { context });
+  }
+  error(message: unknown, trace?: string, context?: string): void {
+    this.logger.error(String(message), { context, trace });
+  }
+  warn(message: unknown, context?: string): void {
+    this.logger.warn(String(message), { context });
+  }
+}
+
+export interface ServiceModuleOptions {
+  readonly runtime: ServiceRuntime;
+  readonly controllers: Type[];
+  readonly providers: Provider[];
+  readonly imports?: (Type | DynamicModule)[];
+}
+
+@Module({})
+export class ServiceModule {
+  static with(options: ServiceModuleOptions): DynamicModule {
+    return {
+      module: ServiceModule,
+      imports: options.imports ?? [],
+      controllers: [HealthController, MetricsController, ...options.controllers],
+      providers: [
+        { provide: ServiceRuntime, useValue: options.runtime },
+        { provide: Logger, useValue: options.runtime.logger },
+        ...options.providers,
+      ],
+    };
+  }
+}
+
+export interface HttpOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly title: string;
+  readonly description: string;
+}
+
+/**
+ * Starts the hybrid app: HTTP on its own port, the Kafka runtime as a custom transport, and
+ * graceful shutdown on SIGTERM/SIGINT (stop fetching, finish in-flight work, commit, exit 0).
+ */
+export async function runService(module: DynamicModule, runtime: ServiceRuntime, http: HttpOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(module, { logger: new NestJsonLogger(runtime.logger), abortOnError: false });
+  app.useGlobalFilters(new ProblemFilter(runtime.logger));
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder().setTitle(http.title).setDescription(http.description).setVersion('1').addBearerAuth().build(),
+  );
+  SwaggerModule.setup('openapi', app, document, { jsonDocumentUrl: 'openapi.json' });
+  app.connectMicroservice({ strategy: new WardenKafkaTransport(runtime) }, { inheritAppConfig: true });
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    runtime.logger.info('shutting down', { signal });
+    try {
+      await app.close();
+      process.exit(0);
+    } catch (error) {
+      runtime.logger.error('shutdown failed', { error });
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  await app.startAllMicroservices();
+  await app.listen(http.port, http.host);
+  runtime.logger.info('listening', { host: http.host, port: http.port });
+  return app;
+}

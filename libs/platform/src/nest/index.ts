@@ -1,0 +1,4 @@
+export * from './bootstrap';
+export * from './platform.controllers';
+export * from './problem.filter';
+export * from './transport';

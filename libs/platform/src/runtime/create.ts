@@ -1,0 +1,34 @@
+import { MigrationInterface } from 'typeorm';
+import { PlatformConfig } from '../config';
+import { KafkajsPort } from '../kafka/kafkajs-adapter';
+import { Logger } from '../observability/logger';
+import { Metrics } from '../observability/metrics';
+import { createDataSource } from '../postgres/data-source';
+import { ServiceRuntime } from './service-runtime';
+
+/** Builds a service's runtime from its validated configuration. */
+export function createServiceRuntime(
+  service: string,
+  config: PlatformConfig,
+  database?: { readonly schema: string; readonly migrations: (new () => MigrationInterface)[] },
+): ServiceRuntime {
+  const logger = new Logger(service, config.logLevel, { instance: config.instanceId });
+  const port = new KafkajsPort({ brokers: config.kafkaBrokers, clientId: `warden-${service}-${config.instanceId}`, logger });
+  const db = database ? createDataSource({ url: config.databaseUrl, ...database }) : undefined;
+  return new ServiceRuntime(service, port, logger, new Metrics(service), {
+    prefix: config.topicPrefix,
+    partitions: config.partitions,
+    db,
+    schema: database?.schema,
+  });
+}
+
+/** Reads configuration or stops the process with a message naming each variable at fault. */
+export function configOrExit<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(78);
+  }
+}

@@ -1,0 +1,129 @@
+import { DataSource } from 'typeorm';
+import { KafkaPort } from '../kafka/port';
+import { provisionTopics } from '../kafka/provision';
+import { Logger } from '../observability/logger';
+import { Metrics } from '../observability/metrics';
+import { migrate } from '../postgres/data-source';
+import { ProjectionRunner } from '../projection/runner';
+import { Processor } from './processor';
+import { Table } from './table';
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly kafka: 'up' | 'down';
+  readonly postgres: 'up' | 'down' | 'unused';
+  readonly consumers: Record<string, string>;
+}
+
+/**
+ * Everything a service runs besides HTTP: Kafka, Postgres, tables, processors and
+ * projections, started in dependency order and stopped in reverse. Plain TypeScript; the
+ * Nest shell only calls start, stop and readiness.
+ */
+export class ServiceRuntime {
+  private readonly tables: Table<unknown>[] = [];
+  private readonly processors: Processor<unknown, unknown, never>[] = [];
+  private readonly projections: ProjectionRunner[] = [];
+  private started = false;
+  private dbUp: { at: number; up: boolean } = { at: 0, up: false };
+
+  constructor(
+    readonly service: string,
+    readonly port: KafkaPort,
+    readonly logger: Logger,
+    readonly metrics: Metrics,
+    private readonly options: { readonly prefix: string; readonly partitions: number; readonly db?: DataSource; readonly schema?: string },
+  ) {}
+
+  get prefix(): string {
+    return this.options.prefix;
+  }
+
+  get db(): DataSource {
+    if (!this.options.db) throw new Error(`${this.service} has no database`);
+    return this.options.db;
+  }
+
+  addTable<T extends Table<never>>(table: T): T {
+    this.tables.push(table as unknown as Table<unknown>);
+    return table;
+  }
+
+  addProcessor<P extends Processor<never, never, never>>(processor: P): P {
+    this.processors.push(processor as unknown as Processor<unknown, unknown, never>);
+    return processor;
+  }
+
+  addProjection<P extends ProjectionRunner<never>>(projection: P): P {
+    this.projections.push(projection as unknown as ProjectionRunner);
+    return projection;
+  }
+
+  projection(name: string): ProjectionRunner {
+    const found = this.projections.find((p) => p.name === name);
+    if (!found) throw new Error(`no projection ${name}`);
+    return found;
+  }
+
+  async start(): Promise<void> {
+    const { db, schema, prefix, partitions } = this.options;
+    if (db) {
+      if (!db.isInitialized) await db.initialize();
+      const applied = await migrate(db, schema ?? this.service);
+      if (applied.length > 0) this.logger.info('migrations applied', { migrations: applied });
+    }
+    await this.port.connect();
+    await provisionTopics(this.port, prefix, partitions);
+    for (const table of this.tables) await table.start();
+    for (const processor of this.processors) await processor.start();
+    for (const projection of this.projections) await projection.start();
+    this.started = true;
+    this.logger.info('runtime started', {
+      tables: this.tables.map((t) => t.name),
+      processors: this.processors.map((p) => p.name),
+      projections: this.projections.map((p) => p.name),
+    });
+  }
+
+  /** Stop fetching, finish in-flight batches, commit, leave groups, close connections. */
+  async stop(): Promise<void> {
+    this.started = false;
+    await Promise.allSettled(this.projections.map((p) => p.stop()));
+    await Promise.allSettled(this.processors.map((p) => p.stop()));
+    await Promise.allSettled(this.tables.map((t) => t.stop()));
+    await this.port.close();
+    if (this.options.db?.isInitialized) await this.options.db.destroy();
+    this.logger.info('runtime stopped');
+  }
+
+  async readiness(): Promise<Readiness> {
+    const consumers: Record<string, string> = {};
+    for (const t of this.tables) consumers[`table:${t.name}`] = t.ready ? 'running' : 'catching-up';
+    for (const p of this.processors) consumers[`processor:${p.name}`] = p.ready ? 'running' : p.status;
+    for (const p of this.projections) consumers[`projection:${p.name}`] = p.status;
+    const kafka = this.port.healthy() ? 'up' : 'down';
+    const postgres = this.options.db ? ((await this.postgresUp()) ? 'up' : 'down') : 'unused';
+    const ready =
+      this.started && kafka === 'up' && postgres !== 'down' && Object.values(consumers).every((s) => s === 'running');
+    return { ready, kafka, postgres, consumers };
+  }
+
+  /** Liveness: the process is not wedged (a crashed consumer never restarts by itself). */
+  live(): boolean {
+    return ![...this.processors, ...this.projections].some((c) => c.status === 'crashed');
+  }
+
+  private async postgresUp(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.dbUp.at < 1000) return this.dbUp.up;
+    let up = false;
+    try {
+      await this.db.query('SELECT 1');
+      up = true;
+    } catch {
+      up = false;
+    }
+    this.dbUp = { at: now, up };
+    return up;
+  }
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import { decode, Envelope, TopicName } from '@warden/contracts';
+import { Decider } from '@warden/kernel';
+import { ConsumerHandle, KafkaPort } from '../kafka/port';
+import { Logger } from '../observability/logger';
+
+export interface TableDefinition<S> {
+  readonly name: string;
+  readonly topics: readonly TopicName[];
+  readonly initial: () => S;
+  /** Folds one event into the state. Returning the same object means the event was rejected. */
+  evolve(state: S, event: Envelope): S;
+}
+
+/**
+ * A table: state folded from every partition of some topics, read by every instance (like a
+ * Kafka Streams GlobalKTable). Kill switches and the registry reach the gate this way, so the
+ * hot path never calls another service or Postgres.
+ */
+export class Table<S> {
+  private current: S;
+  private readonly positions = new Map<string, number>();
+  private readonly waiters: { key: string; offset: number; resolve: () => void }[] = [];
+  private readonly rejectedIds = new Set<string>();
+  private handle: ConsumerHandle | undefined;
+  private caughtUpPromise: Promise<void> | undefined;
+  private isCaughtUp = false;
+  private applied = 0;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly def: TableDefinition<S>,
+    private readonly port: KafkaPort,
+    private readonly prefix: string,
+    private readonly instanceId: string,
+    logger: Logger,
+  ) {
+    this.current = def.initial();
+    this.log = logger.child({ table: def.name });
+  }
+
+  get state(): S {
+    return this.current;
+  }
+
+  get ready(): boolean {
+    return this.isCaughtUp;
+  }
+
+  get name(): string {
+    return this.def.name;
+  }
+
+  /** Number of events applied: a monotonic version of this table, recorded in decisions. */
+  get version(): number {
+    return this.applied;
+  }
+
+  async start(): Promise<void> {
+    const topics = this.def.topics.map((t) => this.prefix + t);
+    const targets: { key: string; offset: number }[] = [];
+    for (const topic of topics) {
+      for (const wm of await this.port.watermarks(topic)) {
+        if (Number(wm.high) > Number(wm.low)) targets.push({ key: `${topic}:${wm.partition}`, offset: Number(wm.high) - 1 });
+      }
+    }
+    this.caughtUpPromise = Promise.all(targets.map((t) => this.waitForKey(t.key, t.offset))).then(() => {
+      this.isCaughtUp = true;
+      this.log.info('table caught up', { events: this.applied });
+    });
+    this.handle = await this.port.consume({
+      groupId: `${this.prefix}${this.def.name}.table.${this.instanceId}.${randomUUID().slice(0, 8)}`,
+      topics,
+      fromBeginning: true,
+      commitOffsets: false,
+      concurrency: 4,
+      onBatch: async (topic, partition, records) => {
+        const name = topic.slice(this.prefix.length) as TopicName;
+        for (const record of records) {
+          try {
+            const envelope = decode(name, record);
+            const next = this.def.evolve(this.current, envelope);
+            if (next === this.current) this.rejectedIds.add(envelope.id);
+            this.current = next;
+            this.applied += 1;
+          } catch (error) {
+            // The owning service dead-letters bad records; every table reader just skips them.
+            this.log.warn('skipping bad record', { topic, partition, offset: record.offset, error: (error as Error).message });
+          }
+        }
+        const last = records.at(-1);
+        if (last) this.advance(`${topic}:${partition}`, Number(last.offset));
+        return last?.offset;
+      },
+    });
+  }
+
+  /** Resolves once the table has applied everything that was in Kafka when it started. */
+  caughtUp(): Promise<void> {
+    if (!this.caughtUpPromise) throw new Error(`table ${this.def.name} was not started`);
+    return this.caughtUpPromise;
+  }
+
+  /** Resolves once the record at `offset` of `topic:partition` (prefixed topic) was applied. */
+  waitFor(topic: string, partition: number, offset: number): Promise<void> {
+    return this.waitForKey(`${topic}:${partition}`, offset);
+  }
+
+  /** Whether an applied event was rejected by `evolve` (e.g. a stale version). */
+  wasRejected(eventId: string): boolean {
+    return this.rejectedIds.has(eventId);
+  }
+
+  async stop(): Promise<void> {
+    const groupId = this.handle?.groupId;
+    await this.handle?.stop();
+    if (groupId) await this.port.deleteGroups([groupId]);
+  }
+
+  private waitForKey(key: string, offset: number): Promise<void> {
+    if ((this.positions.get(key) ?? -1) >= offset) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ key, offset, resolve }));
+  }
+
+  private advance(key: string, offset: number): void {
+    this.positions.set(key, offset);
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i];
+      if (w.key === key && w.offset <= offset) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+}
+
+/** A table of decider states, one per stream (the record key). */
+export function streamTable<S, E>(
+  name: string,
+  topics: readonly TopicName[],
+  decider: Pick<Decider<unknown, S, E>, 'evolve' | 'initialState'>,
+): TableDefinition<Map<string, S>> {
+  return {
+    name,
+    topics,
+    initial: () => new Map(),
+    evolve(streams, event) {
+      const before = streams.get(event.key) ?? decider.initialState;
+      const after = decider.evolve(before, event.data as E);
+      if (after === before) return streams;
+      const next = new Map(streams);
+      next.set(event.key, after);
+      return next;
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { decode, Envelope, TopicName, topicName } from '@warden/contracts';
+import { KafkajsPort } from '../kafka/kafkajs-adapter';
+import { ConsumerHandle, KafkaPort, RecordIn } from '../kafka/port';
+import { provisionTopics } from '../kafka/provision';
+import { Logger } from '../observability/logger';
+
+/**
+ * Real-infrastructure helpers for integration tests. The broker and Postgres are started by
+ * the test command (test/global-setup.ts), which exports KAFKA_BROKERS and DATABASE_URL.
+ */
+export function kafkaBrokers(): string[] {
+  return (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+}
+
+export function databaseUrl(): string {
+  return process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/warden';
+}
+
+/** A topic prefix no other test uses, so tests share the broker without seeing each other. */
+export function uniquePrefix(name: string): string {
+  return `t.${name.replace(/[^a-zA-Z0-9_-]/g, '-')}.${randomUUID().slice(0, 8)}.`;
+}
+
+export const quietLogger = (service = 'test') =>
+  new Logger(service, (process.env.TEST_LOG_LEVEL as 'debug' | 'info' | 'warn' | 'error' | undefined) ?? 'error');
+
+export async function connectedPort(name = 'test'): Promise<KafkaPort> {
+  const port = new KafkajsPort({ brokers: kafkaBrokers(), clientId: `test-${name}`, logger: quietLogger(name) });
+  await port.connect();
+  return port;
+}
+
+export async function provisionedPort(prefix: string, partitions = 3): Promise<KafkaPort> {
+  const port = await connectedPort(prefix);
+  await provisionTopics(port, prefix, partitions);
+  return port;
+}
+
+/** Polls until `check` returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Records everything published to some topics, decoded where possible. */
+export class TopicRecorder {
+  readonly records: RecordIn[] = [];
+  private handle: ConsumerHandle | undefined;
+
+  private constructor(
+    private readonly port: KafkaPort,
+    private readonly prefix: string,
+  ) {}
+
+  static async start(port: KafkaPort, prefix: string, topics: readonly TopicName[]): Promise<TopicRecorder> {
+    const recorder = new TopicRecorder(port, prefix);
+    recorder.handle = await port.consume({
+      groupId: `${prefix}recorder.${randomUUID().slice(0, 8)}`,
+      topics: topics.map((t) => topicName(prefix, t)),
+      fromBeginning: true,
+      commitOffsets: false,
+      concurrency: 4,
+      onBatch: async (_topic, _partition, records) => {
+        recorder.records.push(...records);
+        return records.at(-1)?.offset;
+      },
+    });
+    return recorder;
+  }
+
+  on(topic: TopicName): RecordIn[] {
+    return this.records.filter((r) => r.topic === topicName(this.prefix, topic));
+  }
+
+  events(topic: TopicName): Envelope[] {
+    return this.on(topic).map((r) => decode(topic, r));
+  }
+
+  async stop(): Promise<void> {
+    await this.handle?.stop();
+  }
+}
+
+/** A fresh Postgres database for one test file; dropped by `drop()`. */
+export async function freshDatabase(name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = new URL(databaseUrl());
+  const db = `t_${name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomUUID().slice(0, 8)}`;
+  const admin = new Client({ connectionString: withDatabase(base, 'postgres') });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${db}"`);
+  await admin.end();
+  return {
+    url: withDatabase(base, db),
+    async drop() {
+      const c = new Client({ connectionString: withDatabase(base, 'postgres') });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+function withDatabase(base: URL, db: string): string {
+  const u = new URL(base.toString());
+  u.pathname = `/${db}`;
+  return u.toString();
+}
