@@ -3,6 +3,8 @@ export type { Message, MessageShape, MessageInitShape, DescMessage } from '@bufb
 export * from './topics';
 export * from './catalog';
 export * from './envelope';
+export * from './scope';
+export * from './active-switches';
 export * from './gen/warden/gate/v1/gate_pb';
 export * from './gen/warden/registry/v1/registry_pb';
 export * from './gen/warden/budget/v1/budget_pb';

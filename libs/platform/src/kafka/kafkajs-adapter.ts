@@ -1,4 +1,4 @@
-import { Consumer, IHeaders, Kafka, logLevel, Producer } from 'kafkajs';
+import { Admin, Consumer, IHeaders, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
 import { Logger } from '../observability/logger';
 import { ConsumeOptions, ConsumerHandle, KafkaPort, Published, RecordIn, RecordOut, TopicSpec, Watermark } from './port';
 
@@ -21,6 +21,7 @@ export class KafkajsPort implements KafkaPort {
   private readonly producer: Producer;
   private readonly consumers = new Set<Consumer>();
   private producerConnected = false;
+  private admin: Promise<Admin> | undefined;
   private crashed: Error | undefined;
 
   constructor(options: KafkajsOptions) {
@@ -37,7 +38,7 @@ export class KafkajsPort implements KafkaPort {
         },
       retry: { initialRetryTime: 100, retries: 8 },
     });
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.producer.on(this.producer.events.CONNECT, () => (this.producerConnected = true));
     this.producer.on(this.producer.events.DISCONNECT, () => (this.producerConnected = false));
   }
@@ -120,25 +121,17 @@ export class KafkajsPort implements KafkaPort {
   }
 
   async watermarks(topic: string): Promise<Watermark[]> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets
-        .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
-        .sort((a, b) => a.partition - b.partition);
-    } finally {
-      await admin.disconnect();
-    }
+    const admin = await this.connectedAdmin();
+    const offsets = await retryWhileLeadersMove(() => admin.fetchTopicOffsets(topic));
+    return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const existing = new Set(await admin.listTopics());
-      const missing = specs.filter((s) => !existing.has(s.topic));
-      if (missing.length > 0) {
+    const admin = await this.connectedAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((s) => !existing.has(s.topic));
+    if (missing.length > 0) {
+      try {
         await admin.createTopics({
           waitForLeaders: true,
           topics: missing.map((s) => ({
@@ -148,25 +141,22 @@ export class KafkajsPort implements KafkaPort {
             configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
           })),
         });
+      } catch (error) {
+        // Another process may have created the same topics at the same moment.
+        if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
       }
-    } catch (error) {
-      // Another process may have created the same topics at the same moment.
-      if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
-    } finally {
-      await admin.disconnect();
     }
+    // Leaders of new partitions take a moment to be known everywhere: wait until offsets answer.
+    for (const s of specs) await this.watermarks(s.topic);
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<void> {
     if (groupIds.length === 0) return;
-    const admin = this.kafka.admin();
-    await admin.connect();
     try {
+      const admin = await this.connectedAdmin();
       await admin.deleteGroups([...groupIds]);
     } catch {
       // Best effort: an empty group expires by itself.
-    } finally {
-      await admin.disconnect();
     }
   }
 
@@ -177,7 +167,18 @@ export class KafkajsPort implements KafkaPort {
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
     this.consumers.clear();
+    if (this.admin) await (await this.admin).disconnect();
+    this.admin = undefined;
     await this.producer.disconnect();
+  }
+
+  private connectedAdmin(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      this.admin = admin.connect().then(() => admin);
+      this.admin.catch(() => (this.admin = undefined));
+    }
+    return this.admin;
   }
 }
 
@@ -190,4 +191,17 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
     out[name] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
   }
   return out;
+}
+
+const MOVING = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION']);
+
+async function retryWhileLeadersMove<T>(call: () => Promise<T>, attempts = 50): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (i >= attempts || !MOVING.has((error as { type?: string }).type ?? '')) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }

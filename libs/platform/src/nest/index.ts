@@ -2,3 +2,4 @@ export * from './bootstrap';
 export * from './platform.controllers';
 export * from './problem.filter';
 export * from './transport';
+export * from './actor';

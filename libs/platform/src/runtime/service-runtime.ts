@@ -1,9 +1,11 @@
+import { Message } from '@warden/contracts';
 import { DataSource } from 'typeorm';
 import { KafkaPort } from '../kafka/port';
 import { provisionTopics } from '../kafka/provision';
 import { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { migrate } from '../postgres/data-source';
+import { Row } from '../projection/projection';
 import { ProjectionRunner } from '../projection/runner';
 import { Processor } from './processor';
 import { Table } from './table';
@@ -44,17 +46,17 @@ export class ServiceRuntime {
     return this.options.db;
   }
 
-  addTable<T extends Table<never>>(table: T): T {
-    this.tables.push(table as unknown as Table<unknown>);
+  addTable<S>(table: Table<S>): Table<S> {
+    this.tables.push(table as Table<unknown>);
     return table;
   }
 
-  addProcessor<P extends Processor<never, never, never>>(processor: P): P {
+  addProcessor<C, S, E extends Message>(processor: Processor<C, S, E>): Processor<C, S, E> {
     this.processors.push(processor as unknown as Processor<unknown, unknown, never>);
     return processor;
   }
 
-  addProjection<P extends ProjectionRunner<never>>(projection: P): P {
+  addProjection<R extends Row>(projection: ProjectionRunner<R>): ProjectionRunner<R> {
     this.projections.push(projection as unknown as ProjectionRunner);
     return projection;
   }

@@ -59,13 +59,10 @@ export class TopicRecorder {
   readonly records: RecordIn[] = [];
   private handle: ConsumerHandle | undefined;
 
-  private constructor(
-    private readonly port: KafkaPort,
-    private readonly prefix: string,
-  ) {}
+  private constructor(private readonly prefix: string) {}
 
   static async start(port: KafkaPort, prefix: string, topics: readonly TopicName[]): Promise<TopicRecorder> {
-    const recorder = new TopicRecorder(port, prefix);
+    const recorder = new TopicRecorder(prefix);
     recorder.handle = await port.consume({
       groupId: `${prefix}recorder.${randomUUID().slice(0, 8)}`,
       topics: topics.map((t) => topicName(prefix, t)),

@@ -1,0 +1,2 @@
+export * from './switches.projection';
+export * from './switches.queries';

@@ -1,0 +1,29 @@
+import { DataSource } from 'typeorm';
+import { SwitchRow } from './switches.projection';
+
+export interface SwitchQuery {
+  /** Only switches in force now (not released, not expired). */
+  readonly active?: boolean;
+  readonly tenantId?: string;
+  readonly limit?: number;
+}
+
+export async function listSwitches(db: DataSource, q: SwitchQuery): Promise<SwitchRow[]> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (q.active) where.push(`released_at IS NULL AND (expires_at IS NULL OR expires_at > now())`);
+  if (q.tenantId) {
+    args.push(q.tenantId);
+    where.push(`tenant_id = $${args.length}`);
+  }
+  args.push(Math.min(q.limit ?? 100, 1000));
+  return db.query(
+    `SELECT * FROM killswitch.switches ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY engaged_at DESC LIMIT $${args.length}`,
+    args,
+  );
+}
+
+export async function getSwitch(db: DataSource, id: string): Promise<SwitchRow | undefined> {
+  const rows: SwitchRow[] = await db.query(`SELECT * FROM killswitch.switches WHERE id = $1`, [id]);
+  return rows[0];
+}
