@@ -110,6 +110,7 @@ export class KafkajsPort implements KafkaPort {
         if (last !== undefined) resolveOffset(last);
       },
     });
+    for (const start of options.startAt ?? []) consumer.seek(start);
     return {
       groupId: options.groupId,
       stop: async () => {

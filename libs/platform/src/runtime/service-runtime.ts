@@ -5,10 +5,10 @@ import { provisionTopics } from '../kafka/provision';
 import { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { migrate } from '../postgres/data-source';
-import { Row } from '../projection/projection';
+import { ProjectionDefinition, Row } from '../projection/projection';
 import { ProjectionRunner } from '../projection/runner';
-import { Processor } from './processor';
-import { Table } from './table';
+import { Processor, ProcessorDefinition, RuntimeDeps } from './processor';
+import { Table, TableDefinition } from './table';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -59,6 +59,42 @@ export class ServiceRuntime {
   addProjection<R extends Row>(projection: ProjectionRunner<R>): ProjectionRunner<R> {
     this.projections.push(projection as unknown as ProjectionRunner);
     return projection;
+  }
+
+  /** What processors need from the runtime. */
+  deps(): RuntimeDeps {
+    return {
+      port: this.port,
+      prefix: this.options.prefix,
+      service: this.service,
+      logger: this.logger,
+      metrics: this.metrics,
+      partitionsConcurrency: this.options.partitions,
+    };
+  }
+
+  /** Adds a processor for a definition. */
+  process<C, S, E extends Message>(definition: ProcessorDefinition<C, S, E>): Processor<C, S, E> {
+    return this.addProcessor(new Processor(definition, this.deps()));
+  }
+
+  /** Adds a projection runner for a definition, writing to this service's schema. */
+  project<R extends Row>(definition: ProjectionDefinition<R>): ProjectionRunner<R> {
+    return this.addProjection(
+      new ProjectionRunner(definition, {
+        port: this.port,
+        db: this.db,
+        schema: this.options.schema ?? this.service,
+        prefix: this.options.prefix,
+        logger: this.logger,
+        metrics: this.metrics,
+      }),
+    );
+  }
+
+  /** Adds a table folded from some topics by every instance. */
+  table<S>(definition: TableDefinition<S>, instanceId: string): Table<S> {
+    return this.addTable(new Table(definition, this.port, this.options.prefix, instanceId, this.logger));
   }
 
   projection(name: string): ProjectionRunner {

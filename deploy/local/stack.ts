@@ -1,0 +1,99 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The six services, in start order (the order does not matter for correctness: they only share Kafka). */
+export const SERVICES = ['registry', 'killswitch', 'budget', 'policy', 'approval', 'trace'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+const PORT_VARIABLE: Record<ServiceName, string> = {
+  registry: 'REGISTRY_HTTP_PORT',
+  policy: 'POLICY_HTTP_PORT',
+  budget: 'BUDGET_HTTP_PORT',
+  approval: 'APPROVAL_HTTP_PORT',
+  trace: 'TRACE_HTTP_PORT',
+  killswitch: 'KILLSWITCH_HTTP_PORT',
+};
+export const DEFAULT_PORTS: Record<ServiceName, number> = { registry: 7101, policy: 7102, budget: 7103, approval: 7104, trace: 7105, killswitch: 7106 };
+
+export interface StackOptions {
+  readonly brokers: string;
+  readonly databaseUrl: string;
+  readonly topicPrefix: string;
+  readonly ports?: Partial<Record<ServiceName, number>>;
+  /** Where each service's JSON log goes (`<dir>/<service>.log`). */
+  readonly logDir: string;
+  readonly env?: Record<string, string>;
+  readonly readyTimeoutMs?: number;
+}
+
+export interface Stack {
+  readonly urls: Record<ServiceName, string>;
+  readonly processes: Record<ServiceName, ChildProcess>;
+  /** SIGTERM every service and wait; resolves with each exit code (null = killed by a signal). */
+  stop(): Promise<Record<ServiceName, number | null>>;
+}
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+
+/** Starts every service as its own process from the compiled build (dist/) and waits until all are ready. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  mkdirSync(options.logDir, { recursive: true });
+  const urls = {} as Record<ServiceName, string>;
+  const processes = {} as Record<ServiceName, ChildProcess>;
+  const exits = {} as Record<ServiceName, Promise<number | null>>;
+  for (const service of SERVICES) {
+    const port = options.ports?.[service] ?? DEFAULT_PORTS[service];
+    urls[service] = `http://127.0.0.1:${port}`;
+    const log = createWriteStream(join(options.logDir, `${service}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...options.env,
+        KAFKA_BROKERS: options.brokers,
+        DATABASE_URL: options.databaseUrl,
+        WARDEN_TOPIC_PREFIX: options.topicPrefix,
+        WARDEN_INSTANCE_ID: `${service}-1`,
+        [PORT_VARIABLE[service]]: String(port),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    processes[service] = child;
+    exits[service] = new Promise((done) => child.once('exit', (code) => done(code)));
+  }
+  const stop = async () => {
+    for (const service of SERVICES) processes[service].kill('SIGTERM');
+    const codes = {} as Record<ServiceName, number | null>;
+    for (const service of SERVICES) codes[service] = await exits[service];
+    return codes;
+  };
+  try {
+    await Promise.all(SERVICES.map((s) => waitReady(s, urls[s], exits[s], options.readyTimeoutMs ?? 90_000)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { urls, processes, stop };
+}
+
+async function waitReady(service: ServiceName, url: string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+  let gone: number | null | undefined;
+  void exited.then((code) => (gone = code));
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    if (gone !== undefined) throw new Error(`${service} exited with code ${gone} before it was ready`);
+    try {
+      const res = await fetch(`${url}/health/ready`);
+      if (res.ok) return;
+      last = await res.text();
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${service} not ready after ${timeoutMs} ms: ${last}`);
+}

@@ -1,0 +1,2 @@
+export * from './agent-directory';
+export * from './gate';

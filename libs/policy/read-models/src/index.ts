@@ -1,0 +1,2 @@
+export * from './decisions.projection';
+export * from './decisions.queries';
