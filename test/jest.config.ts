@@ -1,0 +1,15 @@
+/** @jest-config-loader-options {"transpileOnly": true} */
+import type { Config } from 'jest';
+
+// Root config: `npx jest -c test/jest.config.ts` runs every project (unit, *.int.spec.ts, e2e).
+const config: Config = {
+  rootDir: '..',
+  projects: [
+    '<rootDir>/apps/*/jest.config.ts',
+    '<rootDir>/libs/**/jest.config.ts',
+    '<rootDir>/test/jest.e2e.config.ts',
+    '<rootDir>/deploy/jest.config.ts',
+  ],
+};
+
+export default config;
