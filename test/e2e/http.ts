@@ -1,0 +1,33 @@
+/** A tiny HTTP client for the services' admin APIs, with the development identity headers. */
+export interface Identity {
+  readonly subject: string;
+  readonly roles: readonly string[];
+  readonly tenant: string;
+}
+
+export interface Reply<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: T;
+}
+
+export async function call<T = Record<string, unknown>>(
+  base: string,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  who: Identity,
+  body?: unknown,
+): Promise<Reply<T>> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      'x-warden-subject': who.subject,
+      'x-warden-roles': who.roles.join(','),
+      'x-warden-tenant': who.tenant,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: (text ? JSON.parse(text) : {}) as T };
+}
