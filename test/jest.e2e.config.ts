@@ -6,7 +6,6 @@ const config: Config = {
   displayName: 'e2e',
   preset: './jest.preset.js',
   testMatch: ['<rootDir>/e2e/**/*.spec.ts'],
-  testTimeout: 180_000,
 };
 
 export default config;

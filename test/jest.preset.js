@@ -36,8 +36,6 @@ for (const [alias, [target]] of Object.entries(swcrc.jsc.paths ?? {})) {
 /** @type {import('jest').Config} */
 const preset = {
   testEnvironment: 'node',
-  // Integration tests talk to a real broker and database; no test asserts on time.
-  testTimeout: 60_000,
   testMatch: ['**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/\\.warden/'],
   transform: {

@@ -3,7 +3,7 @@ import { Topic, topicName } from '@warden/contracts';
 import { connectedPort, eventually, freshDatabase, kafkaBrokers, TopicRecorder, uniquePrefix } from '@warden/platform/testing';
 import { KafkaPort } from '@warden/platform';
 import { WardenClient } from '@warden/sdk';
-import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '../../deploy/local/stack';
+import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
 import { call, Identity } from './http';
 
 /**
@@ -11,6 +11,8 @@ import { call, Identity } from './http';
  * an agent asks the gate, budget reserves, policy decides, the agent gets the decision, trace
  * records it, and a kill switch engaged over HTTP makes later requests in its scope deny.
  */
+jest.setTimeout(180_000);
+
 describe('the gate, end to end across six processes', () => {
   const prefix = uniquePrefix('e2e');
   const offset = 1000 + Math.floor(Math.random() * 50) * 10;

@@ -34,7 +34,9 @@ export class KafkajsPort implements KafkaPort {
         () =>
         ({ level, log: entry }) => {
           const { message, ...rest } = entry;
-          log.log(LEVEL[level] ?? 'info', message, rest);
+          // Error responses the client retries by itself (leader moves, rebalances) are routine.
+          const routine = level === logLevel.ERROR && message.startsWith('Response ');
+          log.log(routine ? 'debug' : (LEVEL[level] ?? 'info'), message, rest);
         },
       retry: { initialRetryTime: 100, retries: 8 },
     });

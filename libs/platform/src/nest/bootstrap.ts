@@ -47,9 +47,16 @@ export class ServiceModule {
 
 export interface HttpOptions {
   readonly host: string;
+  /** 0 picks a free port (tests); read it back with `httpPort(app)`. */
   readonly port: number;
   readonly title: string;
   readonly description: string;
+  /** Exit the process on SIGTERM/SIGINT after a graceful close (default true; tests turn it off). */
+  readonly handleSignals?: boolean;
+}
+
+export function httpPort(app: INestApplication): number {
+  return (app.getHttpServer().address() as { port: number }).port;
 }
 
 /**
@@ -78,8 +85,10 @@ export async function runService(module: DynamicModule, runtime: ServiceRuntime,
       process.exit(1);
     }
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  if (http.handleSignals !== false) {
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  }
   await app.startAllMicroservices();
   await app.listen(http.port, http.host);
   runtime.logger.info('listening', { host: http.host, port: http.port });

@@ -1,0 +1,24 @@
+import { DynamicModule } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { decisionsProjection } from '@warden/policy-read-models';
+import { createServiceRuntime, ServiceRuntime } from '@warden/platform';
+import { ServiceModule } from '@warden/platform/nest';
+import { PolicyConfig } from './config';
+import { GetDecisionHandler } from './decisions.cqrs';
+import { wireGate } from './gate.processor';
+import { DecisionsHttpController } from './http/decisions.http.controller';
+import { Init1763700000000 } from './migrations/1763700000000-init';
+
+/** The policy service: its runtime (gate processor, tables, projection) and its Nest module. */
+export function policyService(config: PolicyConfig): { runtime: ServiceRuntime; module: DynamicModule } {
+  const runtime = createServiceRuntime('policy', config, { schema: 'policy', migrations: [Init1763700000000] });
+  wireGate(runtime, config.instanceId);
+  runtime.project(decisionsProjection);
+  const module = ServiceModule.with({
+    runtime,
+    imports: [CqrsModule.forRoot()],
+    controllers: [DecisionsHttpController],
+    providers: [GetDecisionHandler],
+  });
+  return { runtime, module };
+}
