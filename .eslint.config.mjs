@@ -44,13 +44,7 @@ const depConstraints = [
   },
   {
     sourceTag: 'type:app',
-    onlyDependOnLibsWithTags: [
-      'type:contracts',
-      'type:kernel',
-      'type:platform',
-      'type:domain',
-      'type:read-models',
-    ],
+    onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:platform', 'type:domain', 'type:read-models'],
   },
   { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] },
   { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['*'] },
@@ -94,10 +88,7 @@ export default defineConfig(
       // NestJS: modules are empty decorated classes, and DI needs value (not type-only) imports.
       '@typescript-eslint/no-extraneous-class': 'off',
       '@typescript-eslint/consistent-type-imports': 'off',
-      '@typescript-eslint/no-empty-object-type': [
-        'error',
-        { allowInterfaces: 'with-single-extends' },
-      ],
+      '@typescript-eslint/no-empty-object-type': ['error', { allowInterfaces: 'with-single-extends' }],
       // kafkajs is confined to the adapter files in libs/platform/src/kafka/kafkajs-*.ts.
       'no-restricted-imports': [
         'error',

@@ -11,9 +11,7 @@ const swcJest = require.resolve('@swc/jest');
 // ESM-only packages under node_modules that Jest must transform to CommonJS.
 const esmPackages = ['@marcbachmann'];
 
-const { $schema: _schema, ...swcrc } = JSON.parse(
-  fs.readFileSync(path.join(workspaceRoot, '.swcrc'), 'utf8'),
-);
+const { $schema: _schema, ...swcrc } = JSON.parse(fs.readFileSync(path.join(workspaceRoot, '.swcrc'), 'utf8'));
 const tsOptions = {
   ...swcrc,
   swcrc: false,

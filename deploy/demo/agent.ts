@@ -7,7 +7,12 @@ export interface DemoUrls {
   readonly trace: string;
 }
 
-const headers = (roles: string) => ({ 'content-type': 'application/json', 'x-warden-subject': 'demo-operator', 'x-warden-roles': roles, 'x-warden-tenant': 'demo' });
+const headers = (roles: string) => ({
+  'content-type': 'application/json',
+  'x-warden-subject': 'demo-operator',
+  'x-warden-roles': roles,
+  'x-warden-tenant': 'demo',
+});
 
 async function post(url: string, body: unknown, roles = 'admin'): Promise<Record<string, unknown>> {
   const res = await fetch(url, { method: 'POST', headers: headers(roles), body: JSON.stringify(body) });
@@ -16,9 +21,22 @@ async function post(url: string, body: unknown, roles = 'admin'): Promise<Record
   return json;
 }
 
-const color = { allow: '\x1b[32m', deny: '\x1b[31m', expired: '\x1b[33m', pending_approval: '\x1b[36m', already_completed: '\x1b[34m', reset: '\x1b[0m', dim: '\x1b[2m' };
+const color = {
+  allow: '\x1b[32m',
+  deny: '\x1b[31m',
+  expired: '\x1b[33m',
+  pending_approval: '\x1b[36m',
+  already_completed: '\x1b[34m',
+  reset: '\x1b[0m',
+  dim: '\x1b[2m',
+};
 
-export async function runDemo(client: WardenClient, urls: DemoUrls, signal: AbortSignal, print: (line: string) => void): Promise<void> {
+export async function runDemo(
+  client: WardenClient,
+  urls: DemoUrls,
+  signal: AbortSignal,
+  print: (line: string) => void,
+): Promise<void> {
   const agentId = `invoice-bot-${Date.now().toString(36)}`;
   const registered = await post(`${urls.registry}/agents`, {
     agentId,
@@ -48,7 +66,14 @@ export async function runDemo(client: WardenClient, urls: DemoUrls, signal: Abor
   });
   const script: (Omit<GateInput, 'runId'> | { killswitch: 'engage' | 'release' })[] = [
     step('tickets', 'read'),
-    { tenantId: 'demo', agentId, environment: 'prod', action: { kind: 'model_call' }, model: 'gpt-5-mini', estimatedTokens: 1200 },
+    {
+      tenantId: 'demo',
+      agentId,
+      environment: 'prod',
+      action: { kind: 'model_call' },
+      model: 'gpt-5-mini',
+      estimatedTokens: 1200,
+    },
     step('tickets', 'draft'),
     step('payments', 'read'),
     step('payments', 'pay'),
@@ -67,7 +92,11 @@ export async function runDemo(client: WardenClient, urls: DemoUrls, signal: Abor
       if (signal.aborted) return;
       if ('killswitch' in item) {
         if (item.killswitch === 'engage') {
-          const s = await post(`${urls.killswitch}/killswitches`, { scope: { tenantId: 'demo', agentId }, reason: 'demo: agent drafting to the wrong supplier' }, 'sre');
+          const s = await post(
+            `${urls.killswitch}/killswitches`,
+            { scope: { tenantId: 'demo', agentId }, reason: 'demo: agent drafting to the wrong supplier' },
+            'sre',
+          );
           switchId = s.switchId as string;
           print(`${color.deny}SRE engaged kill switch ${switchId} on ${agentId}${color.reset}`);
         } else {
@@ -80,9 +109,16 @@ export async function runDemo(client: WardenClient, urls: DemoUrls, signal: Abor
       const result = await client.gate({ ...item, runId }, { timeoutMs: 5000 });
       const ms = (performance.now() - started).toFixed(1).padStart(6);
       const what = item.action.kind === 'tool_call' ? `${item.action.tool}.${item.action.name}` : item.action.kind;
-      print(`${what.padEnd(16)} ${color[result.verdict]}${result.verdict.toUpperCase().padEnd(8)}${color.reset} ${ms} ms  ${result.reason}`);
+      print(
+        `${what.padEnd(16)} ${color[result.verdict]}${result.verdict.toUpperCase().padEnd(8)}${color.reset} ${ms} ms  ${result.reason}`,
+      );
       if (result.allowed) {
-        await client.reportOutcome({ request: { ...result.decision!.request!, stepId: result.decision!.stepId }, status: 'completed', actualTokens: 650, durationMs: 120 });
+        await client.reportOutcome({
+          request: { ...result.decision!.request!, stepId: result.decision!.stepId },
+          status: 'completed',
+          actualTokens: 650,
+          durationMs: 120,
+        });
       }
       await new Promise((r) => setTimeout(r, 600));
     }

@@ -7,12 +7,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { ensurePostgres } from './postgres';
 
-const ENV = [
-  'DATABASE_URL',
-  'WARDEN_EMBEDDED_PG',
-  'WARDEN_EMBEDDED_PG_PORT',
-  'WARDEN_HOME',
-] as const;
+const ENV = ['DATABASE_URL', 'WARDEN_EMBEDDED_PG', 'WARDEN_EMBEDDED_PG_PORT', 'WARDEN_HOME'] as const;
 const TIMEOUT = 120_000;
 
 /** Synchronous so that the test can be skipped when no server listens on 127.0.0.1:5432. */
@@ -69,10 +64,7 @@ describe('ensurePostgres', () => {
       const database = `warden_spec_${randomBytes(4).toString('hex')}`;
       let url: string | undefined;
       try {
-        const [a, b] = await Promise.all([
-          ensurePostgres({ database }),
-          ensurePostgres({ database }),
-        ]);
+        const [a, b] = await Promise.all([ensurePostgres({ database }), ensurePostgres({ database })]);
         url = a.url;
         expect(a.url).toBe(b.url);
         expect(a.embedded).toBe(false);

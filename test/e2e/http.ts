@@ -29,5 +29,9 @@ export async function call<T = Record<string, unknown>>(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: (text ? JSON.parse(text) : {}) as T };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    body: (text ? JSON.parse(text) : {}) as T,
+  };
 }

@@ -23,7 +23,10 @@ export class HandleKillSwitchCommandHandler implements ICommandHandler<HandleKil
   constructor(@Inject(KILL_SWITCHES) private readonly switches: KillSwitchGateway) {}
 
   async execute({ command }: HandleKillSwitchCommand) {
-    const { state } = await this.switches.handle(command.switchId, command, { now: command.now, eventId: () => randomUUID() });
+    const { state } = await this.switches.handle(command.switchId, command, {
+      now: command.now,
+      eventId: () => randomUUID(),
+    });
     return state;
   }
 }

@@ -1,7 +1,14 @@
 import { INestApplication } from '@nestjs/common';
 import { Topic } from '@warden/contracts';
 import { httpPort, runService } from '@warden/platform/nest';
-import { eventually, freshDatabase, kafkaBrokers, TopicRecorder, uniquePrefix, connectedPort } from '@warden/platform/testing';
+import {
+  eventually,
+  freshDatabase,
+  kafkaBrokers,
+  TopicRecorder,
+  uniquePrefix,
+  connectedPort,
+} from '@warden/platform/testing';
 import { KafkaPort } from '@warden/platform';
 import { readKillSwitchConfig } from './config';
 import { killSwitchService } from './service';
@@ -15,19 +22,41 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
   const urls: string[] = [];
 
   const start = async (instance: string) => {
-    const config = readKillSwitchConfig({ KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: db.url, WARDEN_TOPIC_PREFIX: prefix, WARDEN_INSTANCE_ID: instance, LOG_LEVEL: 'error', KILLSWITCH_HTTP_PORT: '0' });
+    const config = readKillSwitchConfig({
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      DATABASE_URL: db.url,
+      WARDEN_TOPIC_PREFIX: prefix,
+      WARDEN_INSTANCE_ID: instance,
+      LOG_LEVEL: 'error',
+      KILLSWITCH_HTTP_PORT: '0',
+    });
     const { runtime, module } = killSwitchService(config);
-    const app = await runService(module, runtime, { host: '127.0.0.1', port: 0, title: 't', description: 't', handleSignals: false });
+    const app = await runService(module, runtime, {
+      host: '127.0.0.1',
+      port: 0,
+      title: 't',
+      description: 't',
+      handleSignals: false,
+    });
     apps.push(app);
     urls.push(`http://127.0.0.1:${httpPort(app)}`);
   };
   const call = async (i: number, method: string, path: string, body?: unknown, roles = 'sre') => {
     const res = await fetch(`${urls[i]}${path}`, {
       method,
-      headers: { 'content-type': 'application/json', 'x-warden-subject': 'sam', 'x-warden-roles': roles, 'x-warden-tenant': 'acme' },
+      headers: {
+        'content-type': 'application/json',
+        'x-warden-subject': 'sam',
+        'x-warden-roles': roles,
+        'x-warden-tenant': 'acme',
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as Record<string, unknown> };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type') ?? '',
+      body: (await res.json()) as Record<string, unknown>,
+    };
   };
 
   beforeAll(async () => {
@@ -45,16 +74,33 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
   });
 
   it('engages a switch, records it on Kafka, and lists it as active from Postgres', async () => {
-    const engaged = await call(0, 'POST', '/killswitches', { switchId: 'ks-1', scope: { tenantId: 'acme', agentId: 'bot' }, reason: 'runaway' });
+    const engaged = await call(0, 'POST', '/killswitches', {
+      switchId: 'ks-1',
+      scope: { tenantId: 'acme', agentId: 'bot' },
+      reason: 'runaway',
+    });
     expect(engaged.status).toBe(201);
-    expect(engaged.body).toMatchObject({ switchId: 'ks-1', status: 'engaged', engagedBy: 'sam', scope: { tenantId: 'acme', agentId: 'bot' } });
-    expect(recorder.events(Topic.killswitchEvents).map((e) => e.type)).toContain('warden.killswitch.v1.KillSwitchEngaged');
+    expect(engaged.body).toMatchObject({
+      switchId: 'ks-1',
+      status: 'engaged',
+      engagedBy: 'sam',
+      scope: { tenantId: 'acme', agentId: 'bot' },
+    });
+    expect(recorder.events(Topic.killswitchEvents).map((e) => e.type)).toContain(
+      'warden.killswitch.v1.KillSwitchEngaged',
+    );
     const listed = await eventually(async () => {
       const r = await fetch(`${urls[1]}/killswitches?active=true`);
       const rows = (await r.json()) as { id: string }[];
       return rows.some((x) => x.id === 'ks-1') && rows;
     });
-    expect(listed[0]).toMatchObject({ id: 'ks-1', tenant_id: 'acme', agent_id: 'bot', reason: 'runaway', released_at: null });
+    expect(listed[0]).toMatchObject({
+      id: 'ks-1',
+      tenant_id: 'acme',
+      agent_id: 'bot',
+      reason: 'runaway',
+      released_at: null,
+    });
   });
 
   it('rejects bad input with problem+json naming the field, and changes nothing', async () => {
@@ -62,8 +108,14 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
     const noReason = await call(0, 'POST', '/killswitches', { scope: { tenantId: 'acme' } });
     expect(noReason).toMatchObject({ status: 400, body: { code: 'reason_required', field: 'reason' } });
     expect(noReason.type).toContain('application/problem+json');
-    expect((await call(0, 'POST', '/killswitches', { scope: { tool: 'x y' }, reason: 'r' })).body).toMatchObject({ code: 'invalid_scope', field: 'scope.tool' });
-    expect((await call(0, 'POST', '/killswitches', { scope: 'everything', reason: 'r' })).body).toMatchObject({ code: 'invalid_body', field: 'scope' });
+    expect((await call(0, 'POST', '/killswitches', { scope: { tool: 'x y' }, reason: 'r' })).body).toMatchObject({
+      code: 'invalid_scope',
+      field: 'scope.tool',
+    });
+    expect((await call(0, 'POST', '/killswitches', { scope: 'everything', reason: 'r' })).body).toMatchObject({
+      code: 'invalid_body',
+      field: 'scope',
+    });
     expect((await call(0, 'POST', '/killswitches', { reason: 'r' }, 'owner')).status).toBe(403);
     expect((await call(0, 'POST', '/killswitches/ks-1/release', { reason: 'r' }, 'approver')).status).toBe(403);
     expect((await call(0, 'POST', '/killswitches/nope/release', { reason: 'r' })).status).toBe(404);
@@ -72,7 +124,10 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
   });
 
   it('two instances releasing the same switch at once: exactly one wins, the other gets 409', async () => {
-    const [a, b] = await Promise.all([call(0, 'POST', '/killswitches/ks-1/release', { reason: 'fixed' }), call(1, 'POST', '/killswitches/ks-1/release', { reason: 'also fixed' })]);
+    const [a, b] = await Promise.all([
+      call(0, 'POST', '/killswitches/ks-1/release', { reason: 'fixed' }),
+      call(1, 'POST', '/killswitches/ks-1/release', { reason: 'also fixed' }),
+    ]);
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     const winner = a.status === 200 ? a : b;
     expect(winner.body).toMatchObject({ status: 'released' });

@@ -9,7 +9,13 @@ export const KILL_SWITCHES = Symbol('KillSwitchGateway');
 /** Wires the kill-switch aggregate and its read model into the runtime. */
 export function wireKillSwitches(runtime: ServiceRuntime, instanceId: string): KillSwitchGateway {
   const table = runtime.addTable(
-    new Table(streamTable('killswitch-switches', [Topic.killswitchEvents], killSwitch), runtime.port, runtime.prefix, instanceId, runtime.logger),
+    new Table(
+      streamTable('killswitch-switches', [Topic.killswitchEvents], killSwitch),
+      runtime.port,
+      runtime.prefix,
+      instanceId,
+      runtime.logger,
+    ),
   );
   runtime.addProjection(
     new ProjectionRunner(switchesProjection, {

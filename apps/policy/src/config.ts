@@ -6,4 +6,7 @@ export interface PolicyConfig extends PlatformConfig {
 }
 
 export const readPolicyConfig = (source = process.env): PolicyConfig =>
-  readConfig<PolicyConfig>({ ...platformSchema, httpHost: env.string('HTTP_HOST', '127.0.0.1'), httpPort: env.port('POLICY_HTTP_PORT', 7102) }, source);
+  readConfig<PolicyConfig>(
+    { ...platformSchema, httpHost: env.string('HTTP_HOST', '127.0.0.1'), httpPort: env.port('POLICY_HTTP_PORT', 7102) },
+    source,
+  );

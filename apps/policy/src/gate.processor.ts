@@ -20,7 +20,12 @@ import { Processor, ProcessorDefinition, ServiceRuntime } from '@warden/platform
  */
 export function wireGate(runtime: ServiceRuntime, instanceId: string): Processor<GateCommand, GateState, GateDecided> {
   const switches = runtime.table<ActiveSwitches>(
-    { name: 'policy-killswitches', topics: [Topic.killswitchEvents], initial: () => new Map(), evolve: evolveActiveSwitches },
+    {
+      name: 'policy-killswitches',
+      topics: [Topic.killswitchEvents],
+      initial: () => new Map(),
+      evolve: evolveActiveSwitches,
+    },
     instanceId,
   );
   const agents = runtime.table<AgentDirectory>(
@@ -57,7 +62,13 @@ export function wireGate(runtime: ServiceRuntime, instanceId: string): Processor
         now: ctx.now,
       };
     },
-    route: (d) => ({ topic: Topic.gateDecisions, key: d.runId, tenantId: d.tenantId, agentId: d.agentId, runId: d.runId }),
+    route: (d) => ({
+      topic: Topic.gateDecisions,
+      key: d.runId,
+      tenantId: d.tenantId,
+      agentId: d.agentId,
+      runId: d.runId,
+    }),
   };
   return runtime.process(definition);
 }

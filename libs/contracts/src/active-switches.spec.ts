@@ -1,14 +1,32 @@
 import { create } from '@bufbuild/protobuf';
 import { ActiveSwitches, covering, evolveActiveSwitches } from './active-switches';
 import { Envelope } from './envelope';
-import { KillSwitchEngagedSchema, KillSwitchReleasedSchema, ScopeSchema } from './gen/warden/killswitch/v1/killswitch_pb';
+import {
+  KillSwitchEngagedSchema,
+  KillSwitchReleasedSchema,
+  ScopeSchema,
+} from './gen/warden/killswitch/v1/killswitch_pb';
 
-const env = (data: Envelope['data']): Envelope => ({ id: 'e', type: data.$typeName, source: 's', time: 0, key: 'k', tenantId: '', agentId: '', runId: '', data });
+const env = (data: Envelope['data']): Envelope => ({
+  id: 'e',
+  type: data.$typeName,
+  source: 's',
+  time: 0,
+  key: 'k',
+  tenantId: '',
+  agentId: '',
+  runId: '',
+  data,
+});
 const target = { tenantId: 'acme', agentId: 'bot', runId: 'run-1', tool: 'payroll' };
 
 describe('active kill switches', () => {
-  const engage = (switchId: string, scope: Parameters<typeof create<typeof ScopeSchema>>[1], expiresAtMs = 0, engagedAtMs = 1) =>
-    env(create(KillSwitchEngagedSchema, { switchId, scope: create(ScopeSchema, scope), engagedAtMs, expiresAtMs }));
+  const engage = (
+    switchId: string,
+    scope: Parameters<typeof create<typeof ScopeSchema>>[1],
+    expiresAtMs = 0,
+    engagedAtMs = 1,
+  ) => env(create(KillSwitchEngagedSchema, { switchId, scope: create(ScopeSchema, scope), engagedAtMs, expiresAtMs }));
 
   it.each([
     ['global', {}, true],

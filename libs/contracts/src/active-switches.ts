@@ -1,5 +1,9 @@
 import { Envelope, is } from './envelope';
-import { KillSwitchEngaged, KillSwitchEngagedSchema, KillSwitchReleasedSchema } from './gen/warden/killswitch/v1/killswitch_pb';
+import {
+  KillSwitchEngaged,
+  KillSwitchEngagedSchema,
+  KillSwitchReleasedSchema,
+} from './gen/warden/killswitch/v1/killswitch_pb';
 import { scopeCovers, ScopeTarget } from './scope';
 
 /**

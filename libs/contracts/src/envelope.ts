@@ -86,7 +86,10 @@ export function encode(envelope: Envelope, contentType: ContentType = 'applicati
 }
 
 /** Decodes a record read from `topic`; throws EnvelopeError with the reason when it can't. */
-export function decode(topic: TopicName, record: { key: string | null; value: Buffer | null; headers: Record<string, string> }): Envelope {
+export function decode(
+  topic: TopicName,
+  record: { key: string | null; value: Buffer | null; headers: Record<string, string> },
+): Envelope {
   const h = record.headers;
   const need = (name: string): string => {
     const v = h[name];
@@ -115,7 +118,10 @@ export function decode(topic: TopicName, record: { key: string | null; value: Bu
     }
   } catch (error) {
     if (error instanceof EnvelopeError) throw error;
-    throw new EnvelopeError('undecodable_data', `${type} could not be decoded as ${contentType}: ${(error as Error).message}`);
+    throw new EnvelopeError(
+      'undecodable_data',
+      `${type} could not be decoded as ${contentType}: ${(error as Error).message}`,
+    );
   }
   const time = Date.parse(h[CE.time] ?? '');
   return {

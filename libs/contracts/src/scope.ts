@@ -24,6 +24,8 @@ export function scopeCovers(scope: Scope | undefined, target: ScopeTarget): bool
 
 export function describeScope(scope: Scope | undefined): string {
   if (!scope) return 'global';
-  const parts = (['tenantId', 'agentId', 'runId', 'tool'] as const).filter((k) => scope[k] !== '').map((k) => `${k}=${scope[k]}`);
+  const parts = (['tenantId', 'agentId', 'runId', 'tool'] as const)
+    .filter((k) => scope[k] !== '')
+    .map((k) => `${k}=${scope[k]}`);
   return parts.length === 0 ? 'global' : parts.join(',');
 }

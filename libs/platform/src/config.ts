@@ -35,8 +35,10 @@ export const env = {
         if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
           throw new Problem(`${name} must be an integer, got "${text}"`);
         }
-        if (range.min !== undefined && value < range.min) throw new Problem(`${name} must be >= ${range.min}, got ${value}`);
-        if (range.max !== undefined && value > range.max) throw new Problem(`${name} must be <= ${range.max}, got ${value}`);
+        if (range.min !== undefined && value < range.min)
+          throw new Problem(`${name} must be >= ${range.min}, got ${value}`);
+        if (range.max !== undefined && value > range.max)
+          throw new Problem(`${name} must be <= ${range.max}, got ${value}`);
         return value;
       },
     };
@@ -61,7 +63,8 @@ export const env = {
       read: (e) => {
         const items = env.list(name, fallback).read(e);
         for (const item of items) {
-          if (!/^[^:\s]+:\d{1,5}$/.test(item)) throw new Problem(`${name} must be host:port[,host:port...], got "${item}"`);
+          if (!/^[^:\s]+:\d{1,5}$/.test(item))
+            throw new Problem(`${name} must be host:port[,host:port...], got "${item}"`);
         }
         return items;
       },
@@ -88,7 +91,8 @@ export const env = {
     return {
       read: (e) => {
         const text = raw(e, name, fallback);
-        if (!values.includes(text as T)) throw new Problem(`${name} must be one of ${values.join(', ')}, got "${text}"`);
+        if (!values.includes(text as T))
+          throw new Problem(`${name} must be one of ${values.join(', ')}, got "${text}"`);
         return text as T;
       },
     };
@@ -137,9 +141,19 @@ export interface PlatformConfig {
 
 export const platformSchema: Schema<PlatformConfig> = {
   kafkaBrokers: env.brokers('KAFKA_BROKERS', '127.0.0.1:19092'),
-  topicPrefix: env.pattern('WARDEN_TOPIC_PREFIX', /^[a-zA-Z0-9._-]{0,100}$/, 'letters, digits, ".", "_" or "-"', 'warden.'),
+  topicPrefix: env.pattern(
+    'WARDEN_TOPIC_PREFIX',
+    /^[a-zA-Z0-9._-]{0,100}$/,
+    'letters, digits, ".", "_" or "-"',
+    'warden.',
+  ),
   partitions: env.int('WARDEN_PARTITIONS', 6, { min: 1, max: 1000 }),
   databaseUrl: env.url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/warden'),
-  instanceId: env.pattern('WARDEN_INSTANCE_ID', /^[a-zA-Z0-9._-]{1,64}$/, 'a short id (letters, digits, ".", "_", "-")', `${process.pid}`),
+  instanceId: env.pattern(
+    'WARDEN_INSTANCE_ID',
+    /^[a-zA-Z0-9._-]{1,64}$/,
+    'a short id (letters, digits, ".", "_", "-")',
+    `${process.pid}`,
+  ),
   logLevel: env.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
 };

@@ -1,4 +1,14 @@
-import { create, decode, encode, GateDecidedSchema, GateRequested, StepCompleted, Topic, topicName, Verdict } from '@warden/contracts';
+import {
+  create,
+  decode,
+  encode,
+  GateDecidedSchema,
+  GateRequested,
+  StepCompleted,
+  Topic,
+  topicName,
+  Verdict,
+} from '@warden/contracts';
 import { ConsumerHandle, KafkaPort } from '@warden/platform';
 import { eventually, provisionedPort, TopicRecorder, uniquePrefix } from '@warden/platform/testing';
 import { digest, WardenClient } from './client';
@@ -22,14 +32,21 @@ describe('SDK against a real broker', () => {
     await port.close();
   });
 
-  const input = { tenantId: 'acme', agentId: 'bot', runId: 'run-1', action: { kind: 'tool_call' as const, tool: 'tickets', name: 'read' } };
+  const input = {
+    tenantId: 'acme',
+    agentId: 'bot',
+    runId: 'run-1',
+    action: { kind: 'tool_call' as const, tool: 'tickets', name: 'read' },
+  };
 
   it('fails closed when no decision arrives before the deadline', async () => {
     const result = await client.gate(input, { timeoutMs: 300 });
     expect(result).toMatchObject({ verdict: 'deny', allowed: false, timedOut: true });
     expect(result.reason).toContain('fail closed');
     // The request itself reached Kafka with its deadline, so the gate will decide it expired.
-    const sent = await eventually(() => recorder.events(Topic.gateRequests).find((e) => (e.data as GateRequested).requestId === result.requestId));
+    const sent = await eventually(() =>
+      recorder.events(Topic.gateRequests).find((e) => (e.data as GateRequested).requestId === result.requestId),
+    );
     const request = sent.data as GateRequested;
     expect(request.deadlineMs - request.requestedAtMs).toBe(300);
     expect(sent.key).toBe('run-1');
@@ -44,8 +61,25 @@ describe('SDK against a real broker', () => {
       onBatch: async (_t, _p, records) => {
         for (const record of records) {
           const r = decode(Topic.gateRequests, record).data as GateRequested;
-          const decision = create(GateDecidedSchema, { decisionId: `d-${r.requestId}`, requestId: r.requestId, runId: r.runId, verdict: Verdict.ALLOW, reason: 'ok', final: true });
-          const wire = encode({ id: decision.decisionId, type: decision.$typeName, source: 'test', time: Date.now(), key: r.runId, tenantId: r.tenantId, agentId: r.agentId, runId: r.runId, data: decision });
+          const decision = create(GateDecidedSchema, {
+            decisionId: `d-${r.requestId}`,
+            requestId: r.requestId,
+            runId: r.runId,
+            verdict: Verdict.ALLOW,
+            reason: 'ok',
+            final: true,
+          });
+          const wire = encode({
+            id: decision.decisionId,
+            type: decision.$typeName,
+            source: 'test',
+            time: Date.now(),
+            key: r.runId,
+            tenantId: r.tenantId,
+            agentId: r.agentId,
+            runId: r.runId,
+            data: decision,
+          });
           await port.publish([{ topic: topicName(prefix, Topic.gateDecisions), ...wire }]);
         }
         return records.at(-1)?.offset;
@@ -57,14 +91,27 @@ describe('SDK against a real broker', () => {
       return r.timedOut ? undefined : r;
     });
     expect(result).toMatchObject({ verdict: 'allow', allowed: true, reason: 'ok', timedOut: false });
-    const sent = recorder.events(Topic.gateRequests).find((e) => (e.data as GateRequested).requestId === result.requestId)!.data as GateRequested;
+    const sent = recorder
+      .events(Topic.gateRequests)
+      .find((e) => (e.data as GateRequested).requestId === result.requestId)!.data as GateRequested;
     expect(sent.argumentsDigest).toBe(digest(args));
-    expect(sent.redactedArguments).toEqual({ ticket: 42, apiKey: '[redacted]', nested: { password: '[redacted]', note: 'hi' } });
+    expect(sent.redactedArguments).toEqual({
+      ticket: 42,
+      apiKey: '[redacted]',
+      nested: { password: '[redacted]', note: 'hi' },
+    });
   });
 
   it('reports outcomes on gate.outcomes keyed by run', async () => {
-    await client.reportOutcome({ request: { requestId: 'r-9', tenantId: 'acme', agentId: 'bot', runId: 'run-1' }, status: 'completed', actualTokens: 12, result: { ok: true } });
-    const e = await eventually(() => recorder.events(Topic.gateOutcomes).find((x) => (x.data as StepCompleted).requestId === 'r-9'));
+    await client.reportOutcome({
+      request: { requestId: 'r-9', tenantId: 'acme', agentId: 'bot', runId: 'run-1' },
+      status: 'completed',
+      actualTokens: 12,
+      result: { ok: true },
+    });
+    const e = await eventually(() =>
+      recorder.events(Topic.gateOutcomes).find((x) => (x.data as StepCompleted).requestId === 'r-9'),
+    );
     expect(e.key).toBe('run-1');
     expect((e.data as StepCompleted).actualTokens).toBe(12);
     expect((e.data as StepCompleted).resultDigest).toBe(digest({ ok: true }));

@@ -61,7 +61,14 @@ export interface GateResult {
 }
 
 export interface OutcomeInput {
-  readonly request: { readonly requestId: string; readonly tenantId: string; readonly agentId: string; readonly runId: string; readonly stepId?: string; readonly idempotencyKey?: string };
+  readonly request: {
+    readonly requestId: string;
+    readonly tenantId: string;
+    readonly agentId: string;
+    readonly runId: string;
+    readonly stepId?: string;
+    readonly idempotencyKey?: string;
+  };
   readonly status: 'completed' | 'failed';
   readonly actualTokens?: number;
   readonly actualCost?: { readonly currency: string; readonly micros: number };
@@ -106,7 +113,8 @@ export class WardenClient {
 
   static async connect(options: WardenClientOptions): Promise<WardenClient> {
     const logger = options.logger ?? new Logger('sdk', 'warn');
-    const port = options.port ?? new KafkajsPort({ brokers: options.brokers, clientId: options.clientId ?? 'warden-sdk', logger });
+    const port =
+      options.port ?? new KafkajsPort({ brokers: options.brokers, clientId: options.clientId ?? 'warden-sdk', logger });
     if (!options.port) await port.connect();
     const client = new WardenClient(port, options);
     await client.listen();
@@ -131,14 +139,33 @@ export class WardenClient {
       await this.publish(Topic.gateRequests, request.runId, request, request);
     } catch (error) {
       this.pending.delete(request.requestId);
-      return { verdict: 'deny', reason: `gate request could not be published: ${(error as Error).message} (fail closed)`, requestId: request.requestId, timedOut: false, allowed: false };
+      return {
+        verdict: 'deny',
+        reason: `gate request could not be published: ${(error as Error).message} (fail closed)`,
+        requestId: request.requestId,
+        timedOut: false,
+        allowed: false,
+      };
     }
     const decision = await decided;
     if (!decision) {
-      return { verdict: 'deny', reason: `no decision within ${timeoutMs} ms (fail closed)`, requestId: request.requestId, timedOut: true, allowed: false };
+      return {
+        verdict: 'deny',
+        reason: `no decision within ${timeoutMs} ms (fail closed)`,
+        requestId: request.requestId,
+        timedOut: true,
+        allowed: false,
+      };
     }
     const verdict = Verdict[decision.verdict].toLowerCase() as VerdictName;
-    return { verdict, reason: decision.reason, requestId: request.requestId, decision, timedOut: false, allowed: verdict === 'allow' };
+    return {
+      verdict,
+      reason: decision.reason,
+      requestId: request.requestId,
+      decision,
+      timedOut: false,
+      allowed: verdict === 'allow',
+    };
   }
 
   async reportOutcome(outcome: OutcomeInput): Promise<void> {
@@ -157,8 +184,17 @@ export class WardenClient {
     const now = Date.now();
     const event =
       outcome.status === 'completed'
-        ? create(StepCompletedSchema, { ...common, resultDigest: outcome.result === undefined ? '' : digest(outcome.result), completedAtMs: now })
-        : create(StepFailedSchema, { ...common, error: outcome.error ?? '', retryable: outcome.retryable ?? false, failedAtMs: now });
+        ? create(StepCompletedSchema, {
+            ...common,
+            resultDigest: outcome.result === undefined ? '' : digest(outcome.result),
+            completedAtMs: now,
+          })
+        : create(StepFailedSchema, {
+            ...common,
+            error: outcome.error ?? '',
+            retryable: outcome.retryable ?? false,
+            failedAtMs: now,
+          });
     await this.publish(Topic.gateOutcomes, r.runId, event, r);
   }
 
@@ -198,7 +234,12 @@ export class WardenClient {
     await ready;
   }
 
-  private async publish(topic: TopicName, key: string, data: Message, ids: { tenantId: string; agentId: string; runId: string }) {
+  private async publish(
+    topic: TopicName,
+    key: string,
+    data: Message,
+    ids: { tenantId: string; agentId: string; runId: string },
+  ) {
     const trace = currentTraceHeaders();
     const wire = encode(
       {

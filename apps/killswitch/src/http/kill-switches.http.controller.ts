@@ -78,7 +78,12 @@ function view(state: KillSwitchState) {
   return {
     switchId: e.switchId,
     status: state.status,
-    scope: { tenantId: e.scope?.tenantId ?? '', agentId: e.scope?.agentId ?? '', runId: e.scope?.runId ?? '', tool: e.scope?.tool ?? '' },
+    scope: {
+      tenantId: e.scope?.tenantId ?? '',
+      agentId: e.scope?.agentId ?? '',
+      runId: e.scope?.runId ?? '',
+      tool: e.scope?.tool ?? '',
+    },
     reason: e.reason,
     engagedBy: e.engagedBy,
     engagedAt: new Date(e.engagedAtMs).toISOString(),

@@ -37,27 +37,37 @@ describe('kill switch decider', () => {
   });
 
   it('engages a global switch when the scope is empty', () => {
-    const [event] = given(killSwitch).when(engage({ scope: {} })).thenEvents();
+    const [event] = given(killSwitch)
+      .when(engage({ scope: {} }))
+      .thenEvents();
     expect(event.$typeName).toBe('warden.killswitch.v1.KillSwitchEngaged');
     expect((event as typeof engaged).scope).toEqual(create(ScopeSchema, {}));
   });
 
   it('refuses engaging without the sre or admin role', () => {
-    given(killSwitch).when(engage({ roles: ['owner'] })).thenThrows('forbidden', 'role_required');
+    given(killSwitch)
+      .when(engage({ roles: ['owner'] }))
+      .thenThrows('forbidden', 'role_required');
   });
 
   it('refuses a missing reason, naming the field', () => {
-    const error = given(killSwitch).when(engage({ reason: '  ' })).thenThrows('invalid', 'reason_required');
+    const error = given(killSwitch)
+      .when(engage({ reason: '  ' }))
+      .thenThrows('invalid', 'reason_required');
     expect(error.field).toBe('reason');
   });
 
   it('refuses a malformed scope id, naming the field', () => {
-    const error = given(killSwitch).when(engage({ scope: { agentId: 'no spaces allowed' } })).thenThrows('invalid', 'invalid_scope');
+    const error = given(killSwitch)
+      .when(engage({ scope: { agentId: 'no spaces allowed' } }))
+      .thenThrows('invalid', 'invalid_scope');
     expect(error.field).toBe('scope.agentId');
   });
 
   it('refuses an expiry in the past', () => {
-    given(killSwitch).when(engage({ expiresAtMs: now - 1 })).thenThrows('invalid', 'expiry_in_past');
+    given(killSwitch)
+      .when(engage({ expiresAtMs: now - 1 }))
+      .thenThrows('invalid', 'expiry_in_past');
   });
 
   it('refuses engaging the same switch id twice', () => {
@@ -67,12 +77,24 @@ describe('kill switch decider', () => {
   it('releases with a role and a reason', () => {
     given(killSwitch, [engaged])
       .when(release())
-      .then([create(KillSwitchReleasedSchema, { switchId: 'ks-1', scope: engaged.scope, reason: 'fixed', releasedBy: 'bob', releasedAtMs: now + 1000 })]);
+      .then([
+        create(KillSwitchReleasedSchema, {
+          switchId: 'ks-1',
+          scope: engaged.scope,
+          reason: 'fixed',
+          releasedBy: 'bob',
+          releasedAtMs: now + 1000,
+        }),
+      ]);
   });
 
   it('refuses release without role, without reason, of an unknown or released switch', () => {
-    given(killSwitch, [engaged]).when(release({ roles: [] })).thenThrows('forbidden', 'role_required');
-    given(killSwitch, [engaged]).when(release({ reason: '' })).thenThrows('invalid', 'reason_required');
+    given(killSwitch, [engaged])
+      .when(release({ roles: [] }))
+      .thenThrows('forbidden', 'role_required');
+    given(killSwitch, [engaged])
+      .when(release({ reason: '' }))
+      .thenThrows('invalid', 'reason_required');
     given(killSwitch).when(release()).thenThrows('not_found', 'not_found');
     const released = create(KillSwitchReleasedSchema, { switchId: 'ks-1', reason: 'fixed' });
     given(killSwitch, [engaged, released]).when(release()).thenThrows('conflict', 'already_released');

@@ -1,4 +1,12 @@
-import { create, KillSwitchEngaged, KillSwitchEngagedSchema, KillSwitchReleased, KillSwitchReleasedSchema, Scope, ScopeSchema } from '@warden/contracts';
+import {
+  create,
+  KillSwitchEngaged,
+  KillSwitchEngagedSchema,
+  KillSwitchReleased,
+  KillSwitchReleasedSchema,
+  Scope,
+  ScopeSchema,
+} from '@warden/contracts';
 import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
 
 /** Events of one kill switch (stream id = switch id), in wire form. */
@@ -67,7 +75,10 @@ function scopeOf(input: ScopeInput): Scope {
   });
 }
 
-export function isActive(state: KillSwitchState, now: number): state is Extract<KillSwitchState, { status: 'engaged' }> {
+export function isActive(
+  state: KillSwitchState,
+  now: number,
+): state is Extract<KillSwitchState, { status: 'engaged' }> {
   return state.status === 'engaged' && (state.engaged.expiresAtMs === 0 || state.engaged.expiresAtMs > now);
 }
 
@@ -79,11 +90,13 @@ export const killSwitch: Decider<KillSwitchCommand, KillSwitchState, KillSwitchE
       case 'EngageKillSwitch': {
         requireRole(command.roles, 'engaging');
         requireReason(command.reason);
-        if (!ID.test(command.switchId)) throw invalid('invalid_switch_id', 'switchId must be 1-128 letters, digits or ._:@-', 'switchId');
+        if (!ID.test(command.switchId))
+          throw invalid('invalid_switch_id', 'switchId must be 1-128 letters, digits or ._:@-', 'switchId');
         if (command.expiresAtMs !== 0 && command.expiresAtMs <= command.now) {
           throw invalid('expiry_in_past', 'expiresAtMs must be in the future', 'expiresAtMs');
         }
-        if (state.status !== 'none') throw conflict('already_exists', `kill switch ${command.switchId} already exists`, 'switchId');
+        if (state.status !== 'none')
+          throw conflict('already_exists', `kill switch ${command.switchId} already exists`, 'switchId');
         return [
           create(KillSwitchEngagedSchema, {
             switchId: command.switchId,
@@ -99,7 +112,8 @@ export const killSwitch: Decider<KillSwitchCommand, KillSwitchState, KillSwitchE
         requireRole(command.roles, 'releasing');
         requireReason(command.reason);
         if (state.status === 'none') throw notFound('not_found', `no kill switch ${command.switchId}`);
-        if (state.status === 'released') throw conflict('already_released', `kill switch ${command.switchId} is already released`);
+        if (state.status === 'released')
+          throw conflict('already_released', `kill switch ${command.switchId} is already released`);
         return [
           create(KillSwitchReleasedSchema, {
             switchId: command.switchId,

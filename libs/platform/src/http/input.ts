@@ -32,7 +32,8 @@ export class Input {
       throw invalid('missing_field', `${this.at(name)} is required`, this.at(name));
     }
     if (typeof v !== 'string') throw invalid('invalid_field', `${this.at(name)} must be a string`, this.at(name));
-    if (v.length > (opts.max ?? 1000)) throw invalid('invalid_field', `${this.at(name)} is longer than ${opts.max ?? 1000}`, this.at(name));
+    if (v.length > (opts.max ?? 1000))
+      throw invalid('invalid_field', `${this.at(name)} is longer than ${opts.max ?? 1000}`, this.at(name));
     if (opts.pattern && !opts.pattern.test(v)) {
       throw invalid('invalid_field', `${this.at(name)} must match ${opts.pattern}`, this.at(name));
     }
@@ -45,9 +46,12 @@ export class Input {
       if (opts.optional) return 0;
       throw invalid('missing_field', `${this.at(name)} is required`, this.at(name));
     }
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw invalid('invalid_field', `${this.at(name)} must be an integer`, this.at(name));
-    if (opts.min !== undefined && v < opts.min) throw invalid('invalid_field', `${this.at(name)} must be >= ${opts.min}`, this.at(name));
-    if (opts.max !== undefined && v > opts.max) throw invalid('invalid_field', `${this.at(name)} must be <= ${opts.max}`, this.at(name));
+    if (typeof v !== 'number' || !Number.isSafeInteger(v))
+      throw invalid('invalid_field', `${this.at(name)} must be an integer`, this.at(name));
+    if (opts.min !== undefined && v < opts.min)
+      throw invalid('invalid_field', `${this.at(name)} must be >= ${opts.min}`, this.at(name));
+    if (opts.max !== undefined && v > opts.max)
+      throw invalid('invalid_field', `${this.at(name)} must be <= ${opts.max}`, this.at(name));
     return v;
   }
 

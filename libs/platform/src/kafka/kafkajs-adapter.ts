@@ -1,6 +1,15 @@
 import { Admin, Consumer, IHeaders, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
 import { Logger } from '../observability/logger';
-import { ConsumeOptions, ConsumerHandle, KafkaPort, Published, RecordIn, RecordOut, TopicSpec, Watermark } from './port';
+import {
+  ConsumeOptions,
+  ConsumerHandle,
+  KafkaPort,
+  Published,
+  RecordIn,
+  RecordOut,
+  TopicSpec,
+  Watermark,
+} from './port';
 
 export interface KafkajsOptions {
   readonly brokers: readonly string[];
@@ -40,7 +49,10 @@ export class KafkajsPort implements KafkaPort {
         },
       retry: { initialRetryTime: 100, retries: 8 },
     });
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     this.producer.on(this.producer.events.CONNECT, () => (this.producerConnected = true));
     this.producer.on(this.producer.events.DISCONNECT, () => (this.producerConnected = false));
   }
@@ -126,7 +138,9 @@ export class KafkajsPort implements KafkaPort {
   async watermarks(topic: string): Promise<Watermark[]> {
     const admin = await this.connectedAdmin();
     const offsets = await retryWhileLeadersMove(() => admin.fetchTopicOffsets(topic));
-    return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
+    return offsets
+      .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
+      .sort((a, b) => a.partition - b.partition);
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {

@@ -52,7 +52,12 @@ export interface ConsumeOptions {
   /** Batches from different partitions handled at once. */
   readonly concurrency?: number;
   /** Returns the offset of the last record it handled (committed when commitOffsets is on). */
-  onBatch(topic: string, partition: number, records: readonly RecordIn[], control: BatchControl): Promise<string | undefined>;
+  onBatch(
+    topic: string,
+    partition: number,
+    records: readonly RecordIn[],
+    control: BatchControl,
+  ): Promise<string | undefined>;
   /** Explicit start offsets (e.g. the high watermarks taken before a request is sent). */
   readonly startAt?: readonly { readonly topic: string; readonly partition: number; readonly offset: string }[];
   /** Called after each (re)join with the partitions now assigned to this member. */

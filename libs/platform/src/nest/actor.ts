@@ -20,7 +20,7 @@ export const CallerOf = createParamDecorator((_data: unknown, ctx: ExecutionCont
   const req = ctx.switchToHttp().getRequest<Request>();
   const header = (name: string) => {
     const v = req.headers[name];
-    return (Array.isArray(v) ? v[0] : v ?? '').trim();
+    return (Array.isArray(v) ? v[0] : (v ?? '')).trim();
   };
   const subject = header('x-warden-subject');
   if (!subject) throw invalid('missing_subject', 'header x-warden-subject is required', 'x-warden-subject');

@@ -63,7 +63,11 @@ export function httpPort(app: INestApplication): number {
  * Starts the hybrid app: HTTP on its own port, the Kafka runtime as a custom transport, and
  * graceful shutdown on SIGTERM/SIGINT (stop fetching, finish in-flight work, commit, exit 0).
  */
-export async function runService(module: DynamicModule, runtime: ServiceRuntime, http: HttpOptions): Promise<INestApplication> {
+export async function runService(
+  module: DynamicModule,
+  runtime: ServiceRuntime,
+  http: HttpOptions,
+): Promise<INestApplication> {
   const app = await NestFactory.create(module, { logger: new NestJsonLogger(runtime.logger), abortOnError: false });
   app.useGlobalFilters(new ProblemFilter(runtime.logger));
   const document = SwaggerModule.createDocument(

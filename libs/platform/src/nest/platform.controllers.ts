@@ -17,7 +17,9 @@ export class HealthController {
   @Get('ready')
   async ready(@Res() res: Response): Promise<void> {
     const r = await this.runtime.readiness();
-    res.status(r.ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).json({ status: r.ready ? 'up' : 'down', ...r });
+    res
+      .status(r.ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
+      .json({ status: r.ready ? 'up' : 'down', ...r });
   }
 }
 

@@ -29,7 +29,13 @@ export class ProblemFilter implements ExceptionFilter {
       };
     } else {
       this.logger.error('unhandled error', { error, path: req.url });
-      problem = { type: 'about:blank', title: 'Internal Server Error', status: 500, detail: 'an internal error occurred', instance: req.url };
+      problem = {
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+        detail: 'an internal error occurred',
+        instance: req.url,
+      };
     }
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   }

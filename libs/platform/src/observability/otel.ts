@@ -13,7 +13,11 @@ export function startTelemetry(service: string, options: { traceExporter?: SpanE
   }
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
-  const sdk = new NodeSDK({ serviceName: `warden-${service}`, traceExporter: options.traceExporter, instrumentations: [] });
+  const sdk = new NodeSDK({
+    serviceName: `warden-${service}`,
+    traceExporter: options.traceExporter,
+    instrumentations: [],
+  });
   sdk.start();
   return sdk;
 }

@@ -53,7 +53,11 @@ export function inSpanFromHeaders<T>(
 }
 
 /** Runs `fn` in a producer span (e.g. an HTTP command publishing events). */
-export async function inSpan<T>(name: string, attributes: Record<string, string | number | boolean>, fn: () => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  attributes: Record<string, string | number | boolean>,
+  fn: () => Promise<T>,
+): Promise<T> {
   return tracer().startActiveSpan(name, { kind: SpanKind.PRODUCER, attributes }, async (span) => {
     try {
       return await fn();

@@ -52,7 +52,8 @@ export class ProjectionRunner<R extends Row = Row> {
       `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
       [schema, table],
     );
-    if (cols.length === 0) throw new Error(`projection ${this.def.name}: table ${this.def.table} does not exist (run migrations)`);
+    if (cols.length === 0)
+      throw new Error(`projection ${this.def.name}: table ${this.def.table} does not exist (run migrations)`);
     this.columns = cols.map((c) => c.column_name);
     this.generation += 1;
     this.cursors.clear();
@@ -109,7 +110,12 @@ export class ProjectionRunner<R extends Row = Row> {
     return lag;
   }
 
-  private async onBatch(topic: string, partition: number, records: readonly RecordIn[], control: BatchControl): Promise<string | undefined> {
+  private async onBatch(
+    topic: string,
+    partition: number,
+    records: readonly RecordIn[],
+    control: BatchControl,
+  ): Promise<string | undefined> {
     const key = `${topic}:${partition}`;
     let cursor = this.cursors.get(key);
     if (!cursor || cursor.generation !== this.generation) {
@@ -134,19 +140,27 @@ export class ProjectionRunner<R extends Row = Row> {
         if (id !== undefined) events.push({ id, event });
       } catch (error) {
         if (!(error instanceof EnvelopeError)) throw error;
-        rejected.push(deadLetter(this.deps.prefix, `projection.${this.def.name}`, record, error.code, error.message, Date.now()));
+        rejected.push(
+          deadLetter(this.deps.prefix, `projection.${this.def.name}`, record, error.code, error.message, Date.now()),
+        );
       }
     }
     const ids = [...new Set(events.map((e) => e.id))];
     const rows = new Map<string, R | null>();
     if (ids.length > 0) {
-      const loaded: { row: R }[] = await this.deps.db.query(`SELECT to_jsonb(t) AS row FROM ${this.def.table} t WHERE id = ANY($1)`, [ids]);
+      const loaded: { row: R }[] = await this.deps.db.query(
+        `SELECT to_jsonb(t) AS row FROM ${this.def.table} t WHERE id = ANY($1)`,
+        [ids],
+      );
       for (const { row } of loaded) rows.set(row.id, row);
     }
     for (const { id, event } of events) rows.set(id, this.def.evolve(rows.get(id) ?? null, event));
     if (rejected.length > 0) {
       await this.deps.port.publish(rejected);
-      this.deps.metrics.messages.inc({ consumer: `projection.${this.def.name}`, topic: name, outcome: 'dead_lettered' }, rejected.length);
+      this.deps.metrics.messages.inc(
+        { consumer: `projection.${this.def.name}`, topic: name, outcome: 'dead_lettered' },
+        rejected.length,
+      );
     }
     const upserts = [...rows.values()].filter((r): r is R => r !== null);
     const deletes = [...rows].filter(([, r]) => r === null).map(([id]) => id);
@@ -154,7 +168,10 @@ export class ProjectionRunner<R extends Row = Row> {
     await this.deps.db.transaction(async (tx) => {
       if (upserts.length > 0) {
         const cols = this.columns.map((c) => `"${c}"`).join(', ');
-        const updates = this.columns.filter((c) => c !== 'id').map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ');
+        const updates = this.columns
+          .filter((c) => c !== 'id')
+          .map((c) => `"${c}" = EXCLUDED."${c}"`)
+          .join(', ');
         await tx.query(
           `INSERT INTO ${this.def.table} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::${this.def.table}, $1::jsonb)
            ON CONFLICT (id) DO UPDATE SET ${updates}`,
@@ -170,7 +187,10 @@ export class ProjectionRunner<R extends Row = Row> {
       );
     });
     cursor.next = lastOffset + 1;
-    this.deps.metrics.messages.inc({ consumer: `projection.${this.def.name}`, topic: name, outcome: 'handled' }, fresh.length);
+    this.deps.metrics.messages.inc(
+      { consumer: `projection.${this.def.name}`, topic: name, outcome: 'handled' },
+      fresh.length,
+    );
     return String(lastOffset);
   }
 

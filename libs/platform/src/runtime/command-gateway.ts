@@ -26,18 +26,28 @@ export class CommandGateway<C, S, E extends Message> {
     return this.table.state.get(stream) ?? this.decider.initialState;
   }
 
-  async handle(stream: string, command: C, ids: { eventId: (n: number) => string; now: number }): Promise<{ events: readonly E[]; state: S }> {
+  async handle(
+    stream: string,
+    command: C,
+    ids: { eventId: (n: number) => string; now: number },
+  ): Promise<{ events: readonly E[]; state: S }> {
     await this.table.caughtUp();
     const events = this.decider.decide(command, this.state(stream));
     if (events.length === 0) return { events, state: this.state(stream) };
-    const records = events.map((event, i) => toRecord(this.prefix, this.source, ids.eventId(i), ids.now, event, this.route(event)));
+    const records = events.map((event, i) =>
+      toRecord(this.prefix, this.source, ids.eventId(i), ids.now, event, this.route(event)),
+    );
     const published = await inSpan('command publish', { 'warden.stream': stream }, () => this.port.publish(records));
     for (const p of published) {
       const count = records.filter((r) => r.topic === p.topic).length;
       await this.table.waitFor(p.topic, p.partition, Number(p.baseOffset) + count - 1);
     }
     const lost = records.some((r) => this.table.wasRejected(r.headers['ce_id']));
-    if (lost) throw conflict('concurrent_modification', `stream ${stream} was changed concurrently; retry with the current version`);
+    if (lost)
+      throw conflict(
+        'concurrent_modification',
+        `stream ${stream} was changed concurrently; retry with the current version`,
+      );
     return { events, state: this.state(stream) };
   }
 }

@@ -13,7 +13,11 @@ export function createServiceRuntime(
   database?: { readonly schema: string; readonly migrations: (new () => MigrationInterface)[] },
 ): ServiceRuntime {
   const logger = new Logger(service, config.logLevel, { instance: config.instanceId });
-  const port = new KafkajsPort({ brokers: config.kafkaBrokers, clientId: `warden-${service}-${config.instanceId}`, logger });
+  const port = new KafkajsPort({
+    brokers: config.kafkaBrokers,
+    clientId: `warden-${service}-${config.instanceId}`,
+    logger,
+  });
   const db = database ? createDataSource({ url: config.databaseUrl, ...database }) : undefined;
   return new ServiceRuntime(service, port, logger, new Metrics(service), {
     prefix: config.topicPrefix,

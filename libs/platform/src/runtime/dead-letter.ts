@@ -13,7 +13,14 @@ export const DLQ = {
  * A record no consumer could handle goes to the dead-letter topic unchanged (key, value and
  * original headers), with the reason and where it came from in extra headers.
  */
-export function deadLetter(prefix: string, consumer: string, record: RecordIn, code: string, reason: string, now: number): RecordOut {
+export function deadLetter(
+  prefix: string,
+  consumer: string,
+  record: RecordIn,
+  code: string,
+  reason: string,
+  now: number,
+): RecordOut {
   return {
     topic: topicName(prefix, Topic.deadLetter),
     key: record.key ?? '',

@@ -38,15 +38,37 @@ const definition = (name: string): ProcessorDefinition<Cmd, State, BudgetReserve
   outputs: [Topic.budgetReservations],
   decider: counter,
   command: (input, ctx) => ({ request: input.data as GateRequested, reservationId: ctx.id(), now: ctx.now }),
-  route: (e) => ({ topic: Topic.budgetReservations, key: e.request!.runId, tenantId: e.request!.tenantId, agentId: e.request!.agentId, runId: e.request!.runId }),
+  route: (e) => ({
+    topic: Topic.budgetReservations,
+    key: e.request!.runId,
+    tenantId: e.request!.tenantId,
+    agentId: e.request!.agentId,
+    runId: e.request!.runId,
+  }),
 });
 
 function request(runId: string, n: number, tokens: number): GateRequested {
-  return create(GateRequestedSchema, { requestId: `${runId}-r${n}`, runId, tenantId: 't1', agentId: 'a1', estimatedTokens: tokens });
+  return create(GateRequestedSchema, {
+    requestId: `${runId}-r${n}`,
+    runId,
+    tenantId: 't1',
+    agentId: 'a1',
+    estimatedTokens: tokens,
+  });
 }
 
 async function publishRequest(port: KafkaPort, prefix: string, r: GateRequested): Promise<void> {
-  const wire = encode({ id: r.requestId, type: r.$typeName, source: 'test', time: Date.now(), key: r.runId, tenantId: r.tenantId, agentId: r.agentId, runId: r.runId, data: r });
+  const wire = encode({
+    id: r.requestId,
+    type: r.$typeName,
+    source: 'test',
+    time: Date.now(),
+    key: r.runId,
+    tenantId: r.tenantId,
+    agentId: r.agentId,
+    runId: r.runId,
+    data: r,
+  });
   await port.publish([{ topic: topicName(prefix, Topic.gateRequests), ...wire }]);
 }
 
@@ -56,7 +78,14 @@ describe('processor runtime on a real broker', () => {
   let recorder: TopicRecorder;
   const processors: Processor<Cmd, State, BudgetReserved>[] = [];
   const start = async (name: string) => {
-    const p = new Processor(definition(name), { port, prefix, service: 'test', logger: quietLogger(), metrics: new Metrics('test'), partitionsConcurrency: 3 });
+    const p = new Processor(definition(name), {
+      port,
+      prefix,
+      service: 'test',
+      logger: quietLogger(),
+      metrics: new Metrics('test'),
+      partitionsConcurrency: 3,
+    });
     processors.push(p);
     await p.start();
     return p;
@@ -77,8 +106,13 @@ describe('processor runtime on a real broker', () => {
     await publishRequest(port, prefix, request('run-a', 1, 10));
     await publishRequest(port, prefix, request('run-a', 2, 5));
     await publishRequest(port, prefix, request('run-b', 1, 7));
-    const out = await eventually(() => recorder.on(Topic.budgetReservations).length >= 3 && recorder.events(Topic.budgetReservations));
-    const byRun = (run: string) => out.filter((e) => (e.data as BudgetReserved).request!.runId === run).map((e) => (e.data as BudgetReserved).runTokensUsed);
+    const out = await eventually(
+      () => recorder.on(Topic.budgetReservations).length >= 3 && recorder.events(Topic.budgetReservations),
+    );
+    const byRun = (run: string) =>
+      out
+        .filter((e) => (e.data as BudgetReserved).request!.runId === run)
+        .map((e) => (e.data as BudgetReserved).runTokensUsed);
     expect(byRun('run-a')).toEqual([10, 15]);
     expect(byRun('run-b')).toEqual([7]);
     for (const r of recorder.on(Topic.budgetReservations)) {
@@ -94,8 +128,20 @@ describe('processor runtime on a real broker', () => {
     const topic = topicName(prefix, Topic.gateRequests);
     await port.publish([
       { topic, key: 'run-a', value: Buffer.from('garbage \x00\xff'), headers: {}, partition: 0 },
-      { topic, key: 'run-a', value: Buffer.from([1, 2, 3]), headers: { ce_specversion: '1.0', ce_id: 'x', ce_source: 't', ce_type: 'warden.nope.v1.Unknown' }, partition: 0 },
-      { topic, key: 'run-a', value: Buffer.from([0xff, 0xff, 0xff]), headers: { ce_specversion: '1.0', ce_id: 'y', ce_source: 't', ce_type: 'warden.gate.v1.GateRequested' }, partition: 0 },
+      {
+        topic,
+        key: 'run-a',
+        value: Buffer.from([1, 2, 3]),
+        headers: { ce_specversion: '1.0', ce_id: 'x', ce_source: 't', ce_type: 'warden.nope.v1.Unknown' },
+        partition: 0,
+      },
+      {
+        topic,
+        key: 'run-a',
+        value: Buffer.from([0xff, 0xff, 0xff]),
+        headers: { ce_specversion: '1.0', ce_id: 'y', ce_source: 't', ce_type: 'warden.gate.v1.GateRequested' },
+        partition: 0,
+      },
     ]);
     await publishRequest(port, prefix, request('run-a', 3, 1));
     const dlq = await eventually(() => recorder.on(Topic.deadLetter).length >= 3 && recorder.on(Topic.deadLetter));
@@ -107,7 +153,9 @@ describe('processor runtime on a real broker', () => {
     }
     expect(dlq.find((r) => r.headers[DLQ.code] === 'missing_header')!.value!.toString()).toBe('garbage \x00\xff');
     // The valid request after the garbage was handled, with state rebuilt from the changelog (15 + 1).
-    await eventually(() => recorder.events(Topic.budgetReservations).some((e) => (e.data as BudgetReserved).runTokensUsed === 16));
+    await eventually(() =>
+      recorder.events(Topic.budgetReservations).some((e) => (e.data as BudgetReserved).runTokensUsed === 16),
+    );
     await p.stop();
   });
 
@@ -119,7 +167,10 @@ describe('processor runtime on a real broker', () => {
     await publishRequest(port, prefix, request('run-b', 2, 3));
     await eventually(() => recorder.on(Topic.budgetReservations).length > before, 20_000, 'new event');
     await new Promise((r) => setTimeout(r, 1000));
-    const fresh = recorder.on(Topic.budgetReservations).slice(before).map((r) => decodeReservation(r.value!));
+    const fresh = recorder
+      .on(Topic.budgetReservations)
+      .slice(before)
+      .map((r) => decodeReservation(r.value!));
     expect(fresh.map((e) => [e.request!.requestId, e.runTokensUsed])).toEqual([['run-b-r2', 10]]);
     expect(p.peek('run-b')?.used).toBe(10);
   });

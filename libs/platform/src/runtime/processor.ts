@@ -197,7 +197,11 @@ export class Processor<C, S, E extends Message> {
     if (this.state === 'rebuilding') this.state = 'running';
   }
 
-  private async handleBatch(topic: string, partition: number, records: readonly RecordIn[]): Promise<string | undefined> {
+  private async handleBatch(
+    topic: string,
+    partition: number,
+    records: readonly RecordIn[],
+  ): Promise<string | undefined> {
     const { prefix, metrics, port } = this.deps;
     const ps = this.partitions.get(partition);
     if (!ps || ps.generation !== this.generation) return undefined;
@@ -231,7 +235,11 @@ export class Processor<C, S, E extends Message> {
           () => this.decideOne(input, record, ps, now),
         );
         out.push(...produced);
-        metrics.messages.inc({ consumer: this.def.name, topic: inputTopic, outcome: produced.length ? 'handled' : 'ignored' });
+        metrics.messages.inc({
+          consumer: this.def.name,
+          topic: inputTopic,
+          outcome: produced.length ? 'handled' : 'ignored',
+        });
       } catch (error) {
         if (error instanceof DomainError) {
           out.push(this.rejected(record, `${error.kind}:${error.code}`, error.message, now));
@@ -288,7 +296,13 @@ export class Processor<C, S, E extends Message> {
       topic: record.topic.slice(this.deps.prefix.length),
       outcome: 'dead_lettered',
     });
-    this.log.warn('dead-lettered', { topic: record.topic, partition: record.partition, offset: record.offset, code, reason });
+    this.log.warn('dead-lettered', {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      code,
+      reason,
+    });
     return deadLetter(this.deps.prefix, this.def.name, record, code, reason, now);
   }
 

@@ -34,7 +34,12 @@ export class ServiceRuntime {
     readonly port: KafkaPort,
     readonly logger: Logger,
     readonly metrics: Metrics,
-    private readonly options: { readonly prefix: string; readonly partitions: number; readonly db?: DataSource; readonly schema?: string },
+    private readonly options: {
+      readonly prefix: string;
+      readonly partitions: number;
+      readonly db?: DataSource;
+      readonly schema?: string;
+    },
   ) {}
 
   get prefix(): string {

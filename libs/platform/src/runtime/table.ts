@@ -61,7 +61,8 @@ export class Table<S> {
     const targets: { key: string; offset: number }[] = [];
     for (const topic of topics) {
       for (const wm of await this.port.watermarks(topic)) {
-        if (Number(wm.high) > Number(wm.low)) targets.push({ key: `${topic}:${wm.partition}`, offset: Number(wm.high) - 1 });
+        if (Number(wm.high) > Number(wm.low))
+          targets.push({ key: `${topic}:${wm.partition}`, offset: Number(wm.high) - 1 });
       }
     }
     this.caughtUpPromise = Promise.all(targets.map((t) => this.waitForKey(t.key, t.offset))).then(() => {
@@ -85,7 +86,12 @@ export class Table<S> {
             this.applied += 1;
           } catch (error) {
             // The owning service dead-letters bad records; every table reader just skips them.
-            this.log.warn('skipping bad record', { topic, partition, offset: record.offset, error: (error as Error).message });
+            this.log.warn('skipping bad record', {
+              topic,
+              partition,
+              offset: record.offset,
+              error: (error as Error).message,
+            });
           }
         }
         const last = records.at(-1);

@@ -27,20 +27,33 @@ export type AgentDirectory = ReadonlyMap<string, AgentEntry>;
  * next version of that agent, so duplicates and events that lost a race change nothing.
  */
 export function evolveAgentDirectory(directory: AgentDirectory, event: Envelope): AgentDirectory {
-  const apply = (agentId: string, version: number, change: (entry: AgentEntry | undefined) => AgentEntry | undefined) => {
+  const apply = (
+    agentId: string,
+    version: number,
+    change: (entry: AgentEntry | undefined) => AgentEntry | undefined,
+  ) => {
     const current = directory.get(agentId);
     if ((current?.version ?? 0) + 1 !== version) return directory;
     const next = change(current);
     return next ? new Map(directory).set(agentId, next) : directory;
   };
-  const status = (s: AgentStatus) => (entry: AgentEntry | undefined) => (entry ? { ...entry, status: s, version: entry.version + 1 } : undefined);
+  const status = (s: AgentStatus) => (entry: AgentEntry | undefined) =>
+    entry ? { ...entry, status: s, version: entry.version + 1 } : undefined;
   if (is(event, AgentRegisteredSchema)) {
     const e = event.data;
-    return apply(e.agentId, e.version, () => ({ agentId: e.agentId, tenantId: e.tenantId, status: 'draft', profile: e.profile, version: e.version }));
+    return apply(e.agentId, e.version, () => ({
+      agentId: e.agentId,
+      tenantId: e.tenantId,
+      status: 'draft',
+      profile: e.profile,
+      version: e.version,
+    }));
   }
   if (is(event, AgentProfileUpdatedSchema)) {
     const e = event.data;
-    return apply(e.agentId, e.version, (entry) => (entry ? { ...entry, profile: e.profile, version: e.version } : undefined));
+    return apply(e.agentId, e.version, (entry) =>
+      entry ? { ...entry, profile: e.profile, version: e.version } : undefined,
+    );
   }
   if (is(event, AgentActivatedSchema)) return apply(event.data.agentId, event.data.version, status('active'));
   if (is(event, AgentSuspendedSchema)) return apply(event.data.agentId, event.data.version, status('suspended'));

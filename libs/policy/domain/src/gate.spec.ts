@@ -22,7 +22,10 @@ const agent: AgentEntry = {
   version: 2,
   profile: create(AgentProfileSchema, {
     environments: ['prod'],
-    tools: [create(ToolGrantSchema, { tool: 'payroll', actions: ['read', 'draft'] }), create(ToolGrantSchema, { tool: 'tickets', actions: ['*'] })],
+    tools: [
+      create(ToolGrantSchema, { tool: 'payroll', actions: ['read', 'draft'] }),
+      create(ToolGrantSchema, { tool: 'tickets', actions: ['*'] }),
+    ],
   }),
 };
 const request = (over: MessageInitShape<typeof GateRequestedSchema> = {}) =>
@@ -67,19 +70,30 @@ describe('gate decider: the admission decision', () => {
       ['warden.registry', 'pass'],
       ['warden.budget', 'pass'],
     ]);
-    expect(decision.context!.versions).toMatchObject({ registryOffset: 7, killswitchOffset: 3, policyBundleVersion: 'builtin-1' });
+    expect(decision.context!.versions).toMatchObject({
+      registryOffset: 7,
+      killswitchOffset: 3,
+      policyBundleVersion: 'builtin-1',
+    });
     expect(decision.context!.reservation).toMatchObject({ reservationId: 'res-1', granted: true, reservedTokens: 100 });
     expect(decision.request!.requestId).toBe('req-1');
   });
 
   it('decides expired past the deadline, before anything else (fail closed, never late allow)', () => {
-    const { verdict, decision } = verdictOf(decide({ now: now + 1001, killSwitches: [create(KillSwitchEngagedSchema, { switchId: 'k' })] }));
+    const { verdict, decision } = verdictOf(
+      decide({ now: now + 1001, killSwitches: [create(KillSwitchEngagedSchema, { switchId: 'k' })] }),
+    );
     expect(verdict).toBe('EXPIRED');
     expect(decision.context!.evaluations.map((e) => e.policyId)).toEqual(['warden.deadline']);
   });
 
   it('denies when a kill switch covers the request, naming it and its reason', () => {
-    const ks = create(KillSwitchEngagedSchema, { switchId: 'ks-9', scope: create(ScopeSchema, { agentId: 'payroll-bot' }), engagedBy: 'alice', reason: 'wrong accounts' });
+    const ks = create(KillSwitchEngagedSchema, {
+      switchId: 'ks-9',
+      scope: create(ScopeSchema, { agentId: 'payroll-bot' }),
+      engagedBy: 'alice',
+      reason: 'wrong accounts',
+    });
     const { verdict, reason, decision } = verdictOf(decide({ killSwitches: [ks] }));
     expect(verdict).toBe('DENY');
     expect(reason).toBe('kill switch ks-9 (agentId=payroll-bot) engaged by alice: wrong accounts');
@@ -103,18 +117,33 @@ describe('gate decider: the admission decision', () => {
 
   it('allows any action of a tool granted with "*", and non-tool steps without a tool grant', () => {
     expect(verdictOf(decide({ request: request({ tool: 'tickets', action: 'close' }) })).verdict).toBe('ALLOW');
-    expect(verdictOf(decide({ request: request({ actionKind: ActionKind.MODEL_CALL, tool: '', action: '' }) })).verdict).toBe('ALLOW');
+    expect(
+      verdictOf(decide({ request: request({ actionKind: ActionKind.MODEL_CALL, tool: '', action: '' }) })).verdict,
+    ).toBe('ALLOW');
   });
 
   it('denies when the budget stage refused the reservation', () => {
-    const { verdict, reason } = verdictOf(decide({ reservation: { granted: false, reservationId: 'res-1', reason: 'run token budget exhausted', reservedTokens: 0 } }));
+    const { verdict, reason } = verdictOf(
+      decide({
+        reservation: {
+          granted: false,
+          reservationId: 'res-1',
+          reason: 'run token budget exhausted',
+          reservedTokens: 0,
+        },
+      }),
+    );
     expect(verdict).toBe('DENY');
     expect(reason).toBe('budget refused: run token budget exhausted');
   });
 
   it('answers a duplicate request id with the very same decision, never a second one', () => {
     const first = verdictOf(decide()).decision;
-    const later = decide({ decisionId: 'dec-2', killSwitches: [create(KillSwitchEngagedSchema, { switchId: 'k' })], now: now + 10 });
+    const later = decide({
+      decisionId: 'dec-2',
+      killSwitches: [create(KillSwitchEngagedSchema, { switchId: 'k' })],
+      now: now + 10,
+    });
     given(gate, [first]).when(later).then([first]);
   });
 

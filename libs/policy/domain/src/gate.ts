@@ -59,12 +59,24 @@ export function admissionChecks(cmd: GateCommand): Check[] {
   const { request: r, agent, now } = cmd;
   const checks: Check[] = [];
   if (r.deadlineMs > 0 && now > r.deadlineMs) {
-    return [{ id: 'warden.deadline', verdict: Verdict.EXPIRED, reason: `deadline passed ${now - r.deadlineMs} ms before the decision` }];
+    return [
+      {
+        id: 'warden.deadline',
+        verdict: Verdict.EXPIRED,
+        reason: `deadline passed ${now - r.deadlineMs} ms before the decision`,
+      },
+    ];
   }
   checks.push(pass('warden.deadline', r.deadlineMs > 0 ? 'within deadline' : 'no deadline'));
   if (cmd.killSwitches.length > 0) {
     const s = cmd.killSwitches[0];
-    return [...checks, deny('warden.killswitch', `kill switch ${s.switchId} (${describeScope(s.scope)}) engaged by ${s.engagedBy}: ${s.reason}`)];
+    return [
+      ...checks,
+      deny(
+        'warden.killswitch',
+        `kill switch ${s.switchId} (${describeScope(s.scope)}) engaged by ${s.engagedBy}: ${s.reason}`,
+      ),
+    ];
   }
   checks.push(pass('warden.killswitch', 'no kill switch covers the request'));
   const registry = registryCheck(r, agent);
@@ -77,7 +89,8 @@ export function admissionChecks(cmd: GateCommand): Check[] {
 
 function registryCheck(r: GateRequested, agent: AgentEntry | undefined): Check {
   const id = 'warden.registry';
-  if (!agent || agent.tenantId !== r.tenantId) return deny(id, `agent ${r.agentId} is not registered in tenant ${r.tenantId}`);
+  if (!agent || agent.tenantId !== r.tenantId)
+    return deny(id, `agent ${r.agentId} is not registered in tenant ${r.tenantId}`);
   if (agent.status !== 'active') return deny(id, `agent ${r.agentId} is ${agent.status}, not active`);
   const profile = agent.profile;
   const environments = profile?.environments ?? [];
@@ -95,7 +108,9 @@ function registryCheck(r: GateRequested, agent: AgentEntry | undefined): Check {
 }
 
 function describeAction(r: GateRequested): string {
-  return r.actionKind === ActionKind.TOOL_CALL ? `call ${r.tool}.${r.action}` : `take a ${ActionKind[r.actionKind]?.toLowerCase() ?? 'step'}`;
+  return r.actionKind === ActionKind.TOOL_CALL
+    ? `call ${r.tool}.${r.action}`
+    : `take a ${ActionKind[r.actionKind]?.toLowerCase() ?? 'step'}`;
 }
 
 function evaluation(check: Check): Evaluation {

@@ -33,7 +33,12 @@ export const decisionsProjection: ProjectionDefinition<DecisionRow> = {
       run_id: d.runId,
       verdict: Verdict[d.verdict].toLowerCase(),
       reason: d.reason,
-      evaluations: (d.context?.evaluations ?? []).map((e) => ({ policyId: e.policyId, version: e.version, result: e.result, reason: e.reason })),
+      evaluations: (d.context?.evaluations ?? []).map((e) => ({
+        policyId: e.policyId,
+        version: e.version,
+        result: e.result,
+        reason: e.reason,
+      })),
       decided_at: new Date(d.decidedAtMs).toISOString(),
     };
   },
