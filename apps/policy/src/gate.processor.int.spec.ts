@@ -13,6 +13,7 @@ import {
   ScopeSchema,
   ToolGrantSchema,
   Topic,
+  TopicName,
   topicName,
   ActionKind,
   Verdict,
@@ -50,7 +51,7 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     runtime = rt;
     return rt;
   };
-  const publish = (topic: Topic, key: string, data: Message) =>
+  const publish = (topic: TopicName, key: string, data: Message) =>
     port.publish([
       {
         topic: topicName(prefix, topic),
