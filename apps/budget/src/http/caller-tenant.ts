@@ -1,0 +1,8 @@
+import { invalid } from '@warden/kernel';
+import { Caller } from '@warden/platform/nest';
+
+/** The caller's tenant: every budget API is scoped to it. */
+export function callerTenant(caller: Caller): string {
+  if (!caller.tenantId) throw invalid('missing_tenant', 'header x-warden-tenant is required', 'x-warden-tenant');
+  return caller.tenantId;
+}

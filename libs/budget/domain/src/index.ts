@@ -1,0 +1,2 @@
+export * from './budget-definition';
+export * from './run-budget';

@@ -1,0 +1,2 @@
+export * from './run-usage.projection';
+export * from './run-usage.queries';
