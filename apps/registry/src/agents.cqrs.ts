@@ -1,0 +1,69 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler, IQueryHandler, QueryHandler } from '@nestjs/cqrs';
+import { randomUUID } from 'node:crypto';
+import { notFound } from '@warden/kernel';
+import { ServiceRuntime } from '@warden/platform';
+import { AgentCommand } from '@warden/registry-domain';
+import { AgentFilter, getAgent, inventory, listAgents } from '@warden/registry-read-models';
+import { AGENTS, AgentGateway } from './agents';
+
+/** Bus messages: a domain command for one agent, and the read-model queries (all tenant-scoped). */
+export class HandleAgentCommand {
+  constructor(readonly command: AgentCommand) {}
+}
+export class ListAgents {
+  constructor(
+    readonly tenantId: string,
+    readonly filter: AgentFilter,
+  ) {}
+}
+export class GetAgent {
+  constructor(
+    readonly tenantId: string,
+    readonly agentId: string,
+  ) {}
+}
+export class GetInventory {
+  constructor(readonly tenantId: string) {}
+}
+
+@CommandHandler(HandleAgentCommand)
+export class HandleAgentCommandHandler implements ICommandHandler<HandleAgentCommand> {
+  constructor(@Inject(AGENTS) private readonly agents: AgentGateway) {}
+
+  async execute({ command }: HandleAgentCommand) {
+    const { state } = await this.agents.handle(command.agentId, command, {
+      now: command.now,
+      eventId: () => randomUUID(),
+    });
+    return state;
+  }
+}
+
+@QueryHandler(ListAgents)
+export class ListAgentsHandler implements IQueryHandler<ListAgents> {
+  constructor(private readonly runtime: ServiceRuntime) {}
+  execute({ tenantId, filter }: ListAgents) {
+    return listAgents(this.runtime.db, tenantId, filter);
+  }
+}
+
+@QueryHandler(GetAgent)
+export class GetAgentHandler implements IQueryHandler<GetAgent> {
+  constructor(private readonly runtime: ServiceRuntime) {}
+  async execute({ tenantId, agentId }: GetAgent) {
+    const row = await getAgent(this.runtime.db, tenantId, agentId);
+    if (!row) throw notFound('agent_not_found', `no agent ${agentId}`);
+    return row;
+  }
+}
+
+@QueryHandler(GetInventory)
+export class GetInventoryHandler implements IQueryHandler<GetInventory> {
+  constructor(private readonly runtime: ServiceRuntime) {}
+  execute({ tenantId }: GetInventory) {
+    return inventory(this.runtime.db, tenantId);
+  }
+}
+
+export const agentHandlers = [HandleAgentCommandHandler, ListAgentsHandler, GetAgentHandler, GetInventoryHandler];

@@ -1,0 +1,226 @@
+import {
+  AgentActivated,
+  AgentActivatedSchema,
+  AgentProfile,
+  AgentProfileUpdated,
+  AgentProfileUpdatedSchema,
+  AgentRegistered,
+  AgentRegisteredSchema,
+  AgentRetired,
+  AgentRetiredSchema,
+  AgentSuspended,
+  AgentSuspendedSchema,
+  Change,
+  ChangeSchema,
+  create,
+} from '@warden/contracts';
+import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
+import { ProfileInput, requireId, validProfile } from './agent-profile';
+
+/** Events of one agent (stream id = agent id), in wire form. Each carries the version it creates. */
+export type AgentEvent = AgentRegistered | AgentProfileUpdated | AgentActivated | AgentSuspended | AgentRetired;
+
+export type AgentStatus = 'draft' | 'active' | 'suspended' | 'retired';
+
+export interface Agent {
+  readonly status: AgentStatus;
+  readonly agentId: string;
+  readonly tenantId: string;
+  readonly profile: AgentProfile;
+  readonly version: number;
+  readonly registered: Change;
+  readonly lastChange: Change;
+}
+
+export type AgentState = { readonly status: 'none' } | Agent;
+
+/** Who changes an agent, with which roles, why and when. */
+interface ChangeBy {
+  readonly by: string;
+  readonly roles: readonly string[];
+  readonly reason: string;
+  readonly now: number;
+}
+
+/** A command on an existing agent: only callers of its tenant see it, at the version they read. */
+interface AgentChange extends ChangeBy {
+  readonly agentId: string;
+  readonly callerTenant: string;
+  readonly expectedVersion: number;
+}
+
+export type AgentCommand =
+  | ({
+      readonly type: 'RegisterAgent';
+      readonly agentId: string;
+      readonly tenantId: string;
+      readonly profile: ProfileInput;
+    } & ChangeBy)
+  | ({ readonly type: 'UpdateAgentProfile'; readonly profile: ProfileInput } & AgentChange)
+  | ({ readonly type: 'ActivateAgent' } & AgentChange)
+  | ({ readonly type: 'SuspendAgent' } & AgentChange)
+  | ({ readonly type: 'RetireAgent' } & AgentChange);
+
+/** Roles allowed to run each command. */
+export const AGENT_ROLES: Readonly<Record<AgentCommand['type'], readonly string[]>> = {
+  RegisterAgent: ['admin', 'owner'],
+  UpdateAgentProfile: ['admin', 'owner'],
+  ActivateAgent: ['admin', 'owner'],
+  SuspendAgent: ['admin', 'owner', 'sre'],
+  RetireAgent: ['admin'],
+};
+
+/** The lifecycle: which states each change leaves from, and where it goes. Retired is final. */
+const LIFECYCLE = {
+  'warden.registry.v1.AgentProfileUpdated': { from: ['draft', 'active', 'suspended'], to: undefined, verb: 'updated' },
+  'warden.registry.v1.AgentActivated': { from: ['draft', 'suspended'], to: 'active', verb: 'activated' },
+  'warden.registry.v1.AgentSuspended': { from: ['active'], to: 'suspended', verb: 'suspended' },
+  'warden.registry.v1.AgentRetired': { from: ['draft', 'active', 'suspended'], to: 'retired', verb: 'retired' },
+} as const satisfies Record<
+  Exclude<AgentEvent['$typeName'], 'warden.registry.v1.AgentRegistered'>,
+  { from: readonly AgentStatus[]; to: AgentStatus | undefined; verb: string }
+>;
+
+function requireRole(command: AgentCommand): void {
+  const allowed = AGENT_ROLES[command.type];
+  if (!command.roles.some((role) => allowed.includes(role))) {
+    throw forbidden('role_required', `${command.type} needs one of the roles ${allowed.join(', ')}`);
+  }
+}
+
+function requireReason(reason: string): void {
+  if (reason.trim().length === 0) throw invalid('reason_required', 'a reason is required', 'reason');
+}
+
+/** The agent a command names, as its caller may see it: another tenant's agent does not exist for them. */
+function existing(command: AgentChange, state: AgentState, type: keyof typeof LIFECYCLE): Agent {
+  if (state.status === 'none' || state.tenantId !== command.callerTenant)
+    throw notFound('agent_not_found', `no agent ${command.agentId}`);
+  if (command.expectedVersion !== state.version)
+    throw conflict(
+      'stale_version',
+      `agent ${state.agentId} is at version ${state.version}, not ${command.expectedVersion}; read it again`,
+      'expectedVersion',
+    );
+  const step = LIFECYCLE[type];
+  if (!(step.from as readonly AgentStatus[]).includes(state.status))
+    throw conflict('invalid_transition', `agent ${state.agentId} is ${state.status}; it cannot be ${step.verb}`);
+  return state;
+}
+
+const changeOf = (command: ChangeBy): Change =>
+  create(ChangeSchema, { by: command.by, reason: command.reason, atMs: command.now });
+
+/** What an event needs to know about the agent it follows. */
+export interface AgentHead {
+  readonly status: AgentStatus;
+  readonly version: number;
+  readonly agentId: string;
+  readonly tenantId: string;
+}
+
+/**
+ * The status an agent has after `event`, or undefined when the event does not follow `current`:
+ * not the next version, another agent or tenant, a step the lifecycle forbids, or no profile.
+ * The one rule shared by the aggregate's evolve and every fold of registry.events.
+ */
+export function statusAfter(current: AgentHead | undefined, event: AgentEvent): AgentStatus | undefined {
+  if (event.version !== (current?.version ?? 0) + 1) return undefined;
+  if (event.$typeName === 'warden.registry.v1.AgentRegistered') {
+    return current === undefined && event.profile ? 'draft' : undefined;
+  }
+  if (!current || current.agentId !== event.agentId || current.tenantId !== event.tenantId) return undefined;
+  if (event.$typeName === 'warden.registry.v1.AgentProfileUpdated' && !event.profile) return undefined;
+  const step = LIFECYCLE[event.$typeName];
+  if (!(step.from as readonly AgentStatus[]).includes(current.status)) return undefined;
+  return step.to ?? current.status;
+}
+
+export const agent: Decider<AgentCommand, AgentState, AgentEvent> = {
+  initialState: { status: 'none' },
+
+  decide(command, state) {
+    requireRole(command);
+    switch (command.type) {
+      case 'RegisterAgent': {
+        requireId(command.agentId, 'agentId', 'invalid_agent_id');
+        requireId(command.tenantId, 'tenantId', 'invalid_tenant_id');
+        const profile = validProfile(command.profile);
+        if (state.status !== 'none')
+          throw conflict('already_exists', `agent id ${command.agentId} is taken`, 'agentId');
+        return [
+          create(AgentRegisteredSchema, {
+            agentId: command.agentId,
+            tenantId: command.tenantId,
+            profile,
+            version: 1,
+            change: changeOf(command),
+          }),
+        ];
+      }
+      case 'UpdateAgentProfile': {
+        const profile = validProfile(command.profile);
+        const current = existing(command, state, 'warden.registry.v1.AgentProfileUpdated');
+        return [
+          create(AgentProfileUpdatedSchema, {
+            agentId: current.agentId,
+            tenantId: current.tenantId,
+            profile,
+            version: current.version + 1,
+            change: changeOf(command),
+          }),
+        ];
+      }
+      case 'ActivateAgent': {
+        const current = existing(command, state, 'warden.registry.v1.AgentActivated');
+        return [create(AgentActivatedSchema, lifecycleFields(current, command))];
+      }
+      case 'SuspendAgent': {
+        requireReason(command.reason);
+        const current = existing(command, state, 'warden.registry.v1.AgentSuspended');
+        return [create(AgentSuspendedSchema, lifecycleFields(current, command))];
+      }
+      case 'RetireAgent': {
+        requireReason(command.reason);
+        const current = existing(command, state, 'warden.registry.v1.AgentRetired');
+        return [create(AgentRetiredSchema, lifecycleFields(current, command))];
+      }
+      default:
+        return assertNever(command, 'command');
+    }
+  },
+
+  /**
+   * Applies an event only when it is the next version of this agent and a legal step from its
+   * state; otherwise returns the same state object, which tells the command gateway that the
+   * event lost a race (and makes replaying a duplicate harmless).
+   */
+  evolve(state, event) {
+    const status = statusAfter(state.status === 'none' ? undefined : state, event);
+    if (!status) return state;
+    const lastChange = event.change ?? create(ChangeSchema);
+    if (event.$typeName === 'warden.registry.v1.AgentRegistered' && event.profile) {
+      return {
+        status,
+        agentId: event.agentId,
+        tenantId: event.tenantId,
+        profile: event.profile,
+        version: event.version,
+        registered: lastChange,
+        lastChange,
+      };
+    }
+    if (state.status === 'none') return state;
+    const profile = (event.$typeName === 'warden.registry.v1.AgentProfileUpdated' && event.profile) || state.profile;
+    return { ...state, status, profile, version: event.version, lastChange };
+  },
+};
+
+function lifecycleFields(current: Agent, command: ChangeBy) {
+  return {
+    agentId: current.agentId,
+    tenantId: current.tenantId,
+    version: current.version + 1,
+    change: changeOf(command),
+  };
+}

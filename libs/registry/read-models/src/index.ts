@@ -1,0 +1,2 @@
+export * from './agents.projection';
+export * from './agents.queries';
