@@ -1,4 +1,4 @@
-import { decode, EnvelopeError, TopicName } from '@warden/contracts';
+import { decode, Envelope, EnvelopeError, TopicName } from '@warden/contracts';
 import { DataSource } from 'typeorm';
 import { BatchControl, ConsumerHandle, KafkaPort, RecordIn, RecordOut } from '../kafka/port';
 import { Logger } from '../observability/logger';
@@ -131,7 +131,7 @@ export class ProjectionRunner<R extends Row = Row> {
     if (fresh.length === 0) return records.at(-1)?.offset;
     const name = topic.slice(this.deps.prefix.length) as TopicName;
     const rejected: RecordOut[] = [];
-    const events = [];
+    const events: { id: string; event: Envelope }[] = [];
     for (const record of fresh) {
       try {
         const event = decode(name, record);
@@ -146,15 +146,6 @@ export class ProjectionRunner<R extends Row = Row> {
       }
     }
     const ids = [...new Set(events.map((e) => e.id))];
-    const rows = new Map<string, R | null>();
-    if (ids.length > 0) {
-      const loaded: { row: R }[] = await this.deps.db.query(
-        `SELECT to_jsonb(t) AS row FROM ${this.def.table} t WHERE id = ANY($1)`,
-        [ids],
-      );
-      for (const { row } of loaded) rows.set(row.id, row);
-    }
-    for (const { id, event } of events) rows.set(id, this.def.evolve(rows.get(id) ?? null, event));
     if (rejected.length > 0) {
       await this.deps.port.publish(rejected);
       this.deps.metrics.messages.inc(
@@ -162,10 +153,26 @@ export class ProjectionRunner<R extends Row = Row> {
         rejected.length,
       );
     }
-    const upserts = [...rows.values()].filter((r): r is R => r !== null);
-    const deletes = [...rows].filter(([, r]) => r === null).map(([id]) => id);
     const lastOffset = Number(fresh.at(-1)!.offset);
     await this.deps.db.transaction(async (tx) => {
+      const rows = new Map<string, R | null>();
+      if (ids.length > 0) {
+        // A row fed by several topics is also written by concurrent batches (other partitions,
+        // other instances): lock its id, in a fixed order, before reading it, so no update is lost.
+        await tx.query(
+          `SELECT count(pg_advisory_xact_lock(k)) FROM
+             (SELECT DISTINCT hashtextextended($1 || id, 0) AS k FROM unnest($2::text[]) AS id ORDER BY k) AS ordered`,
+          [`${this.def.table}:`, ids],
+        );
+        const loaded: { row: R }[] = await tx.query(
+          `SELECT to_jsonb(t) AS row FROM ${this.def.table} t WHERE id = ANY($1)`,
+          [ids],
+        );
+        for (const { row } of loaded) rows.set(row.id, row);
+      }
+      for (const { id, event } of events) rows.set(id, this.def.evolve(rows.get(id) ?? null, event));
+      const upserts = [...rows.values()].filter((r): r is R => r !== null);
+      const deletes = [...rows].filter(([, r]) => r === null).map(([id]) => id);
       if (upserts.length > 0) {
         const cols = this.columns.map((c) => `"${c}"`).join(', ');
         const updates = this.columns

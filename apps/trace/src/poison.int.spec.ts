@@ -1,0 +1,148 @@
+import { StructSchema, ValueSchema } from '@bufbuild/protobuf/wkt';
+import {
+  CE,
+  create,
+  GateDecided,
+  GateRequested,
+  KillSwitchEngagedSchema,
+  StepCompleted,
+  Topic,
+  TOPIC_EVENTS,
+  topicName,
+  TopicName,
+} from '@warden/contracts';
+import { DLQ, RecordOut } from '@warden/platform';
+import { eventually, TopicRecorder } from '@warden/platform/testing';
+import { gateChain, Identity, TraceHarness } from './testing/trace.harness';
+
+/** ARCHITECTURE invariant 7: bad input never stops a projection; it goes to the dead-letter topic with the reason. */
+describe('trace projections dead-letter bad input and keep going (real Kafka and Postgres)', () => {
+  let trace: TraceHarness;
+  let recorder: TopicRecorder;
+  const auditor: Identity = { subject: 'ann', roles: 'auditor', tenant: 'acme' };
+  const run = { tenantId: 'acme', agentId: 'bot', runId: 'run-poison' };
+  const inputs: Record<string, readonly TopicName[]> = {
+    'projection.requests': [
+      Topic.gateRequests,
+      Topic.budgetReservations,
+      Topic.gateDecisions,
+      Topic.approvalEvents,
+      Topic.gateOutcomes,
+    ],
+    'projection.runs': [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes],
+  };
+  const headers = (type: string) => ({
+    [CE.specversion]: '1.0',
+    [CE.id]: `poison-${type}`,
+    [CE.source]: 'test',
+    [CE.type]: type,
+    [CE.time]: new Date().toISOString(),
+    [CE.contentType]: 'application/protobuf',
+  });
+  const poison = (topic: TopicName): RecordOut[] => [
+    { topic: topicName(trace.prefix, topic), key: run.runId, value: Buffer.from('not an event at all'), headers: {} },
+    {
+      topic: topicName(trace.prefix, topic),
+      key: run.runId,
+      // Field 1 with wire type 7, which does not exist: undecodable whatever the type.
+      value: Buffer.from([0x0f, 0xff, 0xff]),
+      headers: headers(TOPIC_EVENTS[topic][0].typeName),
+    },
+    {
+      topic: topicName(trace.prefix, topic),
+      key: run.runId,
+      value: Buffer.from([]),
+      headers: headers('warden.nothing.v1.Unknown'),
+    },
+    {
+      topic: topicName(trace.prefix, topic),
+      key: run.runId,
+      value: Buffer.from([]),
+      headers: headers(KillSwitchEngagedSchema.typeName),
+    },
+  ];
+
+  beforeAll(async () => {
+    trace = await TraceHarness.start('trace-poison');
+    recorder = await TopicRecorder.start(trace.port, trace.prefix, [Topic.deadLetter]);
+  });
+  afterAll(async () => {
+    await recorder.stop();
+    await trace.stop();
+  });
+
+  it('dead-letters garbage, unknown and misplaced types on every input topic, with the reason, then projects valid events', async () => {
+    await trace.port.publish(inputs['projection.requests'].flatMap(poison));
+    await trace.publish(gateChain(run, 'req-after-poison', Date.UTC(2025, 5, 1), 'allow'));
+
+    const expected = Object.entries(inputs).flatMap(([consumer, topics]) =>
+      topics.flatMap((topic) =>
+        ['missing_header', 'undecodable_data', 'unknown_type', 'type_not_allowed_on_topic'].map(
+          (code) => `${consumer} ${topic} ${code}`,
+        ),
+      ),
+    );
+    const seen = () =>
+      recorder.on(Topic.deadLetter).map((r) => {
+        const source = r.headers[DLQ.source].split(':')[0].slice(trace.prefix.length);
+        return `${r.headers[DLQ.consumer]} ${source} ${r.headers[DLQ.code]}`;
+      });
+    await eventually(() => seen().length >= expected.length, 30_000, 'the dead letters');
+    expect(seen().sort()).toEqual(expected.sort());
+    for (const record of recorder.on(Topic.deadLetter)) {
+      expect(record.headers[DLQ.reason]).toEqual(expect.any(String));
+      expect(record.headers[DLQ.reason].length).toBeGreaterThan(0);
+    }
+    expect(
+      recorder.on(Topic.deadLetter).find((r) => r.headers[DLQ.code] === 'unknown_type')!.headers[DLQ.reason],
+    ).toContain('warden.nothing.v1.Unknown');
+
+    const row = await eventually(async () => {
+      const r = await trace.call('GET', '/requests/req-after-poison', auditor);
+      return r.status === 200 && r.body.reservation_status === 'settled' && r.body.outcome_status ? r.body : undefined;
+    });
+    expect(row).toMatchObject({ verdict: 'allow', outcome_status: 'completed' });
+    const summary = await eventually(async () => {
+      const r = await trace.call('GET', '/runs/run-poison', auditor);
+      return r.status === 200 && r.body.tokens === 7 ? r.body : undefined;
+    });
+    expect(summary).toMatchObject({ requests: 1, allowed: 1 });
+    await trace.caughtUp();
+    expect(trace.runtime.live()).toBe(true);
+  });
+
+  it('projects events that decode but carry what Postgres cannot store (NUL, NaN in a Struct, huge numbers)', async () => {
+    const t = Date.UTC(2025, 5, 2);
+    const [requested, reserved, decided, completed] = gateChain(run, 'req-odd', t, 'allow');
+    const nan = create(StructSchema, {
+      fields: { x: create(ValueSchema, { kind: { case: 'numberValue', value: NaN } }) },
+    });
+    const odd = {
+      ...(requested.data as GateRequested),
+      tool: 'nul\u0000tool',
+      requestedAtMs: 1e300,
+      redactedArguments: nan,
+    };
+    const nul = { ...(decided.data as GateDecided), reason: 'nul \u0000 reason' };
+    const huge = { ...(completed.data as StepCompleted), actualTokens: 1e300 };
+    await trace.publish([
+      { ...requested, data: odd },
+      reserved,
+      { ...decided, data: nul },
+      { ...completed, data: huge },
+    ]);
+    const row = await eventually(async () => {
+      const r = await trace.call('GET', '/requests/req-odd', auditor);
+      return r.status === 200 && r.body.verdict && r.body.outcome_status ? r.body : undefined;
+    });
+    expect(row).toMatchObject({
+      tool: 'nul\ufffdtool',
+      requested_at: null,
+      reason: 'nul \ufffd reason',
+      actual_tokens: Number.MAX_SAFE_INTEGER,
+      request: { unrepresentable: expect.stringContaining('NaN') },
+    });
+    await trace.caughtUp();
+    expect(trace.runtime.live()).toBe(true);
+  });
+});

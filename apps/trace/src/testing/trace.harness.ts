@@ -1,0 +1,283 @@
+import { INestApplication } from '@nestjs/common';
+import {
+  ApprovalExpiredSchema,
+  ApprovalGrantedSchema,
+  ApprovalTaskOpenedSchema,
+  BudgetReleasedSchema,
+  BudgetReservationRefusedSchema,
+  BudgetReservedSchema,
+  BudgetSettledSchema,
+  ActionKind,
+  create,
+  encode,
+  GateDecidedSchema,
+  GateRequested,
+  GateRequestedSchema,
+  Message,
+  MoneySchema,
+  StepCompletedSchema,
+  Topic,
+  TopicName,
+  topicName,
+  Verdict,
+} from '@warden/contracts';
+import { KafkaPort, RecordOut, ServiceRuntime } from '@warden/platform';
+import { httpPort, runService } from '@warden/platform/nest';
+import { eventually, freshDatabase, kafkaBrokers, provisionedPort, uniquePrefix } from '@warden/platform/testing';
+import { Client } from 'pg';
+import { readTraceConfig } from '../config';
+import { TraceProjections } from '../projections';
+import { traceService } from '../service';
+
+/** The trace service on the real broker and a fresh database, for the integration specs. */
+export class TraceHarness {
+  private app: INestApplication | undefined;
+  runtime!: ServiceRuntime;
+  projections!: TraceProjections;
+  url = '';
+
+  private constructor(
+    readonly prefix: string,
+    private readonly db: { url: string; drop(): Promise<void> },
+    readonly port: KafkaPort,
+  ) {}
+
+  static async start(name: string): Promise<TraceHarness> {
+    const prefix = uniquePrefix(name);
+    const harness = new TraceHarness(prefix, await freshDatabase(name), await provisionedPort(prefix, 3));
+    await harness.startService();
+    return harness;
+  }
+
+  async startService(): Promise<void> {
+    const config = readTraceConfig({
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      DATABASE_URL: this.db.url,
+      WARDEN_TOPIC_PREFIX: this.prefix,
+      WARDEN_INSTANCE_ID: 'trace-test',
+      WARDEN_PARTITIONS: '3',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    });
+    const { runtime, module, projections } = traceService(config);
+    this.app = await runService(module, runtime, {
+      host: '127.0.0.1',
+      port: 0,
+      title: 'trace',
+      description: 'trace',
+      handleSignals: false,
+    });
+    this.runtime = runtime;
+    this.projections = projections;
+    this.url = `http://127.0.0.1:${httpPort(this.app)}`;
+  }
+
+  async stopService(): Promise<void> {
+    await this.app?.close();
+    this.app = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.stopService();
+    await this.port.close();
+    await this.db.drop();
+  }
+
+  async sql<T>(text: string): Promise<T[]> {
+    const client = new Client({ connectionString: this.db.url });
+    await client.connect();
+    try {
+      return (await client.query(text)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  publish(events: readonly GateEvent[]) {
+    return this.port.publish(events.map((e) => this.record(e)));
+  }
+
+  record({ topic, data, time, run }: GateEvent): RecordOut {
+    return {
+      topic: topicName(this.prefix, topic),
+      ...encode({
+        id: `${data.$typeName}-${Math.random()}`,
+        type: data.$typeName,
+        source: 'test',
+        time,
+        key: run.runId,
+        ...run,
+        data,
+      }),
+    };
+  }
+
+  /** Waits until every projection has applied everything on its topics. */
+  caughtUp(): Promise<true> {
+    return eventually(
+      async () => {
+        const states = await this.projections.states();
+        return states.every((s) => s.lag === 0 && s.status === 'running') || undefined;
+      },
+      60_000,
+      'the projections to catch up',
+    );
+  }
+
+  /** The row count and an md5 of every row of a table, in id order. */
+  async checksum(table: 'trace.requests' | 'trace.runs'): Promise<{ rows: number; md5: string }> {
+    const [r] = await this.sql<{ rows: number; md5: string }>(
+      `SELECT count(*)::int AS rows, md5(string_agg(t::text, '|' ORDER BY id)) AS md5 FROM ${table} t`,
+    );
+    return r;
+  }
+
+  async call<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, who: Identity) {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { 'x-warden-subject': who.subject, 'x-warden-roles': who.roles, 'x-warden-tenant': who.tenant },
+    });
+    return {
+      status: res.status,
+      contentType: res.headers.get('content-type') ?? '',
+      body: (await res.json()) as T,
+    };
+  }
+}
+
+export interface Identity {
+  readonly subject: string;
+  readonly roles: string;
+  readonly tenant: string;
+}
+
+export interface RunRef {
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly runId: string;
+}
+
+export interface GateEvent {
+  readonly topic: TopicName;
+  readonly data: Message;
+  readonly time: number;
+  readonly run: RunRef;
+}
+
+export type Path = 'allow' | 'deny' | 'approved' | 'expired' | 'refused';
+
+/**
+ * The events of one gate request along a path, as budget, policy, approval and the agent would
+ * publish them, each at its own time from `t`.
+ */
+export function gateChain(run: RunRef, requestId: string, t: number, path: Path): GateEvent[] {
+  const request: GateRequested = create(GateRequestedSchema, {
+    requestId,
+    idempotencyKey: `idem-${requestId}`,
+    stepId: `step-${requestId}`,
+    attempt: 1,
+    requestedAtMs: t,
+    deadlineMs: t + 30_000,
+    ...run,
+    actionKind: ActionKind.TOOL_CALL,
+    tool: 'tickets',
+    action: path,
+    estimatedTokens: 10,
+  });
+  const reservationId = `res-${requestId}`;
+  const ids = { requestId, runId: run.runId };
+  const at = (topic: TopicName, data: Message, dt: number): GateEvent => ({ topic, data, time: t + dt, run });
+  const decided = (verdict: Verdict, dt: number) =>
+    at(
+      Topic.gateDecisions,
+      create(GateDecidedSchema, {
+        decisionId: `d-${requestId}-${dt}`,
+        ...ids,
+        tenantId: run.tenantId,
+        agentId: run.agentId,
+        verdict,
+        reason: Verdict[verdict].toLowerCase(),
+        decidedAtMs: t + dt,
+        request,
+        final: verdict !== Verdict.PENDING_APPROVAL,
+      }),
+      dt,
+    );
+  const requested = at(Topic.gateRequests, request, 0);
+  const reserved = at(
+    Topic.budgetReservations,
+    create(BudgetReservedSchema, { reservationId, request, reservedTokens: 10, reservedAtMs: t + 1 }),
+    1,
+  );
+  const completed = (dt: number) =>
+    at(
+      Topic.gateOutcomes,
+      create(StepCompletedSchema, {
+        ...ids,
+        tenantId: run.tenantId,
+        agentId: run.agentId,
+        actualTokens: 7,
+        actualCost: create(MoneySchema, { currency: 'USD', micros: 1500 }),
+        completedAtMs: t + dt,
+      }),
+      dt,
+    );
+  const settled = (dt: number) =>
+    at(
+      Topic.budgetReservations,
+      create(BudgetSettledSchema, { reservationId, ...ids, actualTokens: 7, settledAtMs: t + dt }),
+      dt,
+    );
+  const released = (dt: number) =>
+    at(Topic.budgetReservations, create(BudgetReleasedSchema, { reservationId, ...ids, releasedAtMs: t + dt }), dt);
+  const opened = at(
+    Topic.approvalEvents,
+    create(ApprovalTaskOpenedSchema, { taskId: `task-${requestId}`, requestId, request, openedAtMs: t + 3 }),
+    3,
+  );
+  switch (path) {
+    case 'allow':
+      return [requested, reserved, decided(Verdict.ALLOW, 2), completed(4), settled(5)];
+    case 'deny':
+      return [requested, reserved, decided(Verdict.DENY, 2), released(3)];
+    case 'refused':
+      return [
+        requested,
+        at(
+          Topic.budgetReservations,
+          create(BudgetReservationRefusedSchema, { reservationId, request, reason: 'over budget', refusedAtMs: t + 1 }),
+          1,
+        ),
+        decided(Verdict.DENY, 2),
+      ];
+    case 'approved':
+      return [
+        requested,
+        reserved,
+        decided(Verdict.PENDING_APPROVAL, 2),
+        opened,
+        at(
+          Topic.approvalEvents,
+          create(ApprovalGrantedSchema, { taskId: `task-${requestId}`, ...ids, approvedBy: 'ann', grantedAtMs: t + 4 }),
+          4,
+        ),
+        decided(Verdict.ALLOW, 5),
+        decided(Verdict.ALLOW, 5),
+        completed(6),
+        settled(7),
+      ];
+    case 'expired':
+      return [
+        requested,
+        reserved,
+        decided(Verdict.PENDING_APPROVAL, 2),
+        opened,
+        at(
+          Topic.approvalEvents,
+          create(ApprovalExpiredSchema, { taskId: `task-${requestId}`, ...ids, expiredAtMs: t + 4 }),
+          4,
+        ),
+        decided(Verdict.EXPIRED, 5),
+        released(6),
+      ];
+  }
+}

@@ -1,0 +1,153 @@
+import { eventually } from '@warden/platform/testing';
+import { gateChain, Identity, TraceHarness } from './testing/trace.harness';
+
+describe('trace service (HTTP, real Kafka and Postgres)', () => {
+  let trace: TraceHarness;
+  const auditor: Identity = { subject: 'ann', roles: 'auditor', tenant: 'acme' };
+  const sre: Identity = { subject: 'sam', roles: 'sre', tenant: 'acme' };
+  const run = { tenantId: 'acme', agentId: 'payroll-bot', runId: 'run-http' };
+  const t = Date.UTC(2025, 5, 1);
+
+  beforeAll(async () => {
+    trace = await TraceHarness.start('trace-http');
+  });
+  afterAll(async () => {
+    await trace.stop();
+  });
+
+  it('projects a full chain published to its topics into one request row and its run', async () => {
+    await trace.publish([
+      ...gateChain(run, 'req-approved', t, 'approved'),
+      ...gateChain(run, 'req-deny', t + 100, 'deny'),
+    ]);
+    const row = await eventually(async () => {
+      const r = await trace.call('GET', '/requests/req-approved', auditor);
+      return r.status === 200 && r.body.outcome_status && r.body.reservation_status === 'settled' ? r.body : undefined;
+    });
+    expect(row).toMatchObject({
+      id: 'req-approved',
+      tenant_id: 'acme',
+      agent_id: 'payroll-bot',
+      run_id: 'run-http',
+      step_id: 'step-req-approved',
+      idempotency_key: 'idem-req-approved',
+      attempt: 1,
+      action_kind: 'tool_call',
+      tool: 'tickets',
+      action: 'approved',
+      requested_at: new Date(t).toISOString(),
+      deadline_at: new Date(t + 30_000).toISOString(),
+      request: { requestId: 'req-approved', actionKind: 'ACTION_KIND_TOOL_CALL', estimatedTokens: 10 },
+      request_source: 'gate.requests',
+      reservation_id: 'res-req-approved',
+      reservation: { reservationId: 'res-req-approved', reservedTokens: 10 },
+      reservation_status: 'settled',
+      settlement: { requestId: 'req-approved', actualTokens: 7 },
+      decision: { decisionId: 'd-req-approved-5', verdict: 'VERDICT_ALLOW', final: true },
+      verdict: 'allow',
+      reason: 'allow',
+      decided_at: new Date(t + 5).toISOString(),
+      decision_latency_ms: 5,
+      decisions_seen: 3,
+      approval: { opened: { taskId: 'task-req-approved' }, granted: { approvedBy: 'ann' } },
+      approval_status: 'granted',
+      outcome: { actualTokens: 7 },
+      outcome_status: 'completed',
+      actual_tokens: 7,
+      cost_micros: 1500,
+      updated_at: new Date(t + 7).toISOString(),
+    });
+
+    const summary = await eventually(async () => {
+      const r = await trace.call('GET', '/runs/run-http', auditor);
+      return r.status === 200 && r.body.denied === 1 ? r.body : undefined;
+    });
+    expect(summary).toMatchObject({
+      tenant_id: 'acme',
+      agent_id: 'payroll-bot',
+      run_id: 'run-http',
+      first_seen_at: new Date(t).toISOString(),
+      requests: 2,
+      allowed: 1,
+      denied: 1,
+      pending: 0,
+      tokens: 7,
+      cost_micros: 1500,
+      last_verdict: 'deny',
+      last_request_id: 'req-deny',
+      halted: false,
+    });
+    expect(summary).not.toHaveProperty('request_states');
+    expect((summary.timeline as { id: string; verdict: string }[]).map((e) => [e.id, e.verdict])).toEqual([
+      ['req-approved', 'allow'],
+      ['req-deny', 'deny'],
+    ]);
+  });
+
+  it('lists runs by agent, verdict and time range', async () => {
+    await trace.publish(gateChain({ ...run, runId: 'run-other' }, 'req-other', t + 10_000, 'allow'));
+    await eventually(async () => (await trace.call<unknown[]>('GET', '/runs', auditor)).body.length === 2);
+    const ids = async (query: string) =>
+      (await trace.call<{ run_id: string }[]>('GET', `/runs${query}`, auditor)).body.map((r) => r.run_id);
+    expect(await ids('')).toEqual(['run-other', 'run-http']);
+    expect(await ids('?verdict=deny')).toEqual(['run-http']);
+    expect(await ids('?agentId=someone-else')).toEqual([]);
+    expect(await ids(`?from=${new Date(t + 5_000).toISOString()}`)).toEqual(['run-other']);
+    expect(await ids(`?to=${t + 5_000}`)).toEqual(['run-http']);
+    expect(await ids('?limit=1')).toEqual(['run-other']);
+  });
+
+  it('serves a tenant only its own traces, to reading roles only, with problem+json', async () => {
+    const other = await trace.call('GET', '/requests/req-approved', { ...auditor, tenant: 'globex' });
+    expect(other.status).toBe(404);
+    expect(other.contentType).toContain('application/problem+json');
+    expect((await trace.call('GET', '/runs/run-http', { ...auditor, tenant: 'globex' })).status).toBe(404);
+    expect((await trace.call<unknown[]>('GET', '/runs', { ...auditor, tenant: 'globex' })).body).toEqual([]);
+    expect((await trace.call('GET', '/requests/req-approved', { ...auditor, roles: 'approver' })).body).toMatchObject({
+      status: 403,
+      code: 'not_a_reader',
+    });
+    expect((await trace.call('GET', '/runs', { ...auditor, tenant: '' })).body).toMatchObject({
+      status: 400,
+      field: 'x-warden-tenant',
+    });
+    expect((await trace.call('GET', '/runs?verdict=maybe', auditor)).body).toMatchObject({
+      status: 400,
+      field: 'verdict',
+    });
+    for (const roles of ['owner', 'admin', 'sre']) {
+      expect((await trace.call('GET', '/requests/req-approved', { ...auditor, roles })).status).toBe(200);
+    }
+  });
+
+  it('asks which agent when several used the same run id', async () => {
+    await trace.publish(gateChain({ ...run, agentId: 'other-bot' }, 'req-other-bot', t + 200, 'allow'));
+    const ambiguous = await eventually(async () => {
+      const r = await trace.call('GET', '/runs/run-http', auditor);
+      return r.status === 409 ? r : undefined;
+    });
+    expect(ambiguous.body).toMatchObject({ code: 'ambiguous_run', field: 'agentId' });
+    const one = await trace.call('GET', '/runs/run-http?agentId=other-bot', auditor);
+    expect(one.body).toMatchObject({ agent_id: 'other-bot', requests: 1, allowed: 1 });
+  });
+
+  it('shows projection status and lag to operators, and rebuilds on request', async () => {
+    expect((await trace.call('GET', '/admin/projections', auditor)).status).toBe(403);
+    expect((await trace.call('POST', '/admin/projections/requests/rebuild', auditor)).status).toBe(403);
+    expect((await trace.call('POST', '/admin/projections/nope/rebuild', sre)).body).toMatchObject({
+      status: 404,
+      code: 'unknown_projection',
+    });
+    await trace.caughtUp();
+    const before = await trace.checksum('trace.requests');
+    expect((await trace.call('GET', '/admin/projections', sre)).body).toEqual([
+      { name: 'requests', status: 'running', lag: 0 },
+      { name: 'runs', status: 'running', lag: 0 },
+    ]);
+    const accepted = await trace.call('POST', '/admin/projections/requests/rebuild', sre);
+    expect(accepted).toMatchObject({ status: 202, body: { name: 'requests', status: 'rebuilding' } });
+    await trace.caughtUp();
+    expect(await trace.checksum('trace.requests')).toEqual(before);
+    expect((await trace.call('GET', '/requests/req-approved', auditor)).body).toMatchObject({ verdict: 'allow' });
+  });
+});

@@ -1,0 +1,3 @@
+export * from './access';
+export * from './run-filter';
+export * from './verdicts';

@@ -1,0 +1,173 @@
+import {
+  ActionKind,
+  ApprovalGrantedSchema,
+  ApprovalTaskOpenedSchema,
+  BudgetReservedSchema,
+  BudgetSettledSchema,
+  create,
+  Envelope,
+  GateDecidedSchema,
+  GateRequested,
+  GateRequestedSchema,
+  Message,
+  MoneySchema,
+  StepCompletedSchema,
+  Topic,
+  TopicName,
+  Verdict,
+} from '@warden/contracts';
+
+/** Events of one gate request's chain, for the projection specs. */
+export const T0 = Date.UTC(2025, 0, 1);
+
+export interface Sourced {
+  readonly topic: TopicName;
+  readonly event: Envelope;
+}
+
+export function envelope(data: Message, time: number, run = { tenantId: 'acme', agentId: 'bot', runId: 'run-1' }) {
+  return {
+    id: `${data.$typeName}-${time}-${Math.random()}`,
+    type: data.$typeName,
+    source: 'test',
+    time,
+    key: run.runId,
+    ...run,
+    data,
+  } satisfies Envelope;
+}
+
+export function request(requestId: string, over: Partial<Omit<GateRequested, '$typeName' | '$unknown'>> = {}) {
+  return create(GateRequestedSchema, {
+    requestId,
+    idempotencyKey: `idem-${requestId}`,
+    stepId: `step-${requestId}`,
+    attempt: 1,
+    requestedAtMs: T0,
+    deadlineMs: T0 + 30_000,
+    tenantId: 'acme',
+    agentId: 'bot',
+    runId: 'run-1',
+    actionKind: ActionKind.TOOL_CALL,
+    tool: 'tickets',
+    action: 'read',
+    estimatedTokens: 10,
+    ...over,
+  });
+}
+
+export function decided(req: GateRequested, verdict: Verdict, at: number, decisionId = `d-${req.requestId}-${at}`) {
+  return create(GateDecidedSchema, {
+    decisionId,
+    requestId: req.requestId,
+    tenantId: req.tenantId,
+    agentId: req.agentId,
+    runId: req.runId,
+    stepId: req.stepId,
+    idempotencyKey: req.idempotencyKey,
+    verdict,
+    reason: Verdict[verdict].toLowerCase(),
+    decidedAtMs: at,
+    request: req,
+    final: verdict !== Verdict.PENDING_APPROVAL,
+  });
+}
+
+/** A full chain (request, reservation, pending decision, approval, final decision, outcome, settlement) by topic. */
+export function fullChain(requestId: string, over: Parameters<typeof request>[1] = {}): Sourced[] {
+  const req = request(requestId, over);
+  const run = { tenantId: req.tenantId, agentId: req.agentId, runId: req.runId };
+  const at = (topic: TopicName, data: Message, time: number): Sourced => ({
+    topic,
+    event: envelope(data, time, run),
+  });
+  const t = req.requestedAtMs;
+  return [
+    at(Topic.gateRequests, req, t),
+    at(
+      Topic.budgetReservations,
+      create(BudgetReservedSchema, {
+        reservationId: `res-${requestId}`,
+        request: req,
+        reservedTokens: 10,
+        reservedAtMs: t + 1,
+      }),
+      t + 1,
+    ),
+    at(Topic.gateDecisions, decided(req, Verdict.PENDING_APPROVAL, t + 2), t + 2),
+    at(
+      Topic.approvalEvents,
+      create(ApprovalTaskOpenedSchema, { taskId: `task-${requestId}`, requestId, request: req, openedAtMs: t + 3 }),
+      t + 3,
+    ),
+    at(
+      Topic.approvalEvents,
+      create(ApprovalGrantedSchema, {
+        taskId: `task-${requestId}`,
+        requestId,
+        runId: req.runId,
+        approvedBy: 'ann',
+        grantedAtMs: t + 4,
+      }),
+      t + 4,
+    ),
+    at(Topic.gateDecisions, decided(req, Verdict.ALLOW, t + 5), t + 5),
+    at(
+      Topic.gateOutcomes,
+      create(StepCompletedSchema, {
+        requestId,
+        tenantId: req.tenantId,
+        agentId: req.agentId,
+        runId: req.runId,
+        actualTokens: 7,
+        actualCost: create(MoneySchema, { currency: 'USD', micros: 1200 }),
+        completedAtMs: t + 6,
+      }),
+      t + 6,
+    ),
+    at(
+      Topic.budgetReservations,
+      create(BudgetSettledSchema, {
+        reservationId: `res-${requestId}`,
+        requestId,
+        runId: req.runId,
+        actualTokens: 7,
+        settledAtMs: t + 7,
+      }),
+      t + 7,
+    ),
+  ];
+}
+
+/** A deterministic pseudo-random generator (mulberry32), so a failing interleaving can be replayed. */
+export function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An interleaving of the events that keeps each topic's own order, as partitions are replayed. */
+export function interleave(events: readonly Sourced[], next: () => number): Sourced[] {
+  const queues = new Map<TopicName, Sourced[]>();
+  for (const e of events) queues.set(e.topic, [...(queues.get(e.topic) ?? []), e]);
+  const out: Sourced[] = [];
+  while (queues.size > 0) {
+    const topics = [...queues.keys()];
+    const topic = topics[Math.floor(next() * topics.length)];
+    const queue = queues.get(topic)!;
+    out.push(queue.shift()!);
+    if (queue.length === 0) queues.delete(topic);
+  }
+  return out;
+}
+
+/** Folds events through a projection's evolve, with a JSON round trip in between as a database would do. */
+export function fold<R>(evolve: (row: R | null, event: Envelope) => R | null, events: readonly Sourced[]) {
+  let row: R | null = null;
+  for (const { event } of events) row = JSON.parse(JSON.stringify(evolve(row, event))) as R | null;
+  return row;
+}

@@ -1,0 +1,176 @@
+import {
+  GateDecided,
+  GateDecidedSchema,
+  GateRequested,
+  GateRequestedSchema,
+  StepCompleted,
+  StepCompletedSchema,
+  StepFailed,
+  StepFailedSchema,
+  Topic,
+} from '@warden/contracts';
+import { assertNever } from '@warden/kernel';
+import { ProjectionDefinition } from '@warden/platform';
+import { supersedes, verdictName } from '@warden/trace-domain';
+import { earliest, iso, latest, ms, quantity, storable } from './columns';
+
+/** What the run summary remembers of one request: its kept verdict, when, and what it used. */
+export interface RequestState {
+  readonly verdict?: string;
+  /** Latest decision time applied to the request (epoch ms); it only grows. */
+  readonly at?: number;
+  readonly tokens?: number;
+  readonly costMicros?: number;
+}
+
+/** The counters a verdict adds to. */
+export const VERDICT_COUNTERS = {
+  allow: 'allowed',
+  deny: 'denied',
+  pending_approval: 'pending',
+  expired: 'expired',
+  already_completed: 'already_completed',
+} as const;
+type Counter = (typeof VERDICT_COUNTERS)[keyof typeof VERDICT_COUNTERS];
+
+/**
+ * trace.runs: one row per run of an agent (run ids are scoped by tenant and agent, like kill
+ * switch scopes). Counters count requests, not events: a request counts once under the verdict
+ * it keeps (final over pending_approval; a duplicate decision counts nothing), which is why the
+ * row remembers each request's state in `request_states`. Every column is event-derived and
+ * independent of how the input topics interleave, so a rebuild reproduces the row exactly.
+ */
+export interface RunRow {
+  readonly id: string;
+  readonly tenant_id: string;
+  readonly agent_id: string;
+  readonly run_id: string;
+  readonly first_seen_at: string | null;
+  readonly last_seen_at: string | null;
+  readonly requests: number;
+  readonly allowed: number;
+  readonly denied: number;
+  readonly pending: number;
+  readonly expired: number;
+  readonly already_completed: number;
+  readonly tokens: number;
+  readonly cost_micros: number;
+  /** The verdict of the request decided last (latest decision time, then highest request id). */
+  readonly last_verdict: string | null;
+  readonly last_request_id: string | null;
+  readonly last_decided_at: string | null;
+  /** Set by kill switches in a later slice. */
+  readonly halted: boolean;
+  readonly request_states: Readonly<Record<string, RequestState>>;
+  readonly [column: string]: unknown;
+}
+
+type Handled = GateRequested | GateDecided | StepCompleted | StepFailed;
+
+/** The row id of a run: tenant, agent and run id, unambiguously joined. */
+export const runKey = (tenantId: string, agentId: string, runId: string) =>
+  storable(JSON.stringify([tenantId, agentId, runId]));
+
+export const runsProjection: ProjectionDefinition<RunRow> = {
+  name: 'runs',
+  table: 'trace.runs',
+  topics: [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes],
+  handles: [GateRequestedSchema, GateDecidedSchema, StepCompletedSchema, StepFailedSchema].map((s) => s.typeName),
+  rowId(event) {
+    const data = event.data as Handled;
+    if (!data.runId || !data.requestId) return undefined;
+    return runKey(data.tenantId, data.agentId, data.runId);
+  },
+  evolve(row, event) {
+    const data = event.data as Handled;
+    const base = row ?? blank(data);
+    const at = iso(event.time);
+    const seen = {
+      ...base,
+      first_seen_at: earliest(base.first_seen_at, at),
+      last_seen_at: latest(base.last_seen_at, at),
+    };
+    const requestId = storable(data.requestId);
+    const before = Object.hasOwn(base.request_states, requestId) ? base.request_states[requestId] : undefined;
+    const after = apply(before ?? {}, data);
+    return after === before ? seen : recount(seen, requestId, before, after);
+  },
+};
+
+function blank(data: Handled): RunRow {
+  return storable({
+    id: runKey(data.tenantId, data.agentId, data.runId),
+    tenant_id: data.tenantId,
+    agent_id: data.agentId,
+    run_id: data.runId,
+    first_seen_at: null,
+    last_seen_at: null,
+    requests: 0,
+    allowed: 0,
+    denied: 0,
+    pending: 0,
+    expired: 0,
+    already_completed: 0,
+    tokens: 0,
+    cost_micros: 0,
+    last_verdict: null,
+    last_request_id: null,
+    last_decided_at: null,
+    halted: false,
+    request_states: {},
+  });
+}
+
+function apply(state: RequestState, data: Handled): RequestState {
+  switch (data.$typeName) {
+    case 'warden.gate.v1.GateRequested':
+      return state;
+    case 'warden.gate.v1.GateDecided': {
+      const verdict = verdictName(data.verdict);
+      if (!supersedes(state.verdict, verdict)) return state;
+      return { ...state, verdict, at: Math.max(state.at ?? 0, ms(iso(data.decidedAtMs)) ?? 0) };
+    }
+    case 'warden.gate.v1.StepCompleted':
+    case 'warden.gate.v1.StepFailed':
+      if (state.tokens !== undefined) return state;
+      return { ...state, tokens: quantity(data.actualTokens), costMicros: quantity(data.actualCost?.micros) };
+    default:
+      return assertNever(data, 'event');
+  }
+}
+
+/** Moves one request's contribution from `before` to `after`; counters and sums stay exact in any order. */
+function recount(row: RunRow, requestId: string, before: RequestState | undefined, after: RequestState): RunRow {
+  const counts: Partial<Record<Counter | 'requests', number>> = {};
+  const add = (verdict: string | undefined, n: number) => {
+    const counter = counterOf(verdict);
+    if (counter) counts[counter] = (counts[counter] ?? row[counter]) + n;
+  };
+  if (before === undefined) counts.requests = row.requests + 1;
+  if (before?.verdict !== after.verdict) {
+    add(before?.verdict, -1);
+    add(after.verdict, 1);
+  }
+  const next: RunRow = {
+    ...row,
+    ...counts,
+    tokens: row.tokens + (after.tokens ?? 0) - (before?.tokens ?? 0),
+    cost_micros: row.cost_micros + (after.costMicros ?? 0) - (before?.costMicros ?? 0),
+    request_states: { ...row.request_states, [requestId]: after },
+  };
+  return after.at !== undefined && decidedLater(row, requestId, after.at)
+    ? { ...next, last_verdict: after.verdict ?? null, last_request_id: requestId, last_decided_at: iso(after.at) }
+    : next;
+}
+
+function counterOf(verdict: string | undefined): Counter | undefined {
+  return verdict !== undefined && Object.hasOwn(VERDICT_COUNTERS, verdict)
+    ? VERDICT_COUNTERS[verdict as keyof typeof VERDICT_COUNTERS]
+    : undefined;
+}
+
+function decidedLater(row: RunRow, requestId: string, at: number): boolean {
+  if (row.last_request_id === null) return true;
+  const lastAt = ms(row.last_decided_at) ?? 0;
+  return at > lastAt || (at === lastAt && requestId >= row.last_request_id);
+}
