@@ -1,0 +1,2 @@
+export * from './approval-tasks';
+export * from './task-access';

@@ -1,0 +1,2 @@
+export * from './tasks.projection';
+export * from './tasks.queries';
