@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** The six services, in start order (the order does not matter for correctness: they only share Kafka). */
 export const SERVICES = ['registry', 'killswitch', 'budget', 'policy', 'approval', 'trace'] as const;
@@ -41,7 +41,15 @@ export interface Stack {
   stop(): Promise<Record<ServiceName, number | null>>;
 }
 
-const ROOT = resolve(__dirname, '..', '..', '..');
+/** The repository root, whether this runs from deploy/local (tests) or dist/deploy/local (built). */
+const ROOT = findRoot(__dirname);
+
+function findRoot(from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+  }
+  throw new Error(`no nx.json above ${from}`);
+}
 
 /** Starts every service as its own process from the compiled build (dist/) and waits until all are ready. */
 export async function startStack(options: StackOptions): Promise<Stack> {

@@ -157,7 +157,7 @@ export class WardenClient {
         allowed: false,
       };
     }
-    const verdict = Verdict[decision.verdict].toLowerCase() as VerdictName;
+    const verdict = (Verdict[decision.verdict] ?? 'DENY').toLowerCase() as VerdictName;
     return {
       verdict,
       reason: decision.reason,

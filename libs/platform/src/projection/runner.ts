@@ -131,28 +131,20 @@ export class ProjectionRunner<R extends Row = Row> {
     if (fresh.length === 0) return records.at(-1)?.offset;
     const name = topic.slice(this.deps.prefix.length) as TopicName;
     const rejected: RecordOut[] = [];
-    const events: { id: string; event: Envelope }[] = [];
+    const consumer = `projection.${this.def.name}`;
+    const events: { id: string; event: Envelope; record: RecordIn }[] = [];
     for (const record of fresh) {
       try {
         const event = decode(name, record);
         if (!this.def.handles.includes(event.type)) continue;
         const id = this.def.rowId(event);
-        if (id !== undefined) events.push({ id, event });
+        if (id !== undefined) events.push({ id, event, record });
       } catch (error) {
-        if (!(error instanceof EnvelopeError)) throw error;
-        rejected.push(
-          deadLetter(this.deps.prefix, `projection.${this.def.name}`, record, error.code, error.message, Date.now()),
-        );
+        const code = error instanceof EnvelopeError ? error.code : 'projection_error';
+        rejected.push(deadLetter(this.deps.prefix, consumer, record, code, (error as Error).message, Date.now()));
       }
     }
     const ids = [...new Set(events.map((e) => e.id))];
-    if (rejected.length > 0) {
-      await this.deps.port.publish(rejected);
-      this.deps.metrics.messages.inc(
-        { consumer: `projection.${this.def.name}`, topic: name, outcome: 'dead_lettered' },
-        rejected.length,
-      );
-    }
     const lastOffset = Number(fresh.at(-1)!.offset);
     await this.deps.db.transaction(async (tx) => {
       const rows = new Map<string, R | null>();
@@ -170,7 +162,15 @@ export class ProjectionRunner<R extends Row = Row> {
         );
         for (const { row } of loaded) rows.set(row.id, row);
       }
-      for (const { id, event } of events) rows.set(id, this.def.evolve(rows.get(id) ?? null, event));
+      for (const { id, event, record } of events) {
+        try {
+          rows.set(id, this.def.evolve(rows.get(id) ?? null, event));
+        } catch (error) {
+          // A projection bug or an event it cannot hold must not stop the partition.
+          this.log.error('projection failed on an event; dead-lettering it', { offset: record.offset, error });
+          rejected.push(deadLetter(this.deps.prefix, consumer, record, 'projection_error', (error as Error).message, Date.now()));
+        }
+      }
       const upserts = [...rows.values()].filter((r): r is R => r !== null);
       const deletes = [...rows].filter(([, r]) => r === null).map(([id]) => id);
       if (upserts.length > 0) {
@@ -182,7 +182,7 @@ export class ProjectionRunner<R extends Row = Row> {
         await tx.query(
           `INSERT INTO ${this.def.table} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::${this.def.table}, $1::jsonb)
            ON CONFLICT (id) DO UPDATE SET ${updates}`,
-          [JSON.stringify(upserts)],
+          [JSON.stringify(upserts, withoutNul)],
         );
       }
       if (deletes.length > 0) await tx.query(`DELETE FROM ${this.def.table} WHERE id = ANY($1)`, [deletes]);
@@ -192,11 +192,16 @@ export class ProjectionRunner<R extends Row = Row> {
          ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()`,
         [this.def.name, topic, partition, lastOffset + 1],
       );
+      // Dead letters go out before the commit: if publishing fails, the batch is retried whole.
+      if (rejected.length > 0) await this.deps.port.publish(rejected);
     });
+    if (rejected.length > 0) {
+      this.deps.metrics.messages.inc({ consumer, topic: name, outcome: 'dead_lettered' }, rejected.length);
+    }
     cursor.next = lastOffset + 1;
     this.deps.metrics.messages.inc(
-      { consumer: `projection.${this.def.name}`, topic: name, outcome: 'handled' },
-      fresh.length,
+      { consumer, topic: name, outcome: 'handled' },
+      fresh.length - rejected.length,
     );
     return String(lastOffset);
   }
@@ -208,4 +213,9 @@ export class ProjectionRunner<R extends Row = Row> {
     );
     return rows.length > 0 ? Number(rows[0].next_offset) : undefined;
   }
+}
+
+/** Postgres text and jsonb cannot hold NUL characters: they are stored as U+FFFD. */
+function withoutNul(_key: string, value: unknown): unknown {
+  return typeof value === 'string' && value.includes('\u0000') ? value.replace(/\u0000/g, '\ufffd') : value;
 }

@@ -113,11 +113,19 @@ function describeAction(r: GateRequested): string {
     : `take a ${ActionKind[r.actionKind]?.toLowerCase() ?? 'step'}`;
 }
 
+/** The vocabulary of `Evaluation.result` (see gate.proto). */
+const RESULT: Partial<Record<Verdict, string>> = {
+  [Verdict.ALLOW]: 'pass',
+  [Verdict.DENY]: 'deny',
+  [Verdict.EXPIRED]: 'expired',
+  [Verdict.PENDING_APPROVAL]: 'require_approval',
+};
+
 function evaluation(check: Check): Evaluation {
   return create(EvaluationSchema, {
     policyId: check.id,
     version: BUILTIN_CHECKS_VERSION,
-    result: check.verdict === Verdict.ALLOW ? 'pass' : Verdict[check.verdict].toLowerCase(),
+    result: RESULT[check.verdict] ?? 'deny',
     reason: check.reason,
   });
 }

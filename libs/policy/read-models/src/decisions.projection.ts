@@ -31,7 +31,7 @@ export const decisionsProjection: ProjectionDefinition<DecisionRow> = {
       tenant_id: d.tenantId,
       agent_id: d.agentId,
       run_id: d.runId,
-      verdict: Verdict[d.verdict].toLowerCase(),
+      verdict: (Verdict[d.verdict] ?? `unknown_${d.verdict}`).toLowerCase(),
       reason: d.reason,
       evaluations: (d.context?.evaluations ?? []).map((e) => ({
         policyId: e.policyId,

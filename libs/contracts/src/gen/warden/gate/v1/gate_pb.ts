@@ -197,6 +197,8 @@ export type Evaluation = Message<"warden.gate.v1.Evaluation"> & {
   version: string;
 
   /**
+   * pass | deny | expired | require_approval
+   *
    * @generated from field: string result = 3;
    */
   result: string;
