@@ -7,7 +7,12 @@ const root = join(__dirname, '..', '..');
 describe('every service validates its configuration at start', () => {
   it.each(SERVICES)('%s stops with a message naming the wrong variables', (service) => {
     const run = spawnSync(process.execPath, [join(root, 'dist', 'apps', service, 'src', 'main.js')], {
-      env: { PATH: process.env.PATH, KAFKA_BROKERS: 'no-port-here', WARDEN_PARTITIONS: '0', DATABASE_URL: 'mysql://nope' },
+      env: {
+        PATH: process.env.PATH,
+        KAFKA_BROKERS: 'no-port-here',
+        WARDEN_PARTITIONS: '0',
+        DATABASE_URL: 'mysql://nope',
+      },
       encoding: 'utf8',
       timeout: 30_000,
     });

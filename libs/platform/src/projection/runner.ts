@@ -168,7 +168,9 @@ export class ProjectionRunner<R extends Row = Row> {
         } catch (error) {
           // A projection bug or an event it cannot hold must not stop the partition.
           this.log.error('projection failed on an event; dead-lettering it', { offset: record.offset, error });
-          rejected.push(deadLetter(this.deps.prefix, consumer, record, 'projection_error', (error as Error).message, Date.now()));
+          rejected.push(
+            deadLetter(this.deps.prefix, consumer, record, 'projection_error', (error as Error).message, Date.now()),
+          );
         }
       }
       const upserts = [...rows.values()].filter((r): r is R => r !== null);
@@ -199,10 +201,7 @@ export class ProjectionRunner<R extends Row = Row> {
       this.deps.metrics.messages.inc({ consumer, topic: name, outcome: 'dead_lettered' }, rejected.length);
     }
     cursor.next = lastOffset + 1;
-    this.deps.metrics.messages.inc(
-      { consumer, topic: name, outcome: 'handled' },
-      fresh.length - rejected.length,
-    );
+    this.deps.metrics.messages.inc({ consumer, topic: name, outcome: 'handled' }, fresh.length - rejected.length);
     return String(lastOffset);
   }
 
