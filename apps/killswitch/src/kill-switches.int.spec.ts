@@ -134,4 +134,26 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
     await eventually(async () => ((await call(1, 'GET', '/killswitches/ks-1')).body.released_at ? true : undefined));
     expect((await call(0, 'POST', '/killswitches/ks-1/release', { reason: 'again' })).status).toBe(409);
   });
+
+  it('readiness reflects Postgres, Kafka and consumers; liveness stays up', async () => {
+    const ready = await fetch(`${urls[0]}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({
+      status: 'up',
+      kafka: 'up',
+      postgres: 'up',
+      consumers: { 'table:killswitch-switches': 'running', 'projection:switches': 'running' },
+    });
+    await db.drop();
+    await new Promise((r) => setTimeout(r, 1100));
+    const down = await fetch(`${urls[0]}/health/ready`);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ status: 'down', postgres: 'down', kafka: 'up' });
+    expect((await fetch(`${urls[0]}/health/live`)).status).toBe(200);
+    // The projection's partitions are shared by the two instances: one of them handled the events.
+    const metrics = await Promise.all(urls.map(async (u) => (await fetch(`${u}/metrics`)).text()));
+    expect(metrics.join('\n')).toMatch(
+      /warden_messages_total\{consumer="projection.switches",topic="killswitch.events",outcome="handled",service="killswitch"\} [1-9]/,
+    );
+  });
 });

@@ -108,13 +108,19 @@ export class ServiceRuntime {
     return found;
   }
 
+  /** Applies the service's migrations (at start, and by `<service> migrate`); returns their names. */
+  async migrate(): Promise<string[]> {
+    const { db, schema } = this.options;
+    if (!db) return [];
+    if (!db.isInitialized) await db.initialize();
+    const applied = await migrate(db, schema ?? this.service);
+    if (applied.length > 0) this.logger.info('migrations applied', { migrations: applied });
+    return applied;
+  }
+
   async start(): Promise<void> {
-    const { db, schema, prefix, partitions } = this.options;
-    if (db) {
-      if (!db.isInitialized) await db.initialize();
-      const applied = await migrate(db, schema ?? this.service);
-      if (applied.length > 0) this.logger.info('migrations applied', { migrations: applied });
-    }
+    const { prefix, partitions } = this.options;
+    await this.migrate();
     await this.port.connect();
     await provisionTopics(this.port, prefix, partitions);
     for (const table of this.tables) await table.start();
