@@ -25,7 +25,6 @@ async function main(): Promise<void> {
   }
   const brokers = `127.0.0.1:${process.env.KAFKA_PORT ?? '19092'}`;
   const pg = await ensurePostgres({ database: 'warden', log: (l) => say(`postgres: ${l}`) });
-  say(`postgres: ${pg.url.replace(/:[^:@/]+@/, ':***@')}${pg.embedded ? ' (embedded)' : ''}`);
   const prefix = process.env.WARDEN_TOPIC_PREFIX ?? 'warden.';
   const logDir = join(root, '.warden', 'logs');
   say(`starting ${SERVICES.join(', ')} (logs in ${logDir})...`);

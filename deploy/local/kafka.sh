@@ -204,6 +204,14 @@ do_start() {
     die "broker pid $pid is running but does not answer on $HOST:$port; see $LOG_DIR/server.log (try '$0 stop')"
   fi
 
+  if port_open "$KAFKA_PORT" && broker_answers "$KAFKA_PORT"; then
+    # A broker of another checkout (or started by hand) already serves this port: share it.
+    # Warden's topics carry a prefix, so installations and tests do not see each other.
+    log "a Kafka broker not started from $CACHE_DIR already answers on $HOST:$KAFKA_PORT; using it"
+    echo "running on $HOST:$KAFKA_PORT"
+    return 0
+  fi
+
   local p
   for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
     if port_open "$p"; then
