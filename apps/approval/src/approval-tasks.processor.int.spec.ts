@@ -3,7 +3,6 @@ import {
   ApprovalTaskOpened,
   create,
   DecisionContextSchema,
-  encode,
   EvaluationSchema,
   GateDecidedSchema,
   GateRequestedSchema,
@@ -13,11 +12,17 @@ import {
   ScopeSchema,
   Topic,
   TopicName,
-  topicName,
   Verdict,
 } from '@warden/contracts';
 import { createServiceRuntime, KafkaPort, ServiceRuntime, SOURCE_HEADER } from '@warden/platform';
-import { eventually, kafkaBrokers, provisionedPort, TopicRecorder, uniquePrefix } from '@warden/platform/testing';
+import {
+  eventually,
+  kafkaBrokers,
+  provisionedPort,
+  publishEvent,
+  TopicRecorder,
+  uniquePrefix,
+} from '@warden/platform/testing';
 import { ApprovalTasksWiring, wireApprovalTasks } from './approval-tasks.processor';
 import { readApprovalConfig } from './config';
 
@@ -43,21 +48,7 @@ describe('approval-tasks processor (real Kafka)', () => {
     tables.push(wiring.switches);
   };
   const publish = (topic: TopicName, key: string, data: Message, ids = { tenantId: 'acme', agentId: 'bot' }) =>
-    port.publish([
-      {
-        topic: topicName(prefix, topic),
-        ...encode({
-          id: `${key}-${Math.random()}`,
-          type: data.$typeName,
-          source: 'test',
-          time: Date.now(),
-          key,
-          ...ids,
-          runId: topic === Topic.gateDecisions ? key : '',
-          data,
-        }),
-      },
-    ]);
+    publishEvent(port, prefix, topic, key, data, { ...ids, runId: topic === Topic.gateDecisions ? key : '' });
   const decision = (requestId: string, runId: string, verdict = Verdict.PENDING_APPROVAL) =>
     create(GateDecidedSchema, {
       decisionId: `d-${requestId}-${verdict}`,

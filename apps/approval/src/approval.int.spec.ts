@@ -1,8 +1,6 @@
-import { INestApplication } from '@nestjs/common';
 import {
   create,
   DecisionContextSchema,
-  encode,
   GateDecidedSchema,
   GateRequestedSchema,
   KillSwitchEngagedSchema,
@@ -11,12 +9,18 @@ import {
   ScopeSchema,
   Topic,
   TopicName,
-  topicName,
   Verdict,
 } from '@warden/contracts';
-import { KafkaPort, ServiceRuntime } from '@warden/platform';
-import { httpPort, runService } from '@warden/platform/nest';
-import { eventually, freshDatabase, kafkaBrokers, provisionedPort, uniquePrefix } from '@warden/platform/testing';
+import { KafkaPort } from '@warden/platform';
+import {
+  eventually,
+  freshDatabase,
+  InProcessService,
+  provisionedPort,
+  publishEvent,
+  startInProcess,
+  uniquePrefix,
+} from '@warden/platform/testing';
 import { readApprovalConfig } from './config';
 import { approvalService } from './service';
 
@@ -26,27 +30,14 @@ describe('approval service (projection and HTTP, real Kafka and Postgres)', () =
   const prefix = uniquePrefix('approval');
   let db: { url: string; drop(): Promise<void> };
   let port: KafkaPort;
-  let app: INestApplication;
-  let runtime: ServiceRuntime;
-  let url: string;
+  let approval: InProcessService;
 
   const publish = (topic: TopicName, key: string, tenantId: string, data: Message) =>
-    port.publish([
-      {
-        topic: topicName(prefix, topic),
-        ...encode({
-          id: `${key}-${Math.random()}`,
-          type: data.$typeName,
-          source: 'test',
-          time: Date.now(),
-          key,
-          tenantId,
-          agentId: 'bot',
-          runId: topic === Topic.gateDecisions ? key : '',
-          data,
-        }),
-      },
-    ]);
+    publishEvent(port, prefix, topic, key, data, {
+      tenantId,
+      agentId: 'bot',
+      runId: topic === Topic.gateDecisions ? key : '',
+    });
   const pending = (requestId: string, runId: string, tenantId: string, riskClass: RiskClass) =>
     publish(
       Topic.gateDecisions,
@@ -75,7 +66,7 @@ describe('approval service (projection and HTTP, real Kafka and Postgres)', () =
       }),
     );
   const get = async (path: string, roles = 'approver', tenant = 'acme') => {
-    const res = await fetch(`${url}${path}`, {
+    const res = await fetch(`${approval.url}${path}`, {
       headers: { 'x-warden-subject': 'ann', 'x-warden-roles': roles, 'x-warden-tenant': tenant },
     });
     return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as unknown };
@@ -85,28 +76,16 @@ describe('approval service (projection and HTTP, real Kafka and Postgres)', () =
   beforeAll(async () => {
     db = await freshDatabase('approval');
     port = await provisionedPort(prefix, 3);
-    const config = readApprovalConfig({
-      KAFKA_BROKERS: kafkaBrokers().join(','),
+    approval = await startInProcess(readApprovalConfig, approvalService, {
       DATABASE_URL: db.url,
       WARDEN_TOPIC_PREFIX: prefix,
       WARDEN_INSTANCE_ID: 'approval-http',
       WARDEN_PARTITIONS: '3',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
       APPROVAL_HTTP_PORT: '0',
     });
-    const service = approvalService(config);
-    runtime = service.runtime;
-    app = await runService(service.module, runtime, {
-      host: '127.0.0.1',
-      port: 0,
-      title: 't',
-      description: 't',
-      handleSignals: false,
-    });
-    url = `http://127.0.0.1:${httpPort(app)}`;
   });
   afterAll(async () => {
-    await app?.close();
+    await approval?.close();
     await port?.close();
     await db?.drop();
   });
@@ -185,12 +164,13 @@ describe('approval service (projection and HTTP, real Kafka and Postgres)', () =
       return open.length === 1 && open[0].request_id === 'r2';
     });
 
-    const snapshot = async () => runtime.db.query(`SELECT * FROM approval.tasks ORDER BY id`) as Promise<Row[]>;
-    const before = await eventually(async () => (await runtime.projection('tasks').lag()) === 0 && snapshot());
-    await runtime.projection('tasks').rebuild();
+    const snapshot = async () =>
+      approval.runtime.db.query(`SELECT * FROM approval.tasks ORDER BY id`) as Promise<Row[]>;
+    const before = await eventually(async () => (await approval.runtime.projection('tasks').lag()) === 0 && snapshot());
+    await approval.runtime.projection('tasks').rebuild();
     const after = await eventually(async () => {
       const rows = await snapshot();
-      return rows.length === before.length && (await runtime.projection('tasks').lag()) === 0 && rows;
+      return rows.length === before.length && (await approval.runtime.projection('tasks').lag()) === 0 && rows;
     });
     expect(after).toEqual(before);
   });

@@ -1,23 +1,21 @@
-import { INestApplication } from '@nestjs/common';
 import {
   ActionKind,
   create,
-  encode,
   GateRequestedSchema,
   Message,
   MoneySchema,
   StepCompletedSchema,
   Topic,
   TopicName,
-  topicName,
 } from '@warden/contracts';
-import { KafkaPort, ServiceRuntime } from '@warden/platform';
-import { httpPort, runService } from '@warden/platform/nest';
+import { KafkaPort } from '@warden/platform';
 import {
   connectedPort,
   eventually,
   freshDatabase,
-  kafkaBrokers,
+  InProcessService,
+  publishEvent,
+  startInProcess,
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
@@ -27,14 +25,12 @@ import { budgetService } from './service';
 describe('budget service (HTTP, real Kafka and Postgres)', () => {
   const prefix = uniquePrefix('budget');
   let db: { url: string; drop(): Promise<void> };
-  let app: INestApplication;
-  let runtime: ServiceRuntime;
-  let url: string;
+  let budget: InProcessService;
   let port: KafkaPort;
   let recorder: TopicRecorder;
 
   const call = async (method: string, path: string, body?: unknown, roles = 'owner', tenant = 'acme') => {
-    const res = await fetch(`${url}${path}`, {
+    const res = await fetch(`${budget.url}${path}`, {
       method,
       headers: {
         'content-type': 'application/json',
@@ -51,22 +47,7 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
     };
   };
   const publish = (topic: TopicName, runId: string, data: Message) =>
-    port.publish([
-      {
-        topic: topicName(prefix, topic),
-        ...encode({
-          id: `${runId}-${Math.random()}`,
-          type: data.$typeName,
-          source: 'test',
-          time: Date.now(),
-          key: runId,
-          tenantId: 'acme',
-          agentId: 'bot',
-          runId,
-          data,
-        }),
-      },
-    ]);
+    publishEvent(port, prefix, topic, runId, data, { tenantId: 'acme', agentId: 'bot', runId });
   const request = (requestId: string, estimatedTokens: number) =>
     publish(
       Topic.gateRequests,
@@ -83,29 +64,17 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
 
   beforeAll(async () => {
     db = await freshDatabase('budget');
-    const config = readBudgetConfig({
-      KAFKA_BROKERS: kafkaBrokers().join(','),
+    budget = await startInProcess(readBudgetConfig, budgetService, {
       DATABASE_URL: db.url,
       WARDEN_TOPIC_PREFIX: prefix,
       WARDEN_INSTANCE_ID: 'budget-a',
       WARDEN_PARTITIONS: '3',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     });
-    const service = budgetService(config);
-    runtime = service.runtime;
-    app = await runService(service.module, runtime, {
-      host: '127.0.0.1',
-      port: 0,
-      title: 't',
-      description: 't',
-      handleSignals: false,
-    });
-    url = `http://127.0.0.1:${httpPort(app)}`;
     port = await connectedPort('budget-test');
     recorder = await TopicRecorder.start(port, prefix, [Topic.budgetEvents, Topic.budgetReservations]);
   });
   afterAll(async () => {
-    await app.close();
+    await budget.close();
     await recorder.stop();
     await port.close();
     await db.drop();
@@ -172,7 +141,7 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
     await request('u1', 600);
     // All three answers (the duplicate re-answered) are on Kafka and projected.
     await eventually(() => recorder.on(Topic.budgetReservations).length === 3);
-    await eventually(async () => (await runtime.projection('run-usage').lag()) === 0);
+    await eventually(async () => (await budget.runtime.projection('run-usage').lag()) === 0);
     const usage = (await call('GET', '/runs/run-u/usage', undefined, 'auditor')).body;
     expect(usage).toMatchObject({
       id: 'run-u',
@@ -211,10 +180,10 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
   });
 
   it('rebuilds run usage from Kafka to the same rows', async () => {
-    const rows = () => runtime.db.query(`SELECT * FROM budget.run_usage ORDER BY id`);
+    const rows = () => budget.runtime.db.query(`SELECT * FROM budget.run_usage ORDER BY id`);
     const before = await rows();
-    await runtime.projection('run-usage').rebuild();
-    await eventually(async () => (await runtime.projection('run-usage').lag()) === 0);
+    await budget.runtime.projection('run-usage').rebuild();
+    await eventually(async () => (await budget.runtime.projection('run-usage').lag()) === 0);
     expect(await rows()).toEqual(before);
   });
 });

@@ -8,7 +8,6 @@ import {
   BudgetSettled,
   create,
   Dimension,
-  encode,
   Envelope,
   GateDecidedSchema,
   GateRequested,
@@ -21,11 +20,17 @@ import {
   StepCompletedSchema,
   Topic,
   TopicName,
-  topicName,
   Verdict,
 } from '@warden/contracts';
 import { createServiceRuntime, KafkaPort, ServiceRuntime } from '@warden/platform';
-import { eventually, kafkaBrokers, provisionedPort, TopicRecorder, uniquePrefix } from '@warden/platform/testing';
+import {
+  eventually,
+  kafkaBrokers,
+  provisionedPort,
+  publishEvent,
+  TopicRecorder,
+  uniquePrefix,
+} from '@warden/platform/testing';
 import { wireBudgetDefinitions } from './budget-definitions';
 import { defaultRunLimits, readBudgetConfig } from './config';
 import { wireReservations } from './reservations.processor';
@@ -56,21 +61,7 @@ describe('budget reservations processor (real Kafka)', () => {
     runtime = rt;
   };
   const publish = (topic: TopicName, key: string, data: Message, ids = { tenantId: 'acme', agentId: 'bot' }) =>
-    port.publish([
-      {
-        topic: topicName(prefix, topic),
-        ...encode({
-          id: `${key}-${Math.random()}`,
-          type: data.$typeName,
-          source: 'test',
-          time: Date.now(),
-          key,
-          runId: key,
-          ...ids,
-          data,
-        }),
-      },
-    ]);
+    publishEvent(port, prefix, topic, key, data, { runId: key, ...ids });
   const request = (requestId: string, runId: string, over: Partial<Omit<GateRequested, '$typeName'>> = {}) =>
     create(GateRequestedSchema, {
       requestId,

@@ -1,45 +1,34 @@
-import { INestApplication } from '@nestjs/common';
 import { Topic } from '@warden/contracts';
-import { httpPort, runService } from '@warden/platform/nest';
+import { KafkaPort } from '@warden/platform';
 import {
+  connectedPort,
   eventually,
   freshDatabase,
-  kafkaBrokers,
+  InProcessService,
+  startInProcess,
   TopicRecorder,
   uniquePrefix,
-  connectedPort,
 } from '@warden/platform/testing';
-import { KafkaPort } from '@warden/platform';
 import { readKillSwitchConfig } from './config';
 import { killSwitchService } from './service';
 
 describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
   const prefix = uniquePrefix('killswitch');
   let db: { url: string; drop(): Promise<void> };
-  const apps: INestApplication[] = [];
+  const services: InProcessService[] = [];
   let port: KafkaPort;
   let recorder: TopicRecorder;
   const urls: string[] = [];
 
   const start = async (instance: string) => {
-    const config = readKillSwitchConfig({
-      KAFKA_BROKERS: kafkaBrokers().join(','),
+    const service = await startInProcess(readKillSwitchConfig, killSwitchService, {
       DATABASE_URL: db.url,
       WARDEN_TOPIC_PREFIX: prefix,
       WARDEN_INSTANCE_ID: instance,
-      LOG_LEVEL: 'error',
       KILLSWITCH_HTTP_PORT: '0',
     });
-    const { runtime, module } = killSwitchService(config);
-    const app = await runService(module, runtime, {
-      host: '127.0.0.1',
-      port: 0,
-      title: 't',
-      description: 't',
-      handleSignals: false,
-    });
-    apps.push(app);
-    urls.push(`http://127.0.0.1:${httpPort(app)}`);
+    services.push(service);
+    urls.push(service.url);
   };
   const call = async (i: number, method: string, path: string, body?: unknown, roles = 'sre') => {
     const res = await fetch(`${urls[i]}${path}`, {
@@ -67,7 +56,7 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
     recorder = await TopicRecorder.start(port, prefix, [Topic.killswitchEvents]);
   });
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    for (const service of services) await service.close();
     await recorder.stop();
     await port.close();
     await db.drop();

@@ -5,7 +5,6 @@ import {
   BudgetReservationRefusedSchema,
   BudgetReservedSchema,
   create,
-  encode,
   GateDecided,
   GateRequestedSchema,
   KillSwitchEngagedSchema,
@@ -14,7 +13,6 @@ import {
   ToolGrantSchema,
   Topic,
   TopicName,
-  topicName,
   ActionKind,
   Verdict,
 } from '@warden/contracts';
@@ -24,6 +22,7 @@ import {
   eventually,
   freshDatabase,
   kafkaBrokers,
+  publishEvent,
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
@@ -52,22 +51,7 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     return rt;
   };
   const publish = (topic: TopicName, key: string, data: Message) =>
-    port.publish([
-      {
-        topic: topicName(prefix, topic),
-        ...encode({
-          id: `${key}-${Math.random()}`,
-          type: data.$typeName,
-          source: 'test',
-          time: Date.now(),
-          key,
-          tenantId: 'acme',
-          agentId: 'bot',
-          runId: key,
-          data,
-        }),
-      },
-    ]);
+    publishEvent(port, prefix, topic, key, data, { tenantId: 'acme', agentId: 'bot', runId: key });
   const request = (requestId: string, runId: string, action = 'read') =>
     create(GateRequestedSchema, {
       requestId,

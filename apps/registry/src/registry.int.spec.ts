@@ -1,12 +1,11 @@
-import { INestApplication } from '@nestjs/common';
 import { AgentRegistered, Topic } from '@warden/contracts';
 import { KafkaPort } from '@warden/platform';
-import { httpPort, runService } from '@warden/platform/nest';
 import {
   connectedPort,
   eventually,
   freshDatabase,
-  kafkaBrokers,
+  InProcessService,
+  startInProcess,
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
@@ -22,7 +21,7 @@ interface Who {
 describe('registry service (HTTP, real Kafka and Postgres)', () => {
   const prefix = uniquePrefix('registry');
   let db: { url: string; drop(): Promise<void> };
-  const apps: INestApplication[] = [];
+  const services: InProcessService[] = [];
   const urls: string[] = [];
   let port: KafkaPort;
   let recorder: TopicRecorder;
@@ -33,23 +32,13 @@ describe('registry service (HTTP, real Kafka and Postgres)', () => {
   const globex: Who = { subject: 'gina', roles: 'admin', tenant: 'globex' };
 
   const start = async (instance: string) => {
-    const config = readRegistryConfig({
-      KAFKA_BROKERS: kafkaBrokers().join(','),
+    const service = await startInProcess(readRegistryConfig, registryService, {
       DATABASE_URL: db.url,
       WARDEN_TOPIC_PREFIX: prefix,
       WARDEN_INSTANCE_ID: instance,
-      LOG_LEVEL: 'error',
     });
-    const { runtime, module } = registryService(config);
-    const app = await runService(module, runtime, {
-      host: '127.0.0.1',
-      port: 0,
-      title: 't',
-      description: 't',
-      handleSignals: false,
-    });
-    apps.push(app);
-    urls.push(`http://127.0.0.1:${httpPort(app)}`);
+    services.push(service);
+    urls.push(service.url);
   };
 
   const call = async (who: Who, method: string, path: string, body?: unknown, instance = 0) => {
@@ -87,7 +76,7 @@ describe('registry service (HTTP, real Kafka and Postgres)', () => {
     recorder = await TopicRecorder.start(port, prefix, [Topic.registryEvents]);
   });
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    for (const service of services) await service.close();
     await recorder?.stop();
     await port?.close();
     await db?.drop();

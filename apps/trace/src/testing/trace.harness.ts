@@ -1,4 +1,3 @@
-import { INestApplication } from '@nestjs/common';
 import {
   ApprovalExpiredSchema,
   ApprovalGrantedSchema,
@@ -22,8 +21,14 @@ import {
   Verdict,
 } from '@warden/contracts';
 import { KafkaPort, RecordOut, ServiceRuntime } from '@warden/platform';
-import { httpPort, runService } from '@warden/platform/nest';
-import { eventually, freshDatabase, kafkaBrokers, provisionedPort, uniquePrefix } from '@warden/platform/testing';
+import {
+  eventually,
+  freshDatabase,
+  InProcessService,
+  provisionedPort,
+  startInProcess,
+  uniquePrefix,
+} from '@warden/platform/testing';
 import { Client } from 'pg';
 import { readTraceConfig } from '../config';
 import { TraceProjections } from '../projections';
@@ -31,7 +36,7 @@ import { traceService } from '../service';
 
 /** The trace service on the real broker and a fresh database, for the integration specs. */
 export class TraceHarness {
-  private app: INestApplication | undefined;
+  private service: InProcessService | undefined;
   runtime!: ServiceRuntime;
   projections!: TraceProjections;
   url = '';
@@ -50,30 +55,27 @@ export class TraceHarness {
   }
 
   async startService(): Promise<void> {
-    const config = readTraceConfig({
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      DATABASE_URL: this.db.url,
-      WARDEN_TOPIC_PREFIX: this.prefix,
-      WARDEN_INSTANCE_ID: 'trace-test',
-      WARDEN_PARTITIONS: '3',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-    });
-    const { runtime, module, projections } = traceService(config);
-    this.app = await runService(module, runtime, {
-      host: '127.0.0.1',
-      port: 0,
-      title: 'trace',
-      description: 'trace',
-      handleSignals: false,
-    });
-    this.runtime = runtime;
-    this.projections = projections;
-    this.url = `http://127.0.0.1:${httpPort(this.app)}`;
+    this.service = await startInProcess(
+      readTraceConfig,
+      (config) => {
+        const built = traceService(config);
+        this.projections = built.projections;
+        return built;
+      },
+      {
+        DATABASE_URL: this.db.url,
+        WARDEN_TOPIC_PREFIX: this.prefix,
+        WARDEN_INSTANCE_ID: 'trace-test',
+        WARDEN_PARTITIONS: '3',
+      },
+    );
+    this.runtime = this.service.runtime;
+    this.url = this.service.url;
   }
 
   async stopService(): Promise<void> {
-    await this.app?.close();
-    this.app = undefined;
+    await this.service?.close();
+    this.service = undefined;
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,6 @@ import {
   BudgetReserved,
   BudgetReservedSchema,
   create,
-  encode,
   GateRequested,
   GateRequestedSchema,
   Topic,
@@ -13,7 +12,7 @@ import {
 import { Decider } from '@warden/kernel';
 import { KafkaPort } from '../kafka/port';
 import { Processor } from '../runtime/processor';
-import { eventually, provisionedPort, quietLogger, TopicRecorder, uniquePrefix } from '../testing/infra';
+import { eventually, provisionedPort, publishEvent, quietLogger, TopicRecorder, uniquePrefix } from '../testing/infra';
 import { Logger } from './logger';
 import { Metrics } from './metrics';
 import { startTelemetry } from './otel';
@@ -69,19 +68,12 @@ describe('trace context through Kafka, spans and logs', () => {
 
   it('continues the trace of the input in a consumer span and in the output headers', async () => {
     const r = create(GateRequestedSchema, { requestId: 'req-1', runId: 'run-1' });
-    const wire = encode({
-      id: 'e1',
-      type: r.$typeName,
-      source: 'test',
-      time: Date.now(),
-      key: 'run-1',
+    await publishEvent(port, prefix, Topic.gateRequests, 'run-1', r, {
       tenantId: 't',
       agentId: 'a',
       runId: 'run-1',
       traceparent,
-      data: r,
     });
-    await port.publish([{ topic: topicName(prefix, Topic.gateRequests), ...wire }]);
     const out = await eventually(() => recorder.on(Topic.budgetReservations)[0]);
     const [, outTrace, outSpan] = out.headers.traceparent.split('-');
     expect(outTrace).toBe(traceId);

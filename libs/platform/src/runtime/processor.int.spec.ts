@@ -1,5 +1,5 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import { BudgetReservedSchema, create, GateRequestedSchema, Topic, topicName, encode } from '@warden/contracts';
+import { BudgetReservedSchema, create, GateRequestedSchema, Topic, topicName } from '@warden/contracts';
 import { BudgetReserved, GateRequested } from '@warden/contracts';
 import { Decider } from '@warden/kernel';
 import { DLQ } from './dead-letter';
@@ -7,7 +7,7 @@ import { Processor, ProcessorDefinition } from './processor';
 import { SOURCE_HEADER } from './publish';
 import { Metrics } from '../observability/metrics';
 import { KafkaPort } from '../kafka/port';
-import { eventually, provisionedPort, quietLogger, TopicRecorder, uniquePrefix } from '../testing/infra';
+import { eventually, provisionedPort, publishEvent, quietLogger, TopicRecorder, uniquePrefix } from '../testing/infra';
 
 // A toy decider: counts the tokens requested per run, refusing nothing.
 type Cmd = { request: GateRequested; reservationId: string; now: number };
@@ -57,19 +57,12 @@ function request(runId: string, n: number, tokens: number): GateRequested {
   });
 }
 
-async function publishRequest(port: KafkaPort, prefix: string, r: GateRequested): Promise<void> {
-  const wire = encode({
-    id: r.requestId,
-    type: r.$typeName,
-    source: 'test',
-    time: Date.now(),
-    key: r.runId,
+function publishRequest(port: KafkaPort, prefix: string, r: GateRequested): Promise<void> {
+  return publishEvent(port, prefix, Topic.gateRequests, r.runId, r, {
     tenantId: r.tenantId,
     agentId: r.agentId,
     runId: r.runId,
-    data: r,
   });
-  await port.publish([{ topic: topicName(prefix, Topic.gateRequests), ...wire }]);
 }
 
 describe('processor runtime on a real broker', () => {

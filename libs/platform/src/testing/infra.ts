@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { decode, Envelope, TopicName, topicName } from '@warden/contracts';
+import { decode, encode, Envelope, Message, TopicName, topicName } from '@warden/contracts';
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
 import { ConsumerHandle, KafkaPort, RecordIn } from '../kafka/port';
 import { provisionTopics } from '../kafka/provision';
@@ -57,6 +57,30 @@ export async function eventually<T>(
       throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Publishes one event as the services would: CloudEvents headers, key = stream id. */
+export async function publishEvent(
+  port: KafkaPort,
+  prefix: string,
+  topic: TopicName,
+  key: string,
+  data: Message,
+  ids: { tenantId?: string; agentId?: string; runId?: string; traceparent?: string } = {},
+): Promise<void> {
+  const wire = encode({
+    id: randomUUID(),
+    type: data.$typeName,
+    source: 'warden://test',
+    time: Date.now(),
+    key,
+    tenantId: ids.tenantId ?? '',
+    agentId: ids.agentId ?? '',
+    runId: ids.runId ?? '',
+    traceparent: ids.traceparent,
+    data,
+  });
+  await port.publish([{ topic: topicName(prefix, topic), ...wire }]);
 }
 
 /** Records everything published to some topics, decoded where possible. */
