@@ -1,0 +1,120 @@
+import { performance } from 'node:perf_hooks';
+import { WardenClient } from '@warden/sdk';
+import { FloorClient } from './floor-client';
+import { LoadResult, Reply, runIdOf, runOpenLoop, stepIdOf } from './open-loop';
+
+/**
+ * A load-generator process. The bench forks one or more, each with its own client and its
+ * share of the schedule, and collects their results over IPC:
+ *   worker -> {type: 'ready'} ; bench -> {type: 'go', startWall} ; worker -> {type: 'progress' | 'done' | 'failed'}
+ *   then the bench reads the worker's CPU use and disconnects, and the worker exits.
+ */
+export interface WorkerConfig {
+  readonly kind: 'warden' | 'floor';
+  readonly brokers: readonly string[];
+  readonly index: number;
+  readonly stride: number;
+  readonly rate: number;
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+  readonly runs: number;
+  readonly stepsPerRun: number;
+  readonly timeoutMs: number;
+  readonly partitions: number;
+  /** Warden: the installation's topic prefix. */
+  readonly topicPrefix: string;
+  /** Floor: the first and last topics of the pipeline. */
+  readonly floor?: { readonly requests: string; readonly replies: string; readonly stamps: readonly string[] };
+  readonly agent: {
+    readonly tenantId: string;
+    readonly agentId: string;
+    readonly tool: string;
+    readonly action: string;
+  };
+}
+
+export type WorkerMessage =
+  | { readonly type: 'ready' }
+  | {
+      readonly type: 'progress';
+      readonly sent: number;
+      readonly received: number;
+      readonly lost: number;
+      readonly outstanding: number;
+    }
+  | { readonly type: 'done'; readonly result: LoadResult }
+  | { readonly type: 'failed'; readonly error: string };
+
+interface Sender {
+  send(i: number): Promise<Reply | undefined>;
+  close(): Promise<void>;
+}
+
+async function wardenSender(config: WorkerConfig): Promise<Sender> {
+  const client = await WardenClient.connect({
+    brokers: config.brokers,
+    topicPrefix: config.topicPrefix,
+    clientId: `bench-${config.index}`,
+  });
+  const { tenantId, agentId, tool, action } = config.agent;
+  return {
+    async send(i) {
+      const result = await client.gate(
+        {
+          tenantId,
+          agentId,
+          runId: runIdOf(i, config.runs, config.stepsPerRun),
+          stepId: stepIdOf(i),
+          environment: 'prod',
+          action: { kind: 'tool_call', tool, name: action },
+          arguments: { ticketId: i },
+          estimatedTokens: 1,
+        },
+        { timeoutMs: config.timeoutMs },
+      );
+      const decision = result.decision;
+      if (!decision) return undefined;
+      return {
+        verdict: result.verdict,
+        reason: result.reason,
+        requestedAtMs: decision.request?.requestedAtMs ?? NaN,
+        stamps: [decision.decidedAtMs],
+      };
+    },
+    close: () => client.close(),
+  };
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.env.BENCH_WORKER ?? '') as WorkerConfig;
+  const post = (message: WorkerMessage) => process.send?.(message);
+  const sender: Sender = config.kind === 'warden' ? await wardenSender(config) : await FloorClient.connect(config);
+  const startWall = await new Promise<number>((resolve) => {
+    process.on('message', (m: { type: string; startWall: number }) => {
+      if (m.type === 'go') resolve(m.startWall);
+    });
+    post({ type: 'ready' });
+  });
+  const result = await runOpenLoop({
+    rate: config.rate,
+    warmupSeconds: config.warmupSeconds,
+    seconds: config.seconds,
+    index: config.index,
+    stride: config.stride,
+    t0: performance.now() + (startWall - Date.now()),
+    send: (i) => sender.send(i),
+    onProgress: (p) => post({ type: 'progress', ...p }),
+  });
+  await sender.close();
+  // Stay alive until the bench has read this process's CPU use: it disconnects when it has.
+  process.once('disconnect', () => process.exit(0));
+  post({ type: 'done', result });
+}
+
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => process.exit(143));
+void main().catch((error) => {
+  process.send?.({ type: 'failed', error: (error as Error).stack ?? String(error) });
+  process.exitCode = 1;
+  process.disconnect?.();
+});
