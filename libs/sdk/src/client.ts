@@ -99,6 +99,8 @@ export interface WardenClientOptions {
  */
 export class WardenClient {
   private readonly pending = new Map<string, (decision: GateDecided) => void>();
+  /** Runs with a request waiting, with how many: decisions of other runs are not decoded. */
+  private readonly waitingRuns = new Map<string, number>();
   private handle: ConsumerHandle | undefined;
   private readonly prefix: string;
   private readonly source: string;
@@ -124,21 +126,32 @@ export class WardenClient {
   async gate(input: GateInput, opts: { timeoutMs?: number } = {}): Promise<GateResult> {
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs ?? 5000;
     const request = buildRequest(input, Date.now(), timeoutMs);
+    const run = request.runId;
+    this.waitingRuns.set(run, (this.waitingRuns.get(run) ?? 0) + 1);
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      this.pending.delete(request.requestId);
+      const left = (this.waitingRuns.get(run) ?? 1) - 1;
+      if (left > 0) this.waitingRuns.set(run, left);
+      else this.waitingRuns.delete(run);
+    };
     const decided = new Promise<GateDecided | undefined>((resolve) => {
       const timer = setTimeout(() => {
-        this.pending.delete(request.requestId);
+        settle();
         resolve(undefined);
       }, timeoutMs);
       this.pending.set(request.requestId, (d) => {
         clearTimeout(timer);
-        this.pending.delete(request.requestId);
+        settle();
         resolve(d);
       });
     });
     try {
       await this.publish(Topic.gateRequests, request.runId, request, request);
     } catch (error) {
-      this.pending.delete(request.requestId);
+      settle();
       return {
         verdict: 'deny',
         reason: `gate request could not be published: ${(error as Error).message} (fail closed)`,
@@ -213,14 +226,16 @@ export class WardenClient {
       groupId: `${this.prefix}sdk.${this.options.clientId ?? 'agent'}.${randomUUID()}`,
       topics: [topic],
       fromBeginning: false,
-      commitOffsets: false,
+      // Committed positions let a client that was dropped from its group (a stalled event loop)
+      // resume where it was instead of at the end, so no decision is skipped.
+      commitOffsets: true,
       concurrency: startAt.length,
       startAt,
       onAssigned: () => joined(),
       onBatch: async (_t, _p, records) => {
         for (const record of records) {
-          // Decode only while some request is waiting for its decision.
-          if (this.pending.size === 0) continue;
+          // Decode only decisions of runs with a request waiting (the key is the run id).
+          if (!record.key || !this.waitingRuns.has(record.key)) continue;
           try {
             const envelope = decode(Topic.gateDecisions, record);
             if (is(envelope, GateDecidedSchema)) this.pending.get(envelope.data.requestId)?.(envelope.data);

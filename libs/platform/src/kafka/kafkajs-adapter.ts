@@ -64,6 +64,14 @@ export class KafkajsPort implements KafkaPort {
 
   async publish(records: readonly RecordOut[]): Promise<Published[]> {
     if (records.length === 0) return [];
+    const published: Published[] = [];
+    // One produce request must stay under the broker's message.max.bytes (1 MiB): send in chunks,
+    // one after another so each partition keeps its order.
+    for (const chunk of chunks(records)) published.push(...(await this.send(chunk)));
+    return published;
+  }
+
+  private async send(records: readonly RecordOut[]): Promise<Published[]> {
     const byTopic = new Map<string, { key: string; value: Buffer; headers: IHeaders; partition?: number }[]>();
     for (const r of records) {
       const list = byTopic.get(r.topic) ?? [];
@@ -84,7 +92,9 @@ export class KafkajsPort implements KafkaPort {
       sessionTimeout: 10_000,
       rebalanceTimeout: 20_000,
       heartbeatInterval: 1_000,
-      maxWaitTimeInMs: 100,
+      minBytes: options.batching?.minBytes ?? 1,
+      // The broker answers a fetch as soon as a record is there: this only paces idle polling.
+      maxWaitTimeInMs: options.batching?.maxWaitMs ?? 500,
       retry: { initialRetryTime: 100, retries: 8 },
     });
     this.consumers.add(consumer);
@@ -221,4 +231,24 @@ async function retryWhileLeadersMove<T>(call: () => Promise<T>, attempts = 50): 
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/** Splits records into produce requests of at most 512 KiB and 1,000 records. */
+export function chunks(records: readonly RecordOut[], maxBytes = 512 * 1024, maxRecords = 1000): RecordOut[][] {
+  const out: RecordOut[][] = [];
+  let current: RecordOut[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    let size = r.key.length + r.value.length + 64;
+    for (const [k, v] of Object.entries(r.headers)) size += k.length + v.length + 8;
+    if (current.length > 0 && (bytes + size > maxBytes || current.length >= maxRecords)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }

@@ -51,6 +51,11 @@ export interface ConsumeOptions {
   readonly commitOffsets: boolean;
   /** Batches from different partitions handled at once. */
   readonly concurrency?: number;
+  /**
+   * Off the hot path (projections), let the broker gather bigger batches: it answers a fetch
+   * when `minBytes` are there or `maxWaitMs` passed. Default: answer as soon as one record is.
+   */
+  readonly batching?: { readonly minBytes: number; readonly maxWaitMs: number };
   /** Returns the offset of the last record it handled (committed when commitOffsets is on). */
   onBatch(
     topic: string,

@@ -22,6 +22,9 @@ class NestJsonLogger implements LoggerService {
   }
 }
 
+/** How long a graceful shutdown may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
+
 export interface ServiceModuleOptions {
   readonly runtime: ServiceRuntime;
   readonly controllers: Type[];
@@ -81,6 +84,11 @@ export async function runService(
     if (closing) return;
     closing = true;
     runtime.logger.info('shutting down', { signal });
+    // A drain that cannot finish (e.g. a wedged broker connection) must not keep the process.
+    setTimeout(() => {
+      runtime.logger.error('graceful shutdown timed out; exiting', { afterMs: SHUTDOWN_DEADLINE_MS });
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     try {
       await app.close();
       process.exit(0);

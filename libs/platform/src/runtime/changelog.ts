@@ -28,6 +28,7 @@ export async function readToEnd(
     fail = reject;
   });
   const reached = new Set<string>();
+  const seen = new Map<string, number>();
   const handle = await port.consume({
     groupId,
     topics,
@@ -42,6 +43,9 @@ export async function readToEnd(
       for (const record of records) {
         const offset = Number(record.offset);
         if (offset >= target) break;
+        // A rejoin restarts the ephemeral group from the beginning: hand each record over once.
+        if (offset <= (seen.get(key) ?? -1)) continue;
+        seen.set(key, offset);
         onRecord(record);
         if (offset >= target - 1) reached.add(key);
       }

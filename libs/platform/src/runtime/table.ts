@@ -77,7 +77,11 @@ export class Table<S> {
       concurrency: 4,
       onBatch: async (topic, partition, records) => {
         const name = topic.slice(this.prefix.length) as TopicName;
+        const key = `${topic}:${partition}`;
+        // After a rejoin (no committed offsets) the group restarts from the beginning: skip what was applied.
+        const applied = this.positions.get(key) ?? -1;
         for (const record of records) {
+          if (Number(record.offset) <= applied) continue;
           try {
             const envelope = decode(name, record);
             const next = this.def.evolve(this.current, envelope);
@@ -95,7 +99,7 @@ export class Table<S> {
           }
         }
         const last = records.at(-1);
-        if (last) this.advance(`${topic}:${partition}`, Number(last.offset));
+        if (last && Number(last.offset) > applied) this.advance(key, Number(last.offset));
         return last?.offset;
       },
     });

@@ -20,8 +20,18 @@ export async function startInProcess<C>(
   build: (config: C) => { runtime: ServiceRuntime; module: DynamicModule },
   env: Record<string, string>,
 ): Promise<InProcessService> {
-  const config = readConfig({ KAFKA_BROKERS: kafkaBrokers().join(','), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', ...env });
+  const config = readConfig({
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    ...env,
+  });
   const { runtime, module } = build(config);
-  const app = await runService(module, runtime, { host: '127.0.0.1', port: 0, title: 'test', description: 'test', handleSignals: false });
+  const app = await runService(module, runtime, {
+    host: '127.0.0.1',
+    port: 0,
+    title: 'test',
+    description: 'test',
+    handleSignals: false,
+  });
   return { app, runtime, url: `http://127.0.0.1:${httpPort(app)}`, close: () => app.close() };
 }
