@@ -39,6 +39,9 @@ if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto/buf.y
 fi
 
 echo "== infrastructure"
+# The tests get a broker of their own (its data is wiped after a run that started it), so their
+# topics never pile up in the broker `npm start` uses. A broker already answering on the port is shared.
+export WARDEN_HOME="$state/test"
 started_kafka=0
 if ! deploy/local/kafka.sh status >/dev/null 2>&1; then
   deploy/local/kafka.sh start || { echo "kafka failed to start"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
@@ -54,7 +57,7 @@ rm -f "$results"
 npx jest -c test/jest.config.ts --ci --json --outputFile="$results" "$@"
 jest_rc=$?
 
-if [ "$started_kafka" = 1 ]; then deploy/local/kafka.sh stop >/dev/null 2>&1 || true; fi
+if [ "$started_kafka" = 1 ]; then deploy/local/kafka.sh reset >/dev/null 2>&1 || true; fi
 
 if [ -f "$results" ]; then
   read -r jp jf js < <(node -e '

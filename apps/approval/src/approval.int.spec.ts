@@ -166,7 +166,16 @@ describe('approval service (projection and HTTP, real Kafka and Postgres)', () =
 
     const snapshot = async () =>
       approval.runtime.db.query(`SELECT * FROM approval.tasks ORDER BY id`) as Promise<Row[]>;
-    const before = await eventually(async () => (await approval.runtime.projection('tasks').lag()) === 0 && snapshot());
+    // The processor may still be denying tasks of the last retries: snapshot once the rows stop changing.
+    let previous = '';
+    const before = await eventually(async () => {
+      if ((await approval.runtime.projection('tasks').lag()) !== 0) return undefined;
+      const rows = await snapshot();
+      const stable = JSON.stringify(rows) === previous;
+      previous = JSON.stringify(rows);
+      if (!stable) await new Promise((r) => setTimeout(r, 500));
+      return stable && rows;
+    });
     await approval.runtime.projection('tasks').rebuild();
     const after = await eventually(async () => {
       const rows = await snapshot();

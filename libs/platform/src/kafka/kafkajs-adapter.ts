@@ -160,7 +160,9 @@ export class KafkajsPort implements KafkaPort {
     if (missing.length > 0) {
       try {
         await admin.createTopics({
-          waitForLeaders: true,
+          // kafkajs's own wait fails on routine metadata races (e.g. after a broker restart);
+          // the watermark loop below waits for the leaders and retries.
+          waitForLeaders: false,
           topics: missing.map((s) => ({
             topic: s.topic,
             numPartitions: s.partitions,
@@ -222,13 +224,14 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
 
 const MOVING = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION']);
 
-async function retryWhileLeadersMove<T>(call: () => Promise<T>, attempts = 50): Promise<T> {
+/** Retries while partition leadership settles (new topics, a restarted broker): up to ~60 s. */
+async function retryWhileLeadersMove<T>(call: () => Promise<T>, attempts = 300): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await call();
     } catch (error) {
       if (i >= attempts || !MOVING.has((error as { type?: string }).type ?? '')) throw error;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }

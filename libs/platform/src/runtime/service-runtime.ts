@@ -51,17 +51,17 @@ export class ServiceRuntime {
     return this.options.db;
   }
 
-  addTable<S>(table: Table<S>): Table<S> {
+  private addTable<S>(table: Table<S>): Table<S> {
     this.tables.push(table as Table<unknown>);
     return table;
   }
 
-  addProcessor<C, S, E extends Message>(processor: Processor<C, S, E>): Processor<C, S, E> {
+  private addProcessor<C, S, E extends Message>(processor: Processor<C, S, E>): Processor<C, S, E> {
     this.processors.push(processor as unknown as Processor<unknown, unknown, never>);
     return processor;
   }
 
-  addProjection<R extends Row>(projection: ProjectionRunner<R>): ProjectionRunner<R> {
+  private addProjection<R extends Row>(projection: ProjectionRunner<R>): ProjectionRunner<R> {
     this.projections.push(projection as unknown as ProjectionRunner);
     return projection;
   }
