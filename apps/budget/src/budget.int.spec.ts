@@ -103,6 +103,8 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
       ],
       definedBy: 'olga',
     });
+    // The call returns once the service has read its event back; the test's own reader may lag a little.
+    await eventually(() => recorder.on(Topic.budgetEvents).length > 0, 20_000, 'the definition on budget.events');
     expect(recorder.events(Topic.budgetEvents).map((e) => [e.type, e.key])).toEqual([
       ['warden.budget.v1.BudgetDefined', 'acme'],
     ]);

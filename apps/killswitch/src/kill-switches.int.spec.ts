@@ -75,8 +75,11 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
       engagedBy: 'sam',
       scope: { tenantId: 'acme', agentId: 'bot' },
     });
-    expect(recorder.events(Topic.killswitchEvents).map((e) => e.type)).toContain(
-      'warden.killswitch.v1.KillSwitchEngaged',
+    // The call returns once the service has read its event back; the test's own reader may lag a little.
+    await eventually(
+      () => recorder.events(Topic.killswitchEvents).some((e) => e.type === 'warden.killswitch.v1.KillSwitchEngaged'),
+      20_000,
+      'the engaged event on killswitch.events',
     );
     const listed = await eventually(async () => {
       const r = await fetch(`${urls[1]}/killswitches?active=true`);

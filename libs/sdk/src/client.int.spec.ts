@@ -91,9 +91,11 @@ describe('SDK against a real broker', () => {
       return r.timedOut ? undefined : r;
     });
     expect(result).toMatchObject({ verdict: 'allow', allowed: true, reason: 'ok', timedOut: false });
-    const sent = recorder
-      .events(Topic.gateRequests)
-      .find((e) => (e.data as GateRequested).requestId === result.requestId)!.data as GateRequested;
+    const sent = (
+      await eventually(() =>
+        recorder.events(Topic.gateRequests).find((e) => (e.data as GateRequested).requestId === result.requestId),
+      )
+    ).data as GateRequested;
     expect(sent.argumentsDigest).toBe(digest(args));
     expect(sent.redactedArguments).toEqual({
       ticket: 42,
