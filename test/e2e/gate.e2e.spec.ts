@@ -116,8 +116,15 @@ describe('the gate, end to end across six processes', () => {
       'the trace record',
     );
     expect(traced.verdict).toBe('allow');
-    const decision = await call(stack.urls.policy, 'GET', `/decisions/${result.requestId}`, admin);
-    expect(decision.body).toMatchObject({ verdict: 'allow', run_id: 'run-allow' });
+    const decision = await eventually(
+      async () => {
+        const r = await call(stack.urls.policy, 'GET', `/decisions/${result.requestId}`, admin);
+        return r.status === 200 && r.body;
+      },
+      20_000,
+      "policy's decisions projection",
+    );
+    expect(decision).toMatchObject({ verdict: 'allow', run_id: 'run-allow' });
   });
 
   it('denies what the registry does not allow: an action outside the envelope, an unknown agent', async () => {

@@ -22,7 +22,15 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
     ]);
     const row = await eventually(async () => {
       const r = await trace.call('GET', '/requests/req-approved', auditor);
-      return r.status === 200 && r.body.outcome_status && r.body.reservation_status === 'settled' ? r.body : undefined;
+      // Each topic feeding the row is consumed on its own: wait for every part of the chain.
+      const complete =
+        r.status === 200 &&
+        r.body.outcome_status &&
+        r.body.reservation_status === 'settled' &&
+        r.body.decisions_seen === 3 &&
+        r.body.approval_status === 'granted' &&
+        r.body.request_source === 'gate.requests';
+      return complete ? r.body : undefined;
     });
     expect(row).toMatchObject({
       id: 'req-approved',
@@ -60,7 +68,8 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
 
     const summary = await eventually(async () => {
       const r = await trace.call('GET', '/runs/run-http', auditor);
-      return r.status === 200 && r.body.denied === 1 ? r.body : undefined;
+      const complete = r.status === 200 && r.body.denied === 1 && r.body.allowed === 1 && r.body.tokens === 7;
+      return complete ? r.body : undefined;
     });
     expect(summary).toMatchObject({
       tenant_id: 'acme',
