@@ -5,23 +5,13 @@ import { BenchConfig } from './config';
 import { CpuUse, cpuUse, snapshot, waitForQuiet } from './cpu';
 import { Histogram, HistogramData, Summary } from './histogram';
 import type { WorkerConfig, WorkerMessage } from './load-worker';
-import { LoadResult, TIMELINE_SECONDS } from './open-loop';
+import { LoadCounts, LoadResult, TIMELINE_SECONDS } from './open-loop';
 
 /** The merged result of all load generators of one run (Warden or floor). */
-export interface LoadReport {
-  readonly sent: number;
-  readonly received: number;
-  readonly lost: number;
-  readonly lostWarmup: number;
-  readonly verdicts: Record<string, number>;
-  readonly firstUnexpected?: { readonly verdict: string; readonly reason: string };
-  readonly measured: number;
-  readonly measuredReceived: number;
+export interface LoadReport extends LoadCounts {
   readonly offeredPerSecond: number;
   /** Measured replies over the time from the window's first due send to its last reply. */
   readonly achievedPerSecond: number;
-  /** Index of the first request of the measured window. */
-  readonly firstMeasured: number;
   readonly latency: { readonly scheduled: Summary; readonly actual: Summary };
   /** Stage gaps (wall clock, 1 ms resolution), named by the caller. */
   readonly hops: readonly { readonly name: string; readonly summary: Summary; readonly data: HistogramData }[];

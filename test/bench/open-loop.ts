@@ -51,7 +51,8 @@ export interface WindowStats {
   readonly scheduled: HistogramData;
 }
 
-export interface LoadResult {
+/** What one load generator, and all of them merged, count. */
+export interface LoadCounts {
   readonly sent: number;
   readonly received: number;
   readonly lost: number;
@@ -62,6 +63,9 @@ export interface LoadResult {
   readonly firstMeasured: number;
   readonly measured: number;
   readonly measuredReceived: number;
+}
+
+export interface LoadResult extends LoadCounts {
   /** performance.now() offsets from t0, in ms: the measured window's start, and the last reply. */
   readonly windowStartMs: number;
   readonly lastReplyMs: number;
