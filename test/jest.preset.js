@@ -9,7 +9,7 @@ const workspaceRoot = path.resolve(__dirname, '..');
 const swcJest = require.resolve('@swc/jest');
 
 // ESM-only packages under node_modules that Jest must transform to CommonJS.
-const esmPackages = ['@marcbachmann'];
+const esmPackages = ['@marcbachmann', 'jose'];
 
 const { $schema: _schema, ...swcrc } = JSON.parse(fs.readFileSync(path.join(workspaceRoot, '.swcrc'), 'utf8'));
 const tsOptions = {
