@@ -1,3 +1,4 @@
+import { callerHeaders } from '@warden/platform';
 import { WardenClient, GateInput } from '@warden/sdk';
 
 /** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
@@ -7,15 +8,13 @@ export interface DemoUrls {
   readonly trace: string;
 }
 
-const headers = (roles: string) => ({
+const headers = async (roles: string) => ({
   'content-type': 'application/json',
-  'x-warden-subject': 'demo-operator',
-  'x-warden-roles': roles,
-  'x-warden-tenant': 'demo',
+  ...(await callerHeaders({ subject: 'demo-operator', roles, tenant: 'demo' })),
 });
 
 async function post(url: string, body: unknown, roles = 'admin'): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method: 'POST', headers: headers(roles), body: JSON.stringify(body) });
+  const res = await fetch(url, { method: 'POST', headers: await headers(roles), body: JSON.stringify(body) });
   const json = (await res.json()) as Record<string, unknown>;
   if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
   return json;

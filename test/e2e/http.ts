@@ -1,4 +1,6 @@
-/** A tiny HTTP client for the services' admin APIs, with the development identity headers. */
+import { callerHeaders } from '@warden/platform';
+
+/** A tiny HTTP client for the services' admin APIs, calling as the given identity. */
 export interface Identity {
   readonly subject: string;
   readonly roles: readonly string[];
@@ -20,12 +22,7 @@ export async function call<T = Record<string, unknown>>(
 ): Promise<Reply<T>> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: {
-      'content-type': 'application/json',
-      'x-warden-subject': who.subject,
-      'x-warden-roles': who.roles.join(','),
-      'x-warden-tenant': who.tenant,
-    },
+    headers: { 'content-type': 'application/json', ...(await callerHeaders(who)) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

@@ -11,7 +11,7 @@ import {
   TopicName,
   Verdict,
 } from '@warden/contracts';
-import { KafkaPort } from '@warden/platform';
+import { callerHeaders, KafkaPort } from '@warden/platform';
 import {
   eventually,
   freshDatabase,
@@ -67,7 +67,7 @@ describe('approval service (projection and HTTP, real Kafka and Postgres)', () =
     );
   const get = async (path: string, roles = 'approver', tenant = 'acme') => {
     const res = await fetch(`${approval.url}${path}`, {
-      headers: { 'x-warden-subject': 'ann', 'x-warden-roles': roles, 'x-warden-tenant': tenant },
+      headers: await callerHeaders({ subject: 'ann', roles, tenant }),
     });
     return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as unknown };
   };

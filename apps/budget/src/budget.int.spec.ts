@@ -8,7 +8,7 @@ import {
   Topic,
   TopicName,
 } from '@warden/contracts';
-import { KafkaPort } from '@warden/platform';
+import { callerHeaders, KafkaPort } from '@warden/platform';
 import {
   connectedPort,
   eventually,
@@ -32,12 +32,7 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
   const call = async (method: string, path: string, body?: unknown, roles = 'owner', tenant = 'acme') => {
     const res = await fetch(`${budget.url}${path}`, {
       method,
-      headers: {
-        'content-type': 'application/json',
-        'x-warden-subject': 'olga',
-        'x-warden-roles': roles,
-        'x-warden-tenant': tenant,
-      },
+      headers: { 'content-type': 'application/json', ...(await callerHeaders({ subject: 'olga', roles, tenant })) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return {

@@ -1,5 +1,5 @@
 import { Topic } from '@warden/contracts';
-import { KafkaPort } from '@warden/platform';
+import { callerHeaders, KafkaPort } from '@warden/platform';
 import {
   connectedPort,
   eventually,
@@ -35,9 +35,7 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
       method,
       headers: {
         'content-type': 'application/json',
-        'x-warden-subject': 'sam',
-        'x-warden-roles': roles,
-        'x-warden-tenant': 'acme',
+        ...(await callerHeaders({ subject: 'sam', roles, tenant: 'acme' })),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });

@@ -20,3 +20,4 @@ export * from './runtime/service-runtime';
 export * from './runtime/table';
 export * from './http/input';
 export * from './http/problem';
+export * from './auth/caller-headers';

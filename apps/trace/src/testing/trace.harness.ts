@@ -20,7 +20,7 @@ import {
   topicName,
   Verdict,
 } from '@warden/contracts';
-import { KafkaPort, RecordOut, ServiceRuntime } from '@warden/platform';
+import { callerHeaders, KafkaPort, RecordOut, ServiceRuntime } from '@warden/platform';
 import {
   eventually,
   freshDatabase,
@@ -136,7 +136,7 @@ export class TraceHarness {
   async call<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, who: Identity) {
     const res = await fetch(`${this.url}${path}`, {
       method,
-      headers: { 'x-warden-subject': who.subject, 'x-warden-roles': who.roles, 'x-warden-tenant': who.tenant },
+      headers: await callerHeaders(who),
     });
     return {
       status: res.status,
