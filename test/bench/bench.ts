@@ -7,6 +7,7 @@ import { readBenchConfig } from './config';
 import { runFloor, stopChild } from './floor';
 import { deleteByPrefix, ensureKafka, freshBenchDatabase, ROOT, stopKafka } from './infra';
 import { LoadReport } from './load';
+import { PolicyEvalReport, renderPolicyEval, runPolicyEvalBench } from './policy-eval';
 import { checks, describeMachine, problems, renderTable } from './report';
 import { Running, runWarden, WardenRun } from './warden';
 
@@ -81,7 +82,13 @@ async function main(): Promise<number> {
       say(`${what} failed: ${(error as Error).stack ?? error}`);
     }
   };
+  let policyEval: PolicyEvalReport | undefined;
   try {
+    await attempt('policy evaluation', async () => {
+      say('policy evaluation in process: 100-rule CEL bundle vs the equivalent Cedar policy set');
+      policyEval = runPolicyEvalBench();
+      if (!policyEval.decisionsAgree) throw new Error('CEL and Cedar disagree on the bench requests');
+    });
     startedKafka = ensureKafka(say);
     if (config.only !== 'warden') {
       say(`floor: bare kafkajs pipeline, 3 hops, ${config.partitions} partitions (topics ${prefix}floor.*)`);
@@ -120,6 +127,7 @@ async function main(): Promise<number> {
             throughput: warden.load.achievedPerSecond / floor.achievedPerSecond,
           },
         checks: checks(config, warden, floor),
+        policyEvaluation: policyEval,
         problems: found,
       },
       null,
@@ -127,6 +135,7 @@ async function main(): Promise<number> {
     ),
   );
   process.stdout.write(`\n${renderTable(config, machine, warden, floor)}\n\nresult: ${file}\n`);
+  if (policyEval) process.stdout.write(`\n${renderPolicyEval(policyEval)}\n`);
   for (const p of found) process.stdout.write(`FAILED: ${p}\n`);
   return found.length > 0 ? 1 : 0;
 }

@@ -127,27 +127,33 @@ export function describeCompileError(e: RuleCompileError): string {
 }
 
 /**
- * A top-level conjunct `request.<field> == "<literal>"` of a rule's condition. When the request
+ * The top-level conjuncts `request.<field> == "<literal>"` of a rule's condition. When the request
  * carries that field as a string different from the literal, the whole condition is false (CEL's
  * `&&` is false as soon as one side is false, even if the other errs), so the rule need not run.
  */
-function guardOf(ast: CelNode): { field: string; value: string } | undefined {
+function guardsOf(ast: CelNode): Guard[] {
   const conjuncts: CelNode[] = [];
   const collect = (node: CelNode) => {
     if (node.op === '&&') for (const arg of node.args as CelNode[]) collect(arg);
     else conjuncts.push(node);
   };
   collect(ast);
+  const guards: Guard[] = [];
   for (const c of conjuncts) {
     if (c.op !== '==') continue;
     const [left, right] = c.args as CelNode[];
     const g = requestField(left, right) ?? requestField(right, left);
-    if (g) return g;
+    if (g) guards.push(g);
   }
-  return undefined;
+  return guards;
 }
 
-function requestField(access: CelNode, literal: CelNode): { field: string; value: string } | undefined {
+interface Guard {
+  readonly field: string;
+  readonly value: string;
+}
+
+function requestField(access: CelNode, literal: CelNode): Guard | undefined {
   if (access.op !== '.' || literal.op !== 'value' || typeof literal.args !== 'string') return undefined;
   const [target, field] = access.args as [CelNode, string];
   if (target.op !== 'id' || target.args !== 'request') return undefined;
@@ -172,35 +178,24 @@ export interface CompileOptions {
 
 /**
  * Compiles a bundle version once: every rule parsed and type-checked in the rule environment,
- * verdict objects for each outcome built ahead, and rules indexed by their `request.<field> ==`
- * guard. Throws BundleCompileError naming each rule that does not compile and where.
+ * verdict objects for each outcome built ahead, and rules indexed by their most selective
+ * `request.<field> ==` guard. Throws BundleCompileError naming each rule that does not compile and where.
  */
 export function compileRules(options: CompileOptions): CompiledBundle {
   const { rules, version } = options;
   const programs: Program[] = [];
+  const guards: Guard[][] = [];
   const errors: RuleCompileError[] = [];
-  const always: number[] = [];
-  const fields = new Map<string, IndexedField>();
   rules.forEach((rule, i) => {
     const result = compileRule(rule, i);
-    if ('ruleId' in result) {
-      errors.push(result);
-      return;
+    if ('ruleId' in result) errors.push(result);
+    else {
+      programs.push(result.program);
+      guards.push(guardsOf(result.ast));
     }
-    programs.push(result.program);
-    const guard = guardOf(result.ast);
-    if (!guard) {
-      always.push(i);
-      return;
-    }
-    let indexed = fields.get(guard.field);
-    if (!indexed) fields.set(guard.field, (indexed = { field: guard.field, byValue: new Map(), all: [] }));
-    indexed.all.push(i);
-    const same = indexed.byValue.get(guard.value);
-    if (same) same.push(i);
-    else indexed.byValue.set(guard.value, [i]);
   });
   if (errors.length > 0) throw new BundleCompileError(errors);
+  const { always, fields } = indexByGuard(guards);
 
   const noMatch: RuleVerdict[] = rules.map((r) =>
     Object.freeze({ ruleId: r.id, version, result: 'no_match' as const, risk: 0, reason: '' }),
@@ -246,6 +241,38 @@ export function compileRules(options: CompileOptions): CompiledBundle {
       return out;
     },
   };
+}
+
+/**
+ * Indexes each rule under its most selective guard: the guarded field with the most distinct literals
+ * across the bundle (e.g. `request.tool` before `request.actionKind`). Unguarded rules always run.
+ */
+function indexByGuard(guards: readonly Guard[][]): { always: number[]; fields: Map<string, IndexedField> } {
+  const distinct = new Map<string, Set<string>>();
+  for (const rule of guards) {
+    for (const g of rule) {
+      const values = distinct.get(g.field) ?? new Set<string>();
+      values.add(g.value);
+      distinct.set(g.field, values);
+    }
+  }
+  const always: number[] = [];
+  const fields = new Map<string, IndexedField>();
+  guards.forEach((rule, i) => {
+    let best: Guard | undefined;
+    for (const g of rule) if (!best || distinct.get(g.field)!.size > distinct.get(best.field)!.size) best = g;
+    if (!best) {
+      always.push(i);
+      return;
+    }
+    let indexed = fields.get(best.field);
+    if (!indexed) fields.set(best.field, (indexed = { field: best.field, byValue: new Map(), all: [] }));
+    indexed.all.push(i);
+    const same = indexed.byValue.get(best.value);
+    if (same) same.push(i);
+    else indexed.byValue.set(best.value, [i]);
+  });
+  return { always, fields };
 }
 
 function errorVerdict(rule: RuleSource, version: string, message: string): RuleVerdict {
