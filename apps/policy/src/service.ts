@@ -8,17 +8,25 @@ import { GetDecisionHandler } from './decisions.cqrs';
 import { wireGate } from './gate.processor';
 import { DecisionsHttpController } from './http/decisions.http.controller';
 import { Init1763700000000 } from './migrations/1763700000000-init';
+import { Bundles1763800000000 } from './migrations/1763800000000-bundles';
+import { BUNDLES, wireBundles } from './bundles';
+import { bundleHandlers } from './bundles.cqrs';
+import { BundlesHttpController } from './http/bundles.http.controller';
 
 /** The policy service: its runtime (gate processor, tables, projection) and its Nest module. */
 export function policyService(config: PolicyConfig): { runtime: ServiceRuntime; module: DynamicModule } {
-  const runtime = createServiceRuntime('policy', config, { schema: 'policy', migrations: [Init1763700000000] });
+  const runtime = createServiceRuntime('policy', config, {
+    schema: 'policy',
+    migrations: [Init1763700000000, Bundles1763800000000],
+  });
   wireGate(runtime, config.instanceId);
   runtime.project(decisionsProjection);
+  const bundles = wireBundles(runtime, config.instanceId);
   const module = ServiceModule.with({
     runtime,
     imports: [CqrsModule.forRoot()],
-    controllers: [DecisionsHttpController],
-    providers: [GetDecisionHandler],
+    controllers: [DecisionsHttpController, BundlesHttpController],
+    providers: [GetDecisionHandler, { provide: BUNDLES, useValue: bundles }, ...bundleHandlers],
   });
   return { runtime, module };
 }

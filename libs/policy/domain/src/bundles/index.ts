@@ -7,3 +7,4 @@ export * from './diff';
 export * from './directory';
 export * from './document';
 export * from './verdict';
+export * from './shadow';

@@ -390,7 +390,7 @@ export const RuleOutcomeSchema: GenMessage<RuleOutcome> = /*@__PURE__*/
   messageDesc(file_warden_policy_v1_policy, 7);
 
 /**
- * policy.shadow, keyed by tenant id: what the shadow candidate would have decided for one live decision.
+ * policy.shadow, keyed by run id (as gate.decisions): what the shadow candidate would have decided for one live decision.
  *
  * @generated from message warden.policy.v1.ShadowDecisionRecorded
  */
