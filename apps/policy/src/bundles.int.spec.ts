@@ -66,7 +66,7 @@ describe('policy bundles: publish, activate, roll back, shadow and what-if (HTTP
     return {
       status: res.status,
       type: res.headers.get('content-type') ?? '',
-      body: (await res.json()) as Record<string, any>,
+      body: (await res.json()) as Record<string, unknown>,
     };
   };
 
@@ -173,14 +173,15 @@ describe('policy bundles: publish, activate, roll back, shadow and what-if (HTTP
 
     const diff = await call('GET', '/bundles/diff?from=1.0.0&to=2.0.0', undefined, 'auditor');
     expect(diff.body).toMatchObject({ from: '1.0.0', to: '2.0.0', removed: [], changed: [], unchanged: 11 });
-    expect(diff.body.added.map((r: { id: string }) => r.id)).toEqual(['pii-in-search']);
+    expect((diff.body.added as { id: string }[]).map((r) => r.id)).toEqual(['pii-in-search']);
 
     expect((await call('POST', '/bundles/1.0.0/activate', {})).status).toBe(200);
     expect((await call('POST', '/bundles/shadow', { version: '2.0.0' })).status).toBe(200);
     const listed = await eventually(
       async () => {
         const r = await call('GET', '/bundles', undefined, 'sre');
-        return r.body.versions?.length === 2 && r.body.versions[0].activations.length === 1 ? r : undefined;
+        const versions = (r.body.versions ?? []) as { activations: unknown[] }[];
+        return versions.length === 2 && versions[0].activations.length === 1 ? r : undefined;
       },
       20_000,
       'both versions projected',
