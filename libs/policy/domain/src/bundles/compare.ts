@@ -11,10 +11,12 @@ function short(prefix: string, name: string | undefined): string {
 
 /**
  * The request as rules read it: GateRequested as proto3 JSON with every field present (so `request.tool`
- * never fails as a missing key), enums as short lower-case names (`tool_call`, `pii`, `durable`).
+ * never fails as a missing key), enums as short lower-case names (`tool_call`, `pii`, `durable`), and the
+ * agent token only as `[present]` or `''` (rules never see credentials).
  */
 export function requestJson(request: GateRequested): Record<string, unknown> {
   const json = toJson(GateRequestedSchema, request, { alwaysEmitImplicit: true }) as Record<string, unknown>;
+  json.agentToken = request.agentToken ? '[present]' : '';
   json.actionKind = short('ACTION_KIND_', ActionKind[request.actionKind]);
   json.memoryClass = short('MEMORY_CLASS_', MemoryClass[request.memoryClass]);
   json.dataClasses = request.dataClasses.map((c) => short('DATA_CLASS_', DataClass[c]));

@@ -101,6 +101,7 @@ describe('the bundle directory the gate folds from policy.events', () => {
     const curl = create(GateRequestedSchema, {
       requestId: 'r1',
       tool: 'curl',
+      agentToken: 'secret.jwt',
       actionKind: ActionKind.TOOL_CALL,
       dataClasses: [DataClass.PII],
     });
@@ -109,6 +110,7 @@ describe('the bundle directory the gate folds from policy.events', () => {
       actionKind: 'tool_call',
       dataClasses: ['pii'],
       memoryClass: 'unspecified',
+      agentToken: '[present]',
       attempt: 0,
     });
     const flip = compareBundles(recordedRuleInput(curl, T0 + 100), active, shadow);
