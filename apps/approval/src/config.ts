@@ -1,3 +1,5 @@
+import { RiskClass } from '@warden/contracts';
+import { ApprovalRules } from '@warden/approval-domain';
 import { env, PlatformConfig, platformSchema, readConfig } from '@warden/platform';
 
 export interface ApprovalConfig extends PlatformConfig {
@@ -5,15 +7,73 @@ export interface ApprovalConfig extends PlatformConfig {
   readonly httpPort: number;
   /** How long an approval task stays open before it expires. */
   readonly taskTtlMs: number;
+  /** The rules tasks are governed by (quorum, separation of duties, escalation, grant expiry). */
+  readonly rules: ApprovalRules;
+  /** How often the review ticker looks for overdue, late or killed tasks. */
+  readonly reviewIntervalMs: number;
+  /** How long an HTTP vote waits for the processor's verdict. */
+  readonly voteTimeoutMs: number;
 }
 
-export const readApprovalConfig = (source = process.env): ApprovalConfig =>
-  readConfig<ApprovalConfig>(
+const RISK = /^(low|medium|high|critical)$/;
+const riskClass = (name: string) => RiskClass[name.toUpperCase() as keyof typeof RiskClass];
+
+interface RawApprovalConfig extends PlatformConfig {
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly taskTtlMs: number;
+  readonly escalateAfterMs: number;
+  readonly escalateTo: string[];
+  readonly grantTtlMs: number;
+  readonly quorum: string;
+  readonly separationOfDuties: string;
+  readonly reviewIntervalMs: number;
+  readonly voteTimeoutMs: number;
+}
+
+export const readApprovalConfig = (source = process.env): ApprovalConfig => {
+  const raw = readConfig<RawApprovalConfig>(
     {
       ...platformSchema,
       httpHost: env.string('HTTP_HOST', '127.0.0.1'),
       httpPort: env.port('APPROVAL_HTTP_PORT', 7104),
       taskTtlMs: env.int('APPROVAL_TASK_TTL_MS', 15 * 60_000, { min: 1 }),
+      escalateAfterMs: env.int('APPROVAL_ESCALATE_AFTER_MS', 5 * 60_000, { min: 0 }),
+      escalateTo: env.list('APPROVAL_ESCALATE_TO', 'admin'),
+      grantTtlMs: env.int('APPROVAL_GRANT_TTL_MS', 5 * 60_000, { min: 1 }),
+      quorum: env.pattern(
+        'APPROVAL_QUORUM',
+        /^((low|medium|high|critical)=[1-9]\d?)?(,(low|medium|high|critical)=[1-9]\d?)*$/,
+        'a list like "high=1,critical=2"',
+        'critical=2',
+      ),
+      separationOfDuties: env.pattern(
+        'APPROVAL_SOD_RISK_CLASSES',
+        /^((low|medium|high|critical)(,(low|medium|high|critical))*)?$/,
+        'a list of risk classes like "high,critical" (empty = none)',
+        'high,critical',
+      ),
+      reviewIntervalMs: env.int('APPROVAL_REVIEW_INTERVAL_MS', 500, { min: 10 }),
+      voteTimeoutMs: env.int('APPROVAL_VOTE_TIMEOUT_MS', 15_000, { min: 100 }),
     },
     source,
   );
+  const { escalateAfterMs, escalateTo, grantTtlMs, quorum, separationOfDuties, ...rest } = raw;
+  const pairs = quorum === '' ? [] : quorum.split(',').map((p) => p.split('=') as [string, string]);
+  return {
+    ...rest,
+    rules: {
+      taskTtlMs: raw.taskTtlMs,
+      escalateAfterMs,
+      escalateTo,
+      grantTtlMs,
+      quorum: new Map(pairs.map(([c, n]) => [riskClass(c), Number(n)])),
+      separationOfDuties: new Set(
+        separationOfDuties
+          .split(',')
+          .filter((c) => RISK.test(c))
+          .map(riskClass),
+      ),
+    },
+  };
+};

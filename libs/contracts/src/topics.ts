@@ -26,6 +26,8 @@ export const Topic = {
   budgetEvents: 'budget.events',
   /** Kill switches and revocations, keyed by switch id; RunHalted, keyed by run id. */
   killswitchEvents: 'killswitch.events',
+  /** CastApprovalVote / ReviewApprovalTasks, inputs of the approval-tasks processor; keyed by run id. */
+  approvalCommands: 'approval.commands',
   /** Messages no consumer could handle, with the reason in headers. */
   deadLetter: 'deadletter',
 } as const;
