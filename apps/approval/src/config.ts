@@ -1,6 +1,7 @@
 import { RiskClass } from '@warden/contracts';
 import { ApprovalRules } from '@warden/approval-domain';
-import { env, PlatformConfig, platformSchema, readConfig } from '@warden/platform';
+import { ConfigError, env, PlatformConfig, platformSchema, readConfig, RetryPolicy } from '@warden/platform';
+import { WebhookEndpoint } from './approval-webhooks';
 
 export interface ApprovalConfig extends PlatformConfig {
   readonly httpHost: string;
@@ -13,6 +14,10 @@ export interface ApprovalConfig extends PlatformConfig {
   readonly reviewIntervalMs: number;
   /** How long an HTTP vote waits for the processor's verdict. */
   readonly voteTimeoutMs: number;
+  /** Webhook endpoints for notifications, by recipient; none = events only. */
+  readonly webhooks: readonly WebhookEndpoint[];
+  readonly webhookSecret: string;
+  readonly webhookRetry: RetryPolicy;
 }
 
 const RISK = /^(low|medium|high|critical)$/;
@@ -29,6 +34,10 @@ interface RawApprovalConfig extends PlatformConfig {
   readonly separationOfDuties: string;
   readonly reviewIntervalMs: number;
   readonly voteTimeoutMs: number;
+  readonly webhooks: string;
+  readonly webhookSecret: string;
+  readonly webhookRetryDelays: string;
+  readonly webhookTimeoutMs: number;
 }
 
 export const readApprovalConfig = (source = process.env): ApprovalConfig => {
@@ -55,13 +64,48 @@ export const readApprovalConfig = (source = process.env): ApprovalConfig => {
       ),
       reviewIntervalMs: env.int('APPROVAL_REVIEW_INTERVAL_MS', 500, { min: 10 }),
       voteTimeoutMs: env.int('APPROVAL_VOTE_TIMEOUT_MS', 15_000, { min: 100 }),
+      webhooks: env.pattern(
+        'APPROVAL_WEBHOOKS',
+        /^([^=,\s]+=https?:\/\/[^,\s]+(,[^=,\s]+=https?:\/\/[^,\s]+)*)?$/,
+        'a list like "role:approver=https://hooks.example/a,team:payments=https://hooks.example/b"',
+        '',
+      ),
+      webhookSecret: env.string('APPROVAL_WEBHOOK_SECRET', ''),
+      webhookRetryDelays: env.pattern(
+        'APPROVAL_WEBHOOK_RETRY_DELAYS_MS',
+        /^\d+(,\d+)*$/,
+        'a list of waits in ms like "1000,10000"',
+        '1000,10000,60000,300000',
+      ),
+      webhookTimeoutMs: env.int('APPROVAL_WEBHOOK_TIMEOUT_MS', 10_000, { min: 1 }),
     },
     source,
   );
-  const { escalateAfterMs, escalateTo, grantTtlMs, quorum, separationOfDuties, ...rest } = raw;
+  const {
+    escalateAfterMs,
+    escalateTo,
+    grantTtlMs,
+    quorum,
+    separationOfDuties,
+    webhooks,
+    webhookRetryDelays,
+    webhookTimeoutMs,
+    ...rest
+  } = raw;
+  if (webhooks !== '' && raw.webhookSecret === '') {
+    throw new ConfigError(['APPROVAL_WEBHOOK_SECRET is required when APPROVAL_WEBHOOKS is set']);
+  }
   const pairs = quorum === '' ? [] : quorum.split(',').map((p) => p.split('=') as [string, string]);
   return {
     ...rest,
+    webhooks:
+      webhooks === ''
+        ? []
+        : webhooks.split(',').map((pair) => {
+            const cut = pair.indexOf('=');
+            return { recipient: pair.slice(0, cut), url: pair.slice(cut + 1) };
+          }),
+    webhookRetry: { delaysMs: webhookRetryDelays.split(',').map(Number), timeoutMs: webhookTimeoutMs },
     rules: {
       taskTtlMs: raw.taskTtlMs,
       escalateAfterMs,

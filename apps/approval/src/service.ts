@@ -8,6 +8,7 @@ import { approvalTaskHandlers } from './approval-tasks.cqrs';
 import { wireApprovalTasks } from './approval-tasks.processor';
 import { standingTable, tasksViewTable } from './approval-views';
 import { APPROVAL_VOTES, ApprovalVotes } from './approval-votes';
+import { approvalWebhooks } from './approval-webhooks';
 import { ApprovalConfig } from './config';
 import { ApprovalTasksHttpController } from './http/approval-tasks.http.controller';
 import { StandingApprovalsHttpController } from './http/standing-approvals.http.controller';
@@ -32,6 +33,9 @@ export function approvalService(config: ApprovalConfig): { runtime: ServiceRunti
   runtime.project(tasksProjection);
   runtime.project(standingProjection);
   runtime.project(standingUsesProjection);
+  if (config.webhooks.length > 0) {
+    runtime.webhooks(approvalWebhooks(config.webhooks, config.webhookSecret, config.webhookRetry));
+  }
   const ticker = new ReviewTicker(
     runtime,
     view,
