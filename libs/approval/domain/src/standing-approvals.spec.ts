@@ -96,16 +96,14 @@ describe('standing approvals decider (stream = standing:<tenant>)', () => {
     once.when(exhaust).then([]);
     const twice = given(standingApprovals, [granted, used('r1'), used('r2')]);
     expect(dueForExhaustion(twice.state).map((s) => s.granted.standingId)).toEqual(['sa-1']);
-    const events = twice
-      .when(exhaust)
-      .then([
-        create(StandingApprovalExhaustedSchema, {
-          standingId: 'sa-1',
-          tenantId: 'acme',
-          uses: 2,
-          exhaustedAtMs: now + 5,
-        }),
-      ]);
+    const events = twice.when(exhaust).then([
+      create(StandingApprovalExhaustedSchema, {
+        standingId: 'sa-1',
+        tenantId: 'acme',
+        uses: 2,
+        exhaustedAtMs: now + 5,
+      }),
+    ]);
     const after = given(standingApprovals, [granted, used('r1'), used('r2'), ...events]);
     expect(after.state.approvals.get('sa-1')?.status).toBe('exhausted');
     after.when(exhaust).then([]);
