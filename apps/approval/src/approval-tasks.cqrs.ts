@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler, IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { readableTenant, StandingApprovalCommand, standingStream, TaskReader } from '@warden/approval-domain';
+import { readableTenant, StandingApprovalCommand, standingStream, TaskReader, usesOf } from '@warden/approval-domain';
 import { getTask, listQueues, listStanding, listTasks, TaskQuery } from '@warden/approval-read-models';
 import { notFound } from '@warden/kernel';
 import { ServiceRuntime } from '@warden/platform';
@@ -96,7 +96,7 @@ export class HandleStandingApprovalCommandHandler implements ICommandHandler<Han
       eventId: () => randomUUID(),
     });
     const s = state.approvals.get(command.standingId);
-    return s && { standingId: s.granted.standingId, status: s.status, uses: s.uses.size };
+    return s && { standingId: s.granted.standingId, status: s.status, uses: usesOf(state, command.standingId) };
   }
 }
 

@@ -338,7 +338,7 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
     expect(exhausted).toMatchObject({ standingId: 'sa-1', tenantId: 'acme', uses: 2 });
     const sa1 = await eventually(async () => {
       const r = (await call('GET', '/standing-approvals/sa-1', { subject: 'ann', roles: 'auditor' })).body;
-      return r.status === 'exhausted' && r;
+      return r.status === 'exhausted' && r.uses === 2 && r;
     });
     expect(sa1).toMatchObject({ uses: 2, max_uses: 2, max_risk_class: 'medium', actions: ['close'] });
     expect((sa1.recent_uses as Row[]).map((u) => u.request_id).sort()).toEqual(['u1', 'u2']);

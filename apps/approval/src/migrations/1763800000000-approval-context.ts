@@ -28,7 +28,6 @@ export class ApprovalContext1763800000000 implements MigrationInterface {
       actions jsonb NOT NULL,
       max_risk_class text NOT NULL,
       max_uses integer NOT NULL,
-      uses integer NOT NULL,
       status text NOT NULL,
       expires_at timestamptz NOT NULL,
       granted_by text NOT NULL,

@@ -7,7 +7,7 @@ import {
   StandingApprovalUsedSchema,
 } from '@warden/contracts';
 import { given } from '@warden/kernel';
-import { dueForExhaustion, GrantStandingApproval, standingApprovals } from './standing-approvals';
+import { dueForExhaustion, GrantStandingApproval, standingApprovals, usesOf } from './standing-approvals';
 
 const now = 1_700_000_000_000;
 const grant: GrantStandingApproval = {
@@ -88,10 +88,15 @@ describe('standing approvals decider (stream = standing:<tenant>)', () => {
       .thenThrows('invalid', 'reason_required');
   });
 
+  it('counts a use seen before its grant (another partition)', () => {
+    const early = given(standingApprovals, [used('r1'), used('r2'), granted]);
+    expect(dueForExhaustion(early.state).map((s) => s.granted.standingId)).toEqual(['sa-1']);
+  });
+
   it('counts each request once and is exhausted at max_uses', () => {
     const exhaust = { type: 'ExhaustStandingApproval', tenantId: 'acme', standingId: 'sa-1', now: now + 5 } as const;
     const once = given(standingApprovals, [granted, used('r1'), used('r1')]);
-    expect(once.state.approvals.get('sa-1')?.uses.size).toBe(1);
+    expect(usesOf(once.state, 'sa-1')).toBe(1);
     expect(dueForExhaustion(once.state)).toHaveLength(0);
     once.when(exhaust).then([]);
     const twice = given(standingApprovals, [granted, used('r1'), used('r2')]);

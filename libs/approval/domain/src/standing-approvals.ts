@@ -23,14 +23,20 @@ export type StandingApprovalEvent =
 export interface StandingApproval {
   readonly granted: StandingApprovalGranted;
   readonly status: 'active' | 'revoked' | 'exhausted';
-  /** Request ids of the gate decisions allowed under it. */
-  readonly uses: ReadonlySet<string>;
 }
 
-/** A tenant's standing approvals, by id. */
+/**
+ * A tenant's standing approvals, by id, and their uses: request ids of the gate decisions allowed
+ * under each. Uses are recorded on the runs' partitions, so a reader may see one before the grant;
+ * they are kept apart from the grant for that reason.
+ */
 export interface StandingApprovalsState {
   readonly approvals: ReadonlyMap<string, StandingApproval>;
+  readonly uses: ReadonlyMap<string, ReadonlySet<string>>;
 }
+
+export const usesOf = (state: StandingApprovalsState, standingId: string): number =>
+  state.uses.get(standingId)?.size ?? 0;
 
 interface Actor {
   readonly by: string;
@@ -126,12 +132,13 @@ function revoke(c: RevokeStandingApproval, state: StandingApprovalsState): Stand
 
 function exhaust(c: ExhaustStandingApproval, state: StandingApprovalsState): StandingApprovalEvent[] {
   const s = state.approvals.get(c.standingId);
-  if (!s || s.status !== 'active' || s.granted.maxUses === 0 || s.uses.size < s.granted.maxUses) return [];
+  const uses = usesOf(state, c.standingId);
+  if (!s || s.status !== 'active' || s.granted.maxUses === 0 || uses < s.granted.maxUses) return [];
   return [
     create(StandingApprovalExhaustedSchema, {
       standingId: c.standingId,
       tenantId: c.tenantId,
-      uses: s.uses.size,
+      uses,
       exhaustedAtMs: c.now,
     }),
   ];
@@ -140,15 +147,16 @@ function exhaust(c: ExhaustStandingApproval, state: StandingApprovalsState): Sta
 /** The standing approvals that reached max_uses and are not yet recorded as exhausted. */
 export const dueForExhaustion = (state: StandingApprovalsState): StandingApproval[] =>
   [...state.approvals.values()].filter(
-    (s) => s.status === 'active' && s.granted.maxUses > 0 && s.uses.size >= s.granted.maxUses,
+    (s) => s.status === 'active' && s.granted.maxUses > 0 && usesOf(state, s.granted.standingId) >= s.granted.maxUses,
   );
 
 const withApproval = (state: StandingApprovalsState, id: string, s: StandingApproval): StandingApprovalsState => ({
+  ...state,
   approvals: new Map(state.approvals).set(id, s),
 });
 
 export const standingApprovals: Decider<StandingApprovalCommand, StandingApprovalsState, StandingApprovalEvent> = {
-  initialState: { approvals: new Map() },
+  initialState: { approvals: new Map(), uses: new Map() },
   decide(command, state) {
     switch (command.type) {
       case 'GrantStandingApproval':
@@ -164,14 +172,16 @@ export const standingApprovals: Decider<StandingApprovalCommand, StandingApprova
   evolve(state, event) {
     if (event.$typeName === 'warden.approval.v1.StandingApprovalGranted') {
       if (state.approvals.has(event.standingId)) return state;
-      return withApproval(state, event.standingId, { granted: event, status: 'active', uses: new Set() });
+      return withApproval(state, event.standingId, { granted: event, status: 'active' });
+    }
+    if (event.$typeName === 'warden.approval.v1.StandingApprovalUsed') {
+      const uses = state.uses.get(event.standingId) ?? new Set<string>();
+      if (uses.has(event.requestId)) return state;
+      return { ...state, uses: new Map(state.uses).set(event.standingId, new Set(uses).add(event.requestId)) };
     }
     const s = state.approvals.get(event.standingId);
     if (!s) return state;
     switch (event.$typeName) {
-      case 'warden.approval.v1.StandingApprovalUsed':
-        if (s.uses.has(event.requestId)) return state;
-        return withApproval(state, event.standingId, { ...s, uses: new Set(s.uses).add(event.requestId) });
       case 'warden.approval.v1.StandingApprovalRevoked':
         return s.status === 'active' ? withApproval(state, event.standingId, { ...s, status: 'revoked' }) : state;
       case 'warden.approval.v1.StandingApprovalExhausted':

@@ -13,7 +13,11 @@ import { assertNever } from '@warden/kernel';
 import { ProjectionDefinition } from '@warden/platform';
 import { RiskClassName, riskClassName } from './tasks.projection';
 
-/** approval.standing_approvals: each standing approval, its limits and how often it was used. */
+/**
+ * approval.standing_approvals: each standing approval and its limits. Its uses are rows of
+ * approval.standing_approval_uses: they are recorded on the runs' partitions, so they may be
+ * projected before the grant is, and are counted when read.
+ */
 export interface StandingRow {
   readonly id: string;
   readonly tenant_id: string;
@@ -22,7 +26,6 @@ export interface StandingRow {
   readonly actions: readonly string[];
   readonly max_risk_class: RiskClassName;
   readonly max_uses: number;
-  readonly uses: number;
   readonly status: 'active' | 'revoked' | 'exhausted';
   readonly expires_at: string;
   readonly granted_by: string;
@@ -46,8 +49,7 @@ export interface StandingUseRow {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-type StandingEvent =
-  StandingApprovalGranted | StandingApprovalRevoked | StandingApprovalExhausted | StandingApprovalUsed;
+type StandingEvent = StandingApprovalGranted | StandingApprovalRevoked | StandingApprovalExhausted;
 
 export const standingProjection: ProjectionDefinition<StandingRow> = {
   name: 'standing',
@@ -57,7 +59,6 @@ export const standingProjection: ProjectionDefinition<StandingRow> = {
     StandingApprovalGrantedSchema.typeName,
     StandingApprovalRevokedSchema.typeName,
     StandingApprovalExhaustedSchema.typeName,
-    StandingApprovalUsedSchema.typeName,
   ],
   rowId: (event) => (event.data as StandingEvent).standingId,
   evolve(row, event) {
@@ -72,7 +73,6 @@ export const standingProjection: ProjectionDefinition<StandingRow> = {
           actions: e.actions,
           max_risk_class: riskClassName(e.maxRiskClass),
           max_uses: e.maxUses,
-          uses: 0,
           status: 'active',
           expires_at: iso(e.expiresAtMs),
           granted_by: e.grantedBy,
@@ -85,8 +85,6 @@ export const standingProjection: ProjectionDefinition<StandingRow> = {
     }
     if (!row || row.tenant_id !== e.tenantId) return row;
     switch (e.$typeName) {
-      case 'warden.approval.v1.StandingApprovalUsed':
-        return { ...row, uses: row.uses + 1 };
       case 'warden.approval.v1.StandingApprovalRevoked':
         return row.status === 'active'
           ? { ...row, status: 'revoked', ended_at: iso(e.revokedAtMs), ended_by: e.revokedBy }

@@ -59,13 +59,15 @@ export async function listQueues(db: DataSource, tenantId: string): Promise<Queu
   );
 }
 
-export type StandingWithUses = StandingRow & { readonly recent_uses: readonly StandingUseRow[] };
+export type StandingWithUses = StandingRow & { readonly uses: number; readonly recent_uses: readonly StandingUseRow[] };
 
 /** The tenant's standing approvals, newest first, each with its most recent uses. */
 export async function listStanding(db: DataSource, tenantId: string, id?: string): Promise<StandingWithUses[]> {
-  const rows: StandingRow[] = await db.query(
-    `SELECT * FROM approval.standing_approvals WHERE tenant_id = $1 AND ($2::text IS NULL OR id = $2)
-      ORDER BY granted_at DESC, id LIMIT 500`,
+  const rows: (StandingRow & { readonly uses: number })[] = await db.query(
+    `SELECT s.*, (SELECT count(*)::int FROM approval.standing_approval_uses u
+                    WHERE u.tenant_id = s.tenant_id AND u.standing_id = s.id) AS uses
+       FROM approval.standing_approvals s WHERE s.tenant_id = $1 AND ($2::text IS NULL OR s.id = $2)
+      ORDER BY s.granted_at DESC, s.id LIMIT 500`,
     [tenantId, id ?? null],
   );
   if (rows.length === 0) return [];
