@@ -82,10 +82,18 @@ describe('approval end to end (needs the admission policy and registry tool cont
       topicPrefix: prefix,
       ports,
       logDir: join(__dirname, '..', '..', '.warden', 'e2e-logs', prefix),
+      // The agent here is identified by its registration, not by an agent token (tested elsewhere).
+      env: { POLICY_AGENT_TOKENS: 'optional' },
     });
     port = await connectedPort('e2e-approval');
     recorder = await TopicRecorder.start(port, prefix, [Topic.gateDecisions, Topic.deadLetter]);
     client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-approval' });
+    // An allow carries a decision token: the registry must have a decision-token signing key.
+    const key = await call(stack.urls.registry, 'POST', '/keys/rotate', admin, {
+      use: 'decision_token',
+      reason: 'e2e',
+    });
+    expect(key.status).toBe(200);
     const contract = await call(stack.urls.registry, 'POST', '/tools', admin, {
       tool: 'payments',
       description: 'moves money between accounts',
