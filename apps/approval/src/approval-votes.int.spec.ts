@@ -22,9 +22,10 @@ import {
   ToolGrantSchema,
   Topic,
   TopicName,
+  topicName,
   Verdict,
 } from '@warden/contracts';
-import { callerHeaders, KafkaPort } from '@warden/platform';
+import { callerHeaders, DLQ, KafkaPort } from '@warden/platform';
 import {
   eventually,
   freshDatabase,
@@ -354,5 +355,22 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
     );
     expect(events('StandingApprovalExhausted')).toHaveLength(1);
     expect(recorder.on(Topic.deadLetter)).toHaveLength(0);
+  });
+
+  it('dead-letters a malformed or unknown command on approval.commands and keeps taking votes', async () => {
+    await port.publish([
+      { topic: topicName(prefix, Topic.approvalCommands), key: 'run-5', value: Buffer.from('garbage'), headers: {} },
+    ]);
+    await publish(Topic.approvalCommands, 'run-5', create(GateRequestedSchema, { requestId: 'wrong-topic' }), 'run-5');
+    const letters = await eventually(() => {
+      const d = recorder.on(Topic.deadLetter).filter((r) => r.headers[DLQ.consumer] === 'approval-tasks');
+      return d.length === 2 && d;
+    });
+    for (const letter of letters) expect(letter.headers[DLQ.source]).toContain(`${prefix}${Topic.approvalCommands}:`);
+    await pending('r5', 'run-5', RiskClass.HIGH);
+    const r5 = await taskFor('r5');
+    expect(
+      await call('POST', `/tasks/${r5.id}/approve`, { subject: 'ann' }, { argumentsDigest: 'sha256:r5' }),
+    ).toMatchObject({ status: 200, body: { status: 'granted' } });
   });
 });
