@@ -10,15 +10,6 @@ export interface TaskContext {
   readonly toolContractVersion: string;
 }
 
-export const EMPTY_TASK_CONTEXT: TaskContext = {
-  diff: '',
-  blastRadius: '',
-  rollbackPath: '',
-  ownerTeam: '',
-  ownerContact: '',
-  toolContractVersion: '',
-};
-
 /** RFC 6901: the value a JSON pointer names in a document, or undefined. "" is the whole document. */
 export function resolvePointer(document: unknown, pointer: string): unknown {
   if (pointer === '') return document;
