@@ -1,22 +1,42 @@
-import { ActiveSwitches, Envelope, evolveActiveSwitches, GateDecidedSchema, is, Topic } from '@warden/contracts';
-import { ApprovalTaskCommand, ApprovalTaskEvent, approvalTasks, ApprovalTasksState } from '@warden/approval-domain';
+import {
+  ActiveSwitches,
+  CastApprovalVoteSchema,
+  create,
+  Envelope,
+  evolveActiveSwitches,
+  GateDecidedSchema,
+  GateRequestedSchema,
+  is,
+  ReviewApprovalTasksSchema,
+  Topic,
+} from '@warden/contracts';
+import {
+  ApprovalRules,
+  ApprovalTaskCommand,
+  ApprovalTaskEvent,
+  approvalTasks,
+  ApprovalTasksState,
+} from '@warden/approval-domain';
 import { Processor, Route, ServiceRuntime, Table } from '@warden/platform';
+import { contextOf, RegistryContext, registryContextTable } from './registry-context.table';
 
 export interface ApprovalTasksWiring {
   readonly processor: Processor<ApprovalTaskCommand, ApprovalTasksState, ApprovalTaskEvent>;
   readonly switches: Table<ActiveSwitches>;
+  readonly registry: Table<RegistryContext>;
 }
 
 /**
- * The approval-tasks processor: for every gate decision of a run it expires that run's overdue
- * tasks, opens a task when the decision is pending approval, and denies the open tasks a kill
- * switch covers. Expiry and kill switches are only acted on when a decision for the run arrives;
- * a timer-driven sweep (and a reaction to KillSwitchEngaged itself) comes with the approval issue.
+ * The approval-tasks processor, the single writer of a run's tasks (stream = run id). Inputs:
+ * gate decisions (open a task when pending approval, record a standing approval's use),
+ * votes and review ticks from approval.commands. Every input first reviews the run's open
+ * tasks: expires the overdue, denies those a kill switch covers, escalates the late.
  */
 export function wireApprovalTasks(
   runtime: ServiceRuntime,
-  options: { readonly instanceId: string; readonly taskTtlMs: number },
+  options: { readonly instanceId: string; readonly rules: ApprovalRules },
 ): ApprovalTasksWiring {
+  const { rules } = options;
   const switches = runtime.table<ActiveSwitches>(
     {
       name: 'approval-killswitches',
@@ -26,29 +46,41 @@ export function wireApprovalTasks(
     },
     options.instanceId,
   );
+  const registry = runtime.table(registryContextTable, options.instanceId);
   const processor = runtime.process<ApprovalTaskCommand, ApprovalTasksState, ApprovalTaskEvent>({
     name: 'approval-tasks',
-    inputs: [Topic.gateDecisions],
+    inputs: [Topic.gateDecisions, Topic.approvalCommands],
     outputs: [Topic.approvalEvents],
     decider: approvalTasks,
-    tables: [switches],
-    command(input, ctx) {
-      if (!is(input, GateDecidedSchema)) return null;
-      return {
-        type: 'ReactToGateDecision',
-        decision: input.data,
-        taskId: ctx.id(),
-        ttlMs: options.taskTtlMs,
-        switches: switches.state,
-        now: ctx.now,
-      };
+    tables: [switches, registry],
+    command(input, ctx): ApprovalTaskCommand | null {
+      const now = ctx.now;
+      if (is(input, GateDecidedSchema)) {
+        const request = input.data.request ?? create(GateRequestedSchema);
+        return {
+          type: 'ReactToGateDecision',
+          decision: input.data,
+          taskId: ctx.id(),
+          context: contextOf(registry.state, request),
+          rules,
+          switches: switches.state,
+          now,
+        };
+      }
+      if (is(input, CastApprovalVoteSchema)) {
+        return { type: 'CastVote', vote: input.data, switches: switches.state, rules, now };
+      }
+      if (is(input, ReviewApprovalTasksSchema)) {
+        return { type: 'ReviewApprovalTasks', switches: switches.state, rules, now };
+      }
+      return null;
     },
     route: (_event, input) => routeOf(input),
   });
-  return { processor, switches };
+  return { processor, switches, registry };
 }
 
-/** Approval events stay on the run's stream: the input's key, and the decision's ids. */
+/** Approval events stay on the run's stream: the input's key, and the input's ids. */
 function routeOf(input: Envelope): Route {
   const ids = is(input, GateDecidedSchema) ? input.data : input;
   return {
@@ -56,6 +88,6 @@ function routeOf(input: Envelope): Route {
     key: input.key,
     tenantId: ids.tenantId,
     agentId: ids.agentId,
-    runId: ids.runId,
+    runId: is(input, GateDecidedSchema) ? ids.runId : input.key,
   };
 }

@@ -27,6 +27,12 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     approval.StandingApprovalGrantedSchema,
     approval.StandingApprovalRevokedSchema,
     approval.StandingApprovalExhaustedSchema,
+    approval.ApprovalVoteRecordedSchema,
+    approval.ApprovalVoteRejectedSchema,
+    approval.ApprovalEscalatedSchema,
+    approval.ApprovalNotificationRequestedSchema,
+    approval.StandingApprovalUsedSchema,
+    approval.ApprovalNotificationDeadLetteredSchema,
   ],
   [Topic.registryEvents]: [
     registry.AgentRegisteredSchema,
@@ -59,6 +65,7 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     killswitch.DecisionTokensRevokedSchema,
   ],
   [Topic.deadLetter]: [],
+  [Topic.approvalCommands]: [approval.CastApprovalVoteSchema, approval.ReviewApprovalTasksSchema],
 };
 
 /** Every Warden message type, for decoding by CloudEvents type (= protobuf full name). */

@@ -28,6 +28,8 @@ export const Topic = {
   killswitchEvents: 'killswitch.events',
   /** ShadowDecisionRecorded: a shadow candidate bundle's verdict beside each live decision; keyed by run id. */
   policyShadow: 'policy.shadow',
+  /** CastApprovalVote / ReviewApprovalTasks, inputs of the approval-tasks processor; keyed by run id. */
+  approvalCommands: 'approval.commands',
   /** Messages no consumer could handle, with the reason in headers. */
   deadLetter: 'deadletter',
 } as const;

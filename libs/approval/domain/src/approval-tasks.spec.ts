@@ -1,9 +1,15 @@
 import {
   ActiveSwitches,
   ApprovalDeniedSchema,
+  ApprovalEscalatedSchema,
   ApprovalExpiredSchema,
   ApprovalGrantedSchema,
+  ApprovalNotificationRequestedSchema,
   ApprovalTaskOpenedSchema,
+  ApprovalVoteRecordedSchema,
+  ApprovalVoteRejectedSchema,
+  ApprovalRefSchema,
+  CastApprovalVoteSchema,
   create,
   DecisionContextSchema,
   EvaluationSchema,
@@ -14,13 +20,33 @@ import {
   KillSwitchEngagedSchema,
   RiskClass,
   ScopeSchema,
+  StandingApprovalUsedSchema,
+  StateVersionsSchema,
   Verdict,
 } from '@warden/contracts';
 import { given } from '@warden/kernel';
-import { ApprovalTaskCommand, approvalTasks } from './approval-tasks';
+import { ApprovalRules } from './approval-rules';
+import { ApprovalTaskCommand, approvalTasks, checkVote, taskOf } from './approval-tasks';
+import { TaskContext } from './task-context';
 
 const now = 1_700_000_000_000;
 const ttlMs = 15 * 60_000;
+const rules: ApprovalRules = {
+  taskTtlMs: ttlMs,
+  escalateAfterMs: 5 * 60_000,
+  escalateTo: ['admin'],
+  grantTtlMs: 60_000,
+  quorum: new Map([[RiskClass.CRITICAL, 2]]),
+  separationOfDuties: new Set([RiskClass.HIGH, RiskClass.CRITICAL]),
+};
+const context: TaskContext = {
+  diff: '{"amount":12000}',
+  blastRadius: '["acct-1","acct-2"]',
+  rollbackPath: 'reverse the transfer in the ledger',
+  ownerTeam: 'payments',
+  ownerContact: 'olga',
+  toolContractVersion: '2.0.0',
+};
 
 const request = (requestId: string, tool = 'payments') =>
   create(GateRequestedSchema, {
@@ -31,10 +57,11 @@ const request = (requestId: string, tool = 'payments') =>
     tool,
     action: 'transfer',
     argumentsDigest: `sha256:${requestId}`,
+    onBehalfOf: 'rita',
     agentToken: 'secret-token',
   });
 
-const decision = (requestId: string, verdict = Verdict.PENDING_APPROVAL, tool = 'payments'): GateDecided =>
+const decision = (requestId: string, verdict = Verdict.PENDING_APPROVAL, riskClass = RiskClass.HIGH): GateDecided =>
   create(GateDecidedSchema, {
     decisionId: `d-${requestId}`,
     requestId,
@@ -45,10 +72,11 @@ const decision = (requestId: string, verdict = Verdict.PENDING_APPROVAL, tool = 
     reason: 'transfers above 10k need a human',
     decidedAtMs: now,
     final: verdict !== Verdict.PENDING_APPROVAL,
-    request: request(requestId, tool),
+    request: request(requestId),
     context: create(DecisionContextSchema, {
       riskScore: 72,
-      riskClass: RiskClass.HIGH,
+      riskClass,
+      versions: create(StateVersionsSchema, { policyBundleVersion: 'acme@7' }),
       evaluations: [
         create(EvaluationSchema, { policyId: 'warden.registry', version: 'builtin-1', result: 'pass', reason: 'ok' }),
         create(EvaluationSchema, {
@@ -61,28 +89,46 @@ const decision = (requestId: string, verdict = Verdict.PENDING_APPROVAL, tool = 
     }),
   });
 
-const opened = (requestId: string, taskId = `task-${requestId}`, tool = 'payments') =>
+const opened = (requestId: string, over: Partial<ReturnType<typeof create<typeof ApprovalTaskOpenedSchema>>> = {}) =>
   create(ApprovalTaskOpenedSchema, {
-    taskId,
+    taskId: `task-${requestId}`,
     requestId,
     decisionId: `d-${requestId}`,
-    request: create(GateRequestedSchema, { ...request(requestId, tool), agentToken: '' }),
+    request: create(GateRequestedSchema, { ...request(requestId), agentToken: '' }),
     riskClass: RiskClass.HIGH,
     riskScore: 72,
     reasons: ['acme.payments: amount 12000 > 10000', 'transfers above 10k need a human'],
+    diff: context.diff,
+    blastRadius: context.blastRadius,
+    rollbackPath: context.rollbackPath,
     openedAtMs: now,
     expiresAtMs: now + ttlMs,
-  });
-
-const openTask = (requestId: string, over: Partial<Extract<ApprovalTaskCommand, { type: 'OpenApprovalTask' }>> = {}) =>
-  ({
-    type: 'OpenApprovalTask',
-    decision: decision(requestId),
-    taskId: `task-${requestId}`,
-    ttlMs,
-    now,
+    policyVersion: 'acme@7',
+    ownerTeam: 'payments',
+    ownerContact: 'olga',
+    approvalsRequired: 1,
+    excludedApprovers: ['rita', 'olga'],
+    escalateAtMs: now + rules.escalateAfterMs,
+    toolContractVersion: '2.0.0',
     ...over,
-  }) as const;
+  });
+const critical = (requestId: string) => opened(requestId, { riskClass: RiskClass.CRITICAL, approvalsRequired: 2 });
+
+const notified = (requestId: string, kind: string, recipients: string[], summary: string, at: number) =>
+  create(ApprovalNotificationRequestedSchema, {
+    notificationId: `task-${requestId}:${kind}`,
+    taskId: `task-${requestId}`,
+    requestId,
+    runId: 'run-1',
+    tenantId: 'acme',
+    kind,
+    recipients,
+    summary,
+    riskClass: RiskClass.HIGH,
+    requestedAtMs: at,
+  });
+const owners = ['team:payments', 'contact:olga'];
+const what = 'payments.transfer by agent payroll-bot (high)';
 
 const engaged = (switchId: string, scope: { runId?: string; tool?: string; tenantId?: string }, at = now) =>
   create(KillSwitchEngagedSchema, {
@@ -93,141 +139,424 @@ const engaged = (switchId: string, scope: { runId?: string; tool?: string; tenan
     engagedAtMs: at,
   });
 const switches = (...list: KillSwitchEngaged[]): ActiveSwitches => new Map(list.map((s) => [s.switchId, s]));
+const none: ActiveSwitches = new Map();
 
-const killed = (requestId: string, switchId: string, scope: string, at: number) =>
-  create(ApprovalDeniedSchema, {
+const killed = (requestId: string, switchId: string, scope: string, at: number) => {
+  const comment = `kill switch ${switchId} (${scope}) engaged by sam: runaway payments`;
+  return [
+    create(ApprovalDeniedSchema, {
+      taskId: `task-${requestId}`,
+      requestId,
+      runId: 'run-1',
+      deniedBy: `killswitch:${switchId}`,
+      comment,
+      deniedAtMs: at,
+    }),
+    notified(requestId, 'denied', owners, `approval denied: ${what}: ${comment}`, at),
+  ];
+};
+const expiredAt = (requestId: string, at: number) => [
+  create(ApprovalExpiredSchema, { taskId: `task-${requestId}`, requestId, runId: 'run-1', expiredAtMs: at }),
+  notified(requestId, 'expired', owners, `approval expired (denied): ${what}`, at),
+];
+
+const openTask = (requestId: string, over: Partial<Extract<ApprovalTaskCommand, { type: 'OpenApprovalTask' }>> = {}) =>
+  ({
+    type: 'OpenApprovalTask',
+    decision: decision(requestId),
     taskId: `task-${requestId}`,
-    requestId,
+    context,
+    rules,
+    now,
+    ...over,
+  }) as const;
+
+const vote = (
+  requestId: string,
+  voter: string,
+  approve = true,
+  over: Partial<ReturnType<typeof create<typeof CastApprovalVoteSchema>>> = {},
+) =>
+  create(CastApprovalVoteSchema, {
+    voteId: `v-${voter}`,
+    taskId: `task-${requestId}`,
     runId: 'run-1',
-    deniedBy: `killswitch:${switchId}`,
-    comment: `kill switch ${switchId} (${scope}) engaged by sam: runaway payments`,
-    deniedAtMs: at,
+    tenantId: 'acme',
+    voter,
+    roles: ['approver'],
+    approve,
+    comment: `${voter} looked`,
+    argumentsDigest: `sha256:${requestId}`,
+    castAtMs: now + 10,
+    ...over,
+  });
+const cast = (v: ReturnType<typeof vote>, at = now + 10, active = none): ApprovalTaskCommand => ({
+  type: 'CastVote',
+  vote: v,
+  switches: active,
+  rules,
+  now: at,
+});
+const rejected = (v: ReturnType<typeof vote>, code: string, reason: string, at = now + 10) =>
+  create(ApprovalVoteRejectedSchema, {
+    taskId: v.taskId,
+    runId: 'run-1',
+    voteId: v.voteId,
+    voter: v.voter,
+    code,
+    reason,
+    rejectedAtMs: at,
   });
 
 describe('approval tasks decider (stream = run id)', () => {
-  it('opens a task from a pending decision: request without token, risk, reasons, expiry', () => {
-    given(approvalTasks)
-      .when(openTask('r1'))
-      .then([opened('r1')]);
+  describe('open', () => {
+    it('given a pending decision, when it opens, then the task carries request, context, binding and rules, and approvers are told', () => {
+      given(approvalTasks)
+        .when(openTask('r1'))
+        .then([
+          opened('r1'),
+          notified(
+            'r1',
+            'opened',
+            ['role:approver', ...owners],
+            `approval needed: ${what}: acme.payments: amount 12000 > 10000; transfers above 10k need a human`,
+            now,
+          ),
+        ]);
+    });
+
+    it('needs the quorum of the risk class, and excludes nobody where separation of duties does not apply', () => {
+      const [o] = given(approvalTasks)
+        .when(openTask('r1', { decision: decision('r1', Verdict.PENDING_APPROVAL, RiskClass.CRITICAL) }))
+        .thenEvents();
+      expect(o).toMatchObject({ approvalsRequired: 2, excludedApprovers: ['rita', 'olga'] });
+      const [low] = given(approvalTasks)
+        .when(openTask('r1', { decision: decision('r1', Verdict.PENDING_APPROVAL, RiskClass.LOW) }))
+        .thenEvents();
+      expect(low).toMatchObject({ approvalsRequired: 1, excludedApprovers: [] });
+      const [never] = given(approvalTasks)
+        .when(openTask('r1', { rules: { ...rules, escalateAfterMs: 0 } }))
+        .thenEvents();
+      expect(never).toMatchObject({ escalateAtMs: 0 });
+    });
+
+    it('opens nothing for a second pending decision of the same request', () => {
+      given(approvalTasks, [opened('r1')])
+        .when(openTask('r1', { taskId: 'another-task' }))
+        .then([]);
+    });
+
+    it('refuses a decision that is not pending, has no request, or rules without a ttl', () => {
+      const refused = given(approvalTasks)
+        .when(openTask('r1', { decision: decision('r1', Verdict.ALLOW) }))
+        .thenThrows('invalid', 'not_pending_approval');
+      expect(refused.field).toBe('verdict');
+      given(approvalTasks)
+        .when(openTask('r1', { decision: create(GateDecidedSchema, { ...decision('r1'), request: undefined }) }))
+        .thenThrows('invalid', 'request_missing');
+      given(approvalTasks)
+        .when(openTask('r1', { rules: { ...rules, taskTtlMs: 0 } }))
+        .thenThrows('invalid', 'invalid_ttl');
+    });
   });
 
-  it('opens nothing for a second pending decision of the same request', () => {
-    given(approvalTasks, [opened('r1')])
-      .when(openTask('r1', { taskId: 'another-task' }))
-      .then([]);
-    const expired = create(ApprovalExpiredSchema, { taskId: 'task-r1', requestId: 'r1', runId: 'run-1' });
-    given(approvalTasks, [opened('r1'), expired])
-      .when(openTask('r1', { taskId: 'another-task' }))
-      .then([]);
+  describe('approve and deny', () => {
+    it('given an open high task, when an approver approves, then it is granted, bound to digest, policy version and an expiry', () => {
+      given(approvalTasks, [opened('r1')])
+        .when(cast(vote('r1', 'ann')))
+        .then([
+          create(ApprovalGrantedSchema, {
+            taskId: 'task-r1',
+            requestId: 'r1',
+            runId: 'run-1',
+            voteId: 'v-ann',
+            argumentsDigest: 'sha256:r1',
+            approvedBy: 'ann',
+            comment: 'ann looked',
+            grantedAtMs: now + 10,
+            policyVersion: 'acme@7',
+            expiresAtMs: now + 10 + rules.grantTtlMs,
+            approvers: ['ann'],
+          }),
+          notified('r1', 'granted', owners, `approval granted by ann: ${what}`, now + 10),
+        ]);
+    });
+
+    it('given an open task, when an approver denies, then it is denied by that approver', () => {
+      given(approvalTasks, [opened('r1')])
+        .when(cast(vote('r1', 'ann', false)))
+        .then([
+          create(ApprovalDeniedSchema, {
+            taskId: 'task-r1',
+            requestId: 'r1',
+            runId: 'run-1',
+            voteId: 'v-ann',
+            deniedBy: 'ann',
+            comment: 'ann looked',
+            deniedAtMs: now + 10,
+          }),
+          notified('r1', 'denied', owners, `approval denied by ann: ${what}`, now + 10),
+        ]);
+    });
+
+    it('quorum: a critical task needs two distinct approvers; the first vote is recorded, the second grants', () => {
+      const first = given(approvalTasks, [critical('r1')])
+        .when(cast(vote('r1', 'ann')))
+        .then([
+          create(ApprovalVoteRecordedSchema, {
+            taskId: 'task-r1',
+            requestId: 'r1',
+            runId: 'run-1',
+            voteId: 'v-ann',
+            voter: 'ann',
+            comment: 'ann looked',
+            recordedAtMs: now + 10,
+            approvals: 1,
+            approvalsRequired: 2,
+          }),
+        ]);
+      const [granted] = given(approvalTasks, [critical('r1'), ...first])
+        .when(cast(vote('r1', 'bob'), now + 20))
+        .thenEvents();
+      expect(granted).toMatchObject({
+        $typeName: 'warden.approval.v1.ApprovalGranted',
+        approvers: ['ann', 'bob'],
+        approvedBy: 'bob',
+      });
+      // One vote per approver: ann cannot make up the quorum alone.
+      given(approvalTasks, [critical('r1'), ...first])
+        .when(cast(vote('r1', 'ann', true, { voteId: 'v-ann-2' }), now + 20))
+        .then([
+          rejected(
+            vote('r1', 'ann', true, { voteId: 'v-ann-2' }),
+            'conflict:already_voted',
+            'ann has already voted on approval task task-r1',
+            now + 20,
+          ),
+        ]);
+      // A denial after one approval denies the task.
+      const [denied] = given(approvalTasks, [critical('r1'), ...first])
+        .when(cast(vote('r1', 'bob', false), now + 20))
+        .thenEvents();
+      expect(denied).toMatchObject({ $typeName: 'warden.approval.v1.ApprovalDenied', deniedBy: 'bob' });
+    });
+
+    it('separation of duties: the requesting subject and the owner contact cannot approve, but may deny', () => {
+      for (const who of ['rita', 'olga']) {
+        given(approvalTasks, [critical('r1')])
+          .when(cast(vote('r1', who)))
+          .then([
+            rejected(
+              vote('r1', who),
+              'forbidden:separation_of_duties',
+              `${who} requested or owns this critical action and may not approve it`,
+            ),
+          ]);
+      }
+      const [denied] = given(approvalTasks, [critical('r1')])
+        .when(cast(vote('r1', 'rita', false)))
+        .thenEvents();
+      expect(denied.$typeName).toBe('warden.approval.v1.ApprovalDenied');
+    });
+
+    it('args-digest binding: an approval for other arguments than the task is refused', () => {
+      given(approvalTasks, [opened('r1')])
+        .when(cast(vote('r1', 'ann', true, { argumentsDigest: 'sha256:other' })))
+        .then([
+          rejected(
+            vote('r1', 'ann', true, { argumentsDigest: 'sha256:other' }),
+            'conflict:arguments_digest_mismatch',
+            "the arguments digest sha256:other is not the task's; review the task again",
+          ),
+        ]);
+    });
+
+    it('refuses voters without an approver role, votes on resolved tasks and on other tenants', () => {
+      given(approvalTasks, [opened('r1')])
+        .when(cast(vote('r1', 'ann', true, { roles: ['auditor', 'owner'] })))
+        .then([
+          rejected(
+            vote('r1', 'ann', true, { roles: ['auditor', 'owner'] }),
+            'forbidden:role_required',
+            'voting on approval tasks needs one of the roles approver, admin',
+          ),
+        ]);
+      given(approvalTasks, [opened('r1'), ...killed('r1', 'ks', 'global', now + 1)])
+        .when(cast(vote('r1', 'ann')))
+        .then([rejected(vote('r1', 'ann'), 'invalid:task_resolved', 'approval task task-r1 is denied')]);
+      given(approvalTasks, [opened('r1')])
+        .when(cast(vote('r1', 'ann', true, { tenantId: 'globex' })))
+        .then([
+          rejected(vote('r1', 'ann', true, { tenantId: 'globex' }), 'not_found:not_found', 'no approval task task-r1'),
+        ]);
+    });
+
+    it('checkVote answers the same refusals as DomainErrors for the HTTP API', () => {
+      const state = given(approvalTasks, [critical('r1')]).state;
+      expect(() => checkVote(taskOf(state, 'task-r1'), vote('r1', 'rita'), now)).toThrow(
+        expect.objectContaining({ kind: 'forbidden', code: 'separation_of_duties' }),
+      );
+      expect(() => checkVote(taskOf(state, 'task-r1'), vote('r1', 'ann'), now + ttlMs)).toThrow(
+        expect.objectContaining({ kind: 'invalid', code: 'task_expired' }),
+      );
+      expect(checkVote(taskOf(state, 'task-r1'), vote('r1', 'ann'), now).opened.taskId).toBe('task-r1');
+    });
   });
 
-  it('refuses to open a task from a decision that is not pending, has no request, or with no ttl', () => {
-    const refused = given(approvalTasks)
-      .when(openTask('r1', { decision: decision('r1', Verdict.ALLOW) }))
-      .thenThrows('invalid', 'not_pending_approval');
-    expect(refused.field).toBe('verdict');
-    given(approvalTasks)
-      .when(openTask('r1', { decision: create(GateDecidedSchema, { ...decision('r1'), request: undefined }) }))
-      .thenThrows('invalid', 'request_missing');
-    given(approvalTasks)
-      .when(openTask('r1', { ttlMs: 0 }))
-      .thenThrows('invalid', 'invalid_ttl');
-  });
+  describe('review: expire, escalate, kill', () => {
+    const review = (at: number, active = none): ApprovalTaskCommand => ({
+      type: 'ReviewApprovalTasks',
+      switches: active,
+      rules,
+      now: at,
+    });
+    const escalated = (requestId: string, at: number) => [
+      create(ApprovalEscalatedSchema, {
+        taskId: `task-${requestId}`,
+        requestId,
+        runId: 'run-1',
+        escalateTo: ['admin'],
+        escalatedAtMs: at,
+      }),
+      notified(requestId, 'escalated', ['role:admin', ...owners], `approval still open, escalated: ${what}`, at),
+    ];
 
-  it('expires every open task whose expiry has passed, and only those', () => {
-    const later = create(ApprovalTaskOpenedSchema, { ...opened('r2'), expiresAtMs: now + 2 * ttlMs });
-    given(approvalTasks, [opened('r1'), later])
-      .when({ type: 'ExpireApprovalTasks', now: now + ttlMs })
-      .then([
-        create(ApprovalExpiredSchema, { taskId: 'task-r1', requestId: 'r1', runId: 'run-1', expiredAtMs: now + ttlMs }),
-      ]);
-    given(approvalTasks, [opened('r1')])
-      .when({ type: 'ExpireApprovalTasks', now: now + ttlMs - 1 })
-      .then([]);
-  });
+    it('expire: an open task past its expiry expires (expiry decides deny); a later one stays open', () => {
+      const later = opened('r2', { expiresAtMs: now + 2 * ttlMs, escalateAtMs: 0 });
+      given(approvalTasks, [opened('r1', { escalateAtMs: 0 }), later])
+        .when(review(now + ttlMs))
+        .then(expiredAt('r1', now + ttlMs));
+      given(approvalTasks, [opened('r1', { escalateAtMs: 0 })])
+        .when(review(now + ttlMs - 1))
+        .then([]);
+    });
 
-  it('never expires a task that is already resolved', () => {
-    const denied = killed('r1', 'ks-1', 'runId=run-1', now + 1);
-    given(approvalTasks, [opened('r1'), denied])
-      .when({ type: 'ExpireApprovalTasks', now: now + 2 * ttlMs })
-      .then([]);
-  });
+    it('escalate: an open task past its escalation time escalates once, to the configured roles', () => {
+      const at = now + rules.escalateAfterMs;
+      const events = given(approvalTasks, [opened('r1')])
+        .when(review(at))
+        .then(escalated('r1', at));
+      given(approvalTasks, [opened('r1'), ...events])
+        .when(review(at + 1000))
+        .then([]);
+      given(approvalTasks, [opened('r1')])
+        .when(review(at - 1))
+        .then([]);
+    });
 
-  it('denies every open task a kill switch covers, naming the switch and its reason', () => {
-    given(approvalTasks, [opened('r1'), opened('r2')])
-      .when({ type: 'DenyApprovalTasksInScope', switches: switches(engaged('ks-1', { runId: 'run-1' })), now: now + 5 })
-      .then([killed('r1', 'ks-1', 'runId=run-1', now + 5), killed('r2', 'ks-1', 'runId=run-1', now + 5)]);
-  });
+    it('kill: every open task a kill switch covers is denied, naming the oldest covering switch', () => {
+      given(approvalTasks, [
+        opened('r1'),
+        opened('r2', { request: create(GateRequestedSchema, { ...request('r2', 'email'), agentToken: '' }) }),
+      ])
+        .when(
+          review(
+            now + 5,
+            switches(
+              engaged('ks-new', { tool: 'payments' }, now + 2),
+              engaged('ks-old', { tool: 'payments' }, now + 1),
+            ),
+          ),
+        )
+        .then(killed('r1', 'ks-old', 'tool=payments', now + 5));
+      const expiredSwitch = create(KillSwitchEngagedSchema, { ...engaged('ks-1', {}), expiresAtMs: now + 3 });
+      given(approvalTasks, [opened('r1')])
+        .when(review(now + 5, switches(expiredSwitch)))
+        .then([]);
+    });
 
-  it('denies by the oldest covering switch, and leaves tasks no switch covers open', () => {
-    const history = [opened('r1'), opened('r2', 'task-r2', 'email')];
-    given(approvalTasks, history)
-      .when({
-        type: 'DenyApprovalTasksInScope',
-        switches: switches(
-          engaged('ks-new', { tool: 'payments' }, now + 2),
-          engaged('ks-old', { tool: 'payments' }, now + 1),
-        ),
-        now: now + 5,
-      })
-      .then([killed('r1', 'ks-old', 'tool=payments', now + 5)]);
-    given(approvalTasks, history)
-      .when({ type: 'DenyApprovalTasksInScope', switches: switches(engaged('ks-x', { runId: 'run-2' })), now: now + 5 })
-      .then([]);
-  });
+    it('kill before a vote: a vote on a task whose run was killed finds it denied', () => {
+      const active = switches(engaged('ks-1', { runId: 'run-1' }));
+      given(approvalTasks, [opened('r1')])
+        .when(cast(vote('r1', 'ann'), now + 10, active))
+        .then([
+          ...killed('r1', 'ks-1', 'runId=run-1', now + 10),
+          rejected(vote('r1', 'ann'), 'invalid:task_resolved', 'approval task task-r1 is denied'),
+        ]);
+    });
 
-  it('ignores switches that expired', () => {
-    const expiredSwitch = create(KillSwitchEngagedSchema, { ...engaged('ks-1', {}), expiresAtMs: now + 3 });
-    given(approvalTasks, [opened('r1')])
-      .when({ type: 'DenyApprovalTasksInScope', switches: switches(expiredSwitch), now: now + 5 })
-      .then([]);
+    it('a vote after the expiry finds the task expired', () => {
+      const at = now + ttlMs + 1;
+      given(approvalTasks, [opened('r1', { escalateAtMs: 0 })])
+        .when(cast(vote('r1', 'ann'), at))
+        .then([
+          ...expiredAt('r1', at),
+          rejected(vote('r1', 'ann'), 'invalid:task_resolved', 'approval task task-r1 is expired', at),
+        ]);
+    });
+
+    it('never expires or escalates a resolved task', () => {
+      given(approvalTasks, [opened('r1'), ...killed('r1', 'ks-1', 'global', now + 1)])
+        .when(review(now + 2 * ttlMs))
+        .then([]);
+    });
   });
 
   describe('reacting to a gate decision of the run', () => {
-    const react = (d: GateDecided, at: number, active: ActiveSwitches = new Map()): ApprovalTaskCommand => ({
+    const react = (d: GateDecided, at: number, active: ActiveSwitches = none): ApprovalTaskCommand => ({
       type: 'ReactToGateDecision',
       decision: d,
       taskId: `task-${d.requestId}`,
-      ttlMs,
+      context,
+      rules,
       switches: active,
       now: at,
     });
 
     it('opens a task for a pending decision and does nothing for a final one', () => {
-      given(approvalTasks)
+      const events = given(approvalTasks)
         .when(react(decision('r1'), now))
-        .then([opened('r1')]);
+        .thenEvents();
+      expect(events.map((e) => e.$typeName)).toEqual([
+        'warden.approval.v1.ApprovalTaskOpened',
+        'warden.approval.v1.ApprovalNotificationRequested',
+      ]);
       given(approvalTasks)
         .when(react(decision('r1', Verdict.ALLOW), now))
         .then([]);
     });
 
-    it('first expires overdue tasks, then opens the new one', () => {
+    it('reviews the open tasks first, then opens the new one, and denies it at once under a kill switch', () => {
       const at = now + ttlMs;
-      given(approvalTasks, [opened('r1')])
+      const events = given(approvalTasks, [opened('r1', { escalateAtMs: 0 })])
         .when(react(decision('r2'), at))
-        .then([
-          create(ApprovalExpiredSchema, { taskId: 'task-r1', requestId: 'r1', runId: 'run-1', expiredAtMs: at }),
-          create(ApprovalTaskOpenedSchema, { ...opened('r2'), openedAtMs: at, expiresAtMs: at + ttlMs }),
-        ]);
+        .thenEvents();
+      expect(events.slice(0, 2)).toEqual(expiredAt('r1', at));
+      expect(events[2]).toMatchObject({ requestId: 'r2', openedAtMs: at, expiresAtMs: at + ttlMs });
+      const active = switches(engaged('ks-1', { runId: 'run-1' }));
+      const killedNow = given(approvalTasks)
+        .when(react(decision('r1'), now, active))
+        .thenEvents();
+      expect(killedNow.slice(2)).toEqual(killed('r1', 'ks-1', 'runId=run-1', now));
     });
 
-    it('denies the open tasks when a kill switch covers the run, including one it just opened', () => {
-      const active = switches(engaged('ks-1', { runId: 'run-1' }));
-      given(approvalTasks, [opened('r1')])
-        .when(react(decision('r2', Verdict.DENY), now + 5, active))
-        .then([killed('r1', 'ks-1', 'runId=run-1', now + 5)]);
+    it('records the use of a standing approval by an allow decision', () => {
+      const allowed = create(GateDecidedSchema, {
+        ...decision('r9', Verdict.ALLOW),
+        context: create(DecisionContextSchema, {
+          approval: create(ApprovalRefSchema, { standingApprovalId: 'sa-1' }),
+        }),
+      });
       given(approvalTasks)
-        .when(react(decision('r1'), now, active))
-        .then([opened('r1'), killed('r1', 'ks-1', 'runId=run-1', now)]);
+        .when(react(allowed, now))
+        .then([
+          create(StandingApprovalUsedSchema, {
+            standingId: 'sa-1',
+            tenantId: 'acme',
+            requestId: 'r9',
+            runId: 'run-1',
+            decisionId: 'd-r9',
+            usedAtMs: now,
+          }),
+        ]);
     });
   });
 
   describe('evolve', () => {
     it('is idempotent: a replayed or stray event leaves the state as it is', () => {
       const state = given(approvalTasks, [opened('r1')]).state;
-      expect(approvalTasks.evolve(state, opened('r1', 'other-task'))).toBe(state);
-      const denied = killed('r1', 'ks-1', 'global', now + 1);
+      expect(approvalTasks.evolve(state, opened('r1', { taskId: 'other-task' }))).toBe(state);
+      const [denied] = killed('r1', 'ks-1', 'global', now + 1);
       const after = approvalTasks.evolve(state, denied);
       expect(after.tasks.get('r1')?.status).toBe('denied');
       expect(approvalTasks.evolve(after, denied)).toBe(after);
@@ -237,15 +566,6 @@ describe('approval tasks decider (stream = run id)', () => {
       expect(approvalTasks.evolve(state, create(ApprovalGrantedSchema, { taskId: 'wrong', requestId: 'r1' }))).toBe(
         state,
       );
-      expect(approvalTasks.evolve(state, create(ApprovalGrantedSchema, { taskId: 'x', requestId: 'unknown' }))).toBe(
-        state,
-      );
-    });
-
-    it('records a grant', () => {
-      const granted = create(ApprovalGrantedSchema, { taskId: 'task-r1', requestId: 'r1', approvedBy: 'ann' });
-      const state = given(approvalTasks, [opened('r1'), granted]).state;
-      expect(state.tasks.get('r1')).toEqual({ status: 'granted', opened: opened('r1'), granted });
     });
   });
 });

@@ -1,2 +1,5 @@
+export * from './approval-rules';
 export * from './approval-tasks';
+export * from './standing-approvals';
 export * from './task-access';
+export * from './task-context';

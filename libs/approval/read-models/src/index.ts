@@ -1,2 +1,3 @@
+export * from './standing.projection';
 export * from './tasks.projection';
 export * from './tasks.queries';

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warden/approval/v1/approval.proto.
  */
 export const file_warden_approval_v1_approval: GenFile = /*@__PURE__*/
-  fileDesc("CiF3YXJkZW4vYXBwcm92YWwvdjEvYXBwcm92YWwucHJvdG8SEndhcmRlbi5hcHByb3ZhbC52MSLSAgoSQXBwcm92YWxUYXNrT3BlbmVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRITCgtkZWNpc2lvbl9pZBgDIAEoCRIuCgdyZXF1ZXN0GAQgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBItCgpyaXNrX2NsYXNzGAUgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhIKCnJpc2tfc2NvcmUYBiABKA0SDwoHcmVhc29ucxgHIAMoCRIMCgRkaWZmGAggASgJEhQKDGJsYXN0X3JhZGl1cxgJIAEoCRIVCg1yb2xsYmFja19wYXRoGAogASgJEhQKDG9wZW5lZF9hdF9tcxgLIAEoARIVCg1leHBpcmVzX2F0X21zGAwgASgBEhYKDnBvbGljeV92ZXJzaW9uGA0gASgJIt8BCg9BcHByb3ZhbEdyYW50ZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIYChBhcmd1bWVudHNfZGlnZXN0GAQgASgJEhMKC2FwcHJvdmVkX2J5GAUgASgJEg8KB2NvbW1lbnQYBiABKAkSFQoNZ3JhbnRlZF9hdF9tcxgHIAEoARIWCg5wb2xpY3lfdmVyc2lvbhgIIAEoCRIVCg1leHBpcmVzX2F0X21zGAkgASgBEhEKCWFwcHJvdmVycxgKIAMoCSJ/Cg5BcHByb3ZhbERlbmllZBIPCgd0YXNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhEKCWRlbmllZF9ieRgEIAEoCRIPCgdjb21tZW50GAUgASgJEhQKDGRlbmllZF9hdF9tcxgGIAEoASJdCg9BcHByb3ZhbEV4cGlyZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIVCg1leHBpcmVkX2F0X21zGAQgASgBIokCChdTdGFuZGluZ0FwcHJvdmFsR3JhbnRlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDAoEdG9vbBgEIAEoCRIPCgdhY3Rpb25zGAUgAygJEjEKDm1heF9yaXNrX2NsYXNzGAYgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhAKCG1heF91c2VzGAcgASgNEhUKDWV4cGlyZXNfYXRfbXMYCCABKAESEgoKZ3JhbnRlZF9ieRgJIAEoCRIOCgZyZWFzb24YCiABKAkSFQoNZ3JhbnRlZF9hdF9tcxgLIAEoASJ8ChdTdGFuZGluZ0FwcHJvdmFsUmV2b2tlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmV2b2tlZF9ieRgDIAEoCRIOCgZyZWFzb24YBCABKAkSFQoNcmV2b2tlZF9hdF9tcxgFIAEoASJqChlTdGFuZGluZ0FwcHJvdmFsRXhoYXVzdGVkEhMKC3N0YW5kaW5nX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgR1c2VzGAMgASgNEhcKD2V4aGF1c3RlZF9hdF9tcxgEIAEoAWIGcHJvdG8z", [file_warden_gate_v1_gate]);
+  fileDesc("CiF3YXJkZW4vYXBwcm92YWwvdjEvYXBwcm92YWwucHJvdG8SEndhcmRlbi5hcHByb3ZhbC52MSLsAwoSQXBwcm92YWxUYXNrT3BlbmVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRITCgtkZWNpc2lvbl9pZBgDIAEoCRIuCgdyZXF1ZXN0GAQgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBItCgpyaXNrX2NsYXNzGAUgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhIKCnJpc2tfc2NvcmUYBiABKA0SDwoHcmVhc29ucxgHIAMoCRIMCgRkaWZmGAggASgJEhQKDGJsYXN0X3JhZGl1cxgJIAEoCRIVCg1yb2xsYmFja19wYXRoGAogASgJEhQKDG9wZW5lZF9hdF9tcxgLIAEoARIVCg1leHBpcmVzX2F0X21zGAwgASgBEhYKDnBvbGljeV92ZXJzaW9uGA0gASgJEhIKCm93bmVyX3RlYW0YDiABKAkSFQoNb3duZXJfY29udGFjdBgPIAEoCRIaChJhcHByb3ZhbHNfcmVxdWlyZWQYECABKA0SGgoSZXhjbHVkZWRfYXBwcm92ZXJzGBEgAygJEhYKDmVzY2FsYXRlX2F0X21zGBIgASgBEh0KFXRvb2xfY29udHJhY3RfdmVyc2lvbhgTIAEoCSLwAQoPQXBwcm92YWxHcmFudGVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSGAoQYXJndW1lbnRzX2RpZ2VzdBgEIAEoCRITCgthcHByb3ZlZF9ieRgFIAEoCRIPCgdjb21tZW50GAYgASgJEhUKDWdyYW50ZWRfYXRfbXMYByABKAESFgoOcG9saWN5X3ZlcnNpb24YCCABKAkSFQoNZXhwaXJlc19hdF9tcxgJIAEoARIRCglhcHByb3ZlcnMYCiADKAkSDwoHdm90ZV9pZBgLIAEoCSKQAQoOQXBwcm92YWxEZW5pZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIRCglkZW5pZWRfYnkYBCABKAkSDwoHY29tbWVudBgFIAEoCRIUCgxkZW5pZWRfYXRfbXMYBiABKAESDwoHdm90ZV9pZBgHIAEoCSJdCg9BcHByb3ZhbEV4cGlyZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIVCg1leHBpcmVkX2F0X21zGAQgASgBIokCChdTdGFuZGluZ0FwcHJvdmFsR3JhbnRlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDAoEdG9vbBgEIAEoCRIPCgdhY3Rpb25zGAUgAygJEjEKDm1heF9yaXNrX2NsYXNzGAYgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhAKCG1heF91c2VzGAcgASgNEhUKDWV4cGlyZXNfYXRfbXMYCCABKAESEgoKZ3JhbnRlZF9ieRgJIAEoCRIOCgZyZWFzb24YCiABKAkSFQoNZ3JhbnRlZF9hdF9tcxgLIAEoASJ8ChdTdGFuZGluZ0FwcHJvdmFsUmV2b2tlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmV2b2tlZF9ieRgDIAEoCRIOCgZyZWFzb24YBCABKAkSFQoNcmV2b2tlZF9hdF9tcxgFIAEoASJqChlTdGFuZGluZ0FwcHJvdmFsRXhoYXVzdGVkEhMKC3N0YW5kaW5nX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgR1c2VzGAMgASgNEhcKD2V4aGF1c3RlZF9hdF9tcxgEIAEoASLDAQoUQXBwcm92YWxWb3RlUmVjb3JkZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIPCgd2b3RlX2lkGAQgASgJEg0KBXZvdGVyGAUgASgJEg8KB2NvbW1lbnQYBiABKAkSFgoOcmVjb3JkZWRfYXRfbXMYByABKAESEQoJYXBwcm92YWxzGAggASgNEhoKEmFwcHJvdmFsc19yZXF1aXJlZBgJIAEoDSKNAQoUQXBwcm92YWxWb3RlUmVqZWN0ZWQSDwoHdGFza19pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDwoHdm90ZV9pZBgDIAEoCRINCgV2b3RlchgEIAEoCRIMCgRjb2RlGAUgASgJEg4KBnJlYXNvbhgGIAEoCRIWCg5yZWplY3RlZF9hdF9tcxgHIAEoASJ2ChFBcHByb3ZhbEVzY2FsYXRlZBIPCgd0YXNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhMKC2VzY2FsYXRlX3RvGAQgAygJEhcKD2VzY2FsYXRlZF9hdF9tcxgFIAEoASL7AQodQXBwcm92YWxOb3RpZmljYXRpb25SZXF1ZXN0ZWQSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEQoJdGVuYW50X2lkGAUgASgJEgwKBGtpbmQYBiABKAkSEgoKcmVjaXBpZW50cxgHIAMoCRIPCgdzdW1tYXJ5GAggASgJEi0KCnJpc2tfY2xhc3MYCSABKA4yGS53YXJkZW4uZ2F0ZS52MS5SaXNrQ2xhc3MSFwoPcmVxdWVzdGVkX2F0X21zGAogASgBIosBChRTdGFuZGluZ0FwcHJvdmFsVXNlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEwoLZGVjaXNpb25faWQYBSABKAkSEgoKdXNlZF9hdF9tcxgGIAEoASKsAQogQXBwcm92YWxOb3RpZmljYXRpb25EZWFkTGV0dGVyZWQSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEgsKA3VybBgEIAEoCRIQCghhdHRlbXB0cxgFIAEoDRISCgpsYXN0X2Vycm9yGAYgASgJEhsKE2RlYWRfbGV0dGVyZWRfYXRfbXMYByABKAEixQEKEENhc3RBcHByb3ZhbFZvdGUSDwoHdm90ZV9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIRCgl0ZW5hbnRfaWQYBCABKAkSDQoFdm90ZXIYBSABKAkSDQoFcm9sZXMYBiADKAkSDwoHYXBwcm92ZRgHIAEoCBIPCgdjb21tZW50GAggASgJEhgKEGFyZ3VtZW50c19kaWdlc3QYCSABKAkSEgoKY2FzdF9hdF9tcxgKIAEoASJRChNSZXZpZXdBcHByb3ZhbFRhc2tzEg4KBnJ1bl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSFwoPcmVxdWVzdGVkX2F0X21zGAMgASgBYgZwcm90bzM", [file_warden_gate_v1_gate]);
 
 /**
  * approval.events, keyed by run id (the run of the request the task is for).
@@ -86,6 +86,47 @@ export type ApprovalTaskOpened = Message<"warden.approval.v1.ApprovalTaskOpened"
    * @generated from field: string policy_version = 13;
    */
   policyVersion: string;
+
+  /**
+   * Who owns the agent (registry AgentProfile.owner at the time the task opened).
+   *
+   * @generated from field: string owner_team = 14;
+   */
+  ownerTeam: string;
+
+  /**
+   * @generated from field: string owner_contact = 15;
+   */
+  ownerContact: string;
+
+  /**
+   * How many distinct approvers must approve (quorum of the risk class).
+   *
+   * @generated from field: uint32 approvals_required = 16;
+   */
+  approvalsRequired: number;
+
+  /**
+   * Subjects that may not vote on this task (separation of duties): the requesting subject
+   * (request.on_behalf_of) and the agent's owner contact, when the risk class demands it.
+   *
+   * @generated from field: repeated string excluded_approvers = 17;
+   */
+  excludedApprovers: string[];
+
+  /**
+   * When the task escalates if still open (0 = never).
+   *
+   * @generated from field: double escalate_at_ms = 18;
+   */
+  escalateAtMs: number;
+
+  /**
+   * The tool contract version the agent pinned, where diff, blast radius and rollback path came from.
+   *
+   * @generated from field: string tool_contract_version = 19;
+   */
+  toolContractVersion: string;
 };
 
 /**
@@ -152,6 +193,13 @@ export type ApprovalGranted = Message<"warden.approval.v1.ApprovalGranted"> & {
    * @generated from field: repeated string approvers = 10;
    */
   approvers: string[];
+
+  /**
+   * The vote that reached the quorum (empty when not granted by a vote).
+   *
+   * @generated from field: string vote_id = 11;
+   */
+  voteId: string;
 };
 
 /**
@@ -194,6 +242,13 @@ export type ApprovalDenied = Message<"warden.approval.v1.ApprovalDenied"> & {
    * @generated from field: double denied_at_ms = 6;
    */
   deniedAtMs: number;
+
+  /**
+   * The vote that denied (empty when denied by a kill switch).
+   *
+   * @generated from field: string vote_id = 7;
+   */
+  voteId: string;
 };
 
 /**
@@ -383,4 +438,415 @@ export type StandingApprovalExhausted = Message<"warden.approval.v1.StandingAppr
  */
 export const StandingApprovalExhaustedSchema: GenMessage<StandingApprovalExhausted> = /*@__PURE__*/
   messageDesc(file_warden_approval_v1_approval, 6);
+
+/**
+ * One approver's approval that does not yet reach the quorum. approval.events, keyed by run id.
+ *
+ * @generated from message warden.approval.v1.ApprovalVoteRecorded
+ */
+export type ApprovalVoteRecorded = Message<"warden.approval.v1.ApprovalVoteRecorded"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string vote_id = 4;
+   */
+  voteId: string;
+
+  /**
+   * @generated from field: string voter = 5;
+   */
+  voter: string;
+
+  /**
+   * @generated from field: string comment = 6;
+   */
+  comment: string;
+
+  /**
+   * @generated from field: double recorded_at_ms = 7;
+   */
+  recordedAtMs: number;
+
+  /**
+   * @generated from field: uint32 approvals = 8;
+   */
+  approvals: number;
+
+  /**
+   * @generated from field: uint32 approvals_required = 9;
+   */
+  approvalsRequired: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.ApprovalVoteRecorded.
+ * Use `create(ApprovalVoteRecordedSchema)` to create a new message.
+ */
+export const ApprovalVoteRecordedSchema: GenMessage<ApprovalVoteRecorded> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 7);
+
+/**
+ * A vote the approval service refused (role, separation of duties, double vote, resolved task,
+ * arguments digest mismatch). approval.events, keyed by run id.
+ *
+ * @generated from message warden.approval.v1.ApprovalVoteRejected
+ */
+export type ApprovalVoteRejected = Message<"warden.approval.v1.ApprovalVoteRejected"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string vote_id = 3;
+   */
+  voteId: string;
+
+  /**
+   * @generated from field: string voter = 4;
+   */
+  voter: string;
+
+  /**
+   * forbidden:<code> | conflict:<code> | invalid:<code>
+   *
+   * @generated from field: string code = 5;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: double rejected_at_ms = 7;
+   */
+  rejectedAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.ApprovalVoteRejected.
+ * Use `create(ApprovalVoteRejectedSchema)` to create a new message.
+ */
+export const ApprovalVoteRejectedSchema: GenMessage<ApprovalVoteRejected> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 8);
+
+/**
+ * The task stayed open past its escalation time. approval.events, keyed by run id.
+ *
+ * @generated from message warden.approval.v1.ApprovalEscalated
+ */
+export type ApprovalEscalated = Message<"warden.approval.v1.ApprovalEscalated"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * Roles the task is escalated to.
+   *
+   * @generated from field: repeated string escalate_to = 4;
+   */
+  escalateTo: string[];
+
+  /**
+   * @generated from field: double escalated_at_ms = 5;
+   */
+  escalatedAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.ApprovalEscalated.
+ * Use `create(ApprovalEscalatedSchema)` to create a new message.
+ */
+export const ApprovalEscalatedSchema: GenMessage<ApprovalEscalated> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 9);
+
+/**
+ * Someone should be told about a task (opened, escalated, resolved). Webhook delivery and other
+ * channels consume these. approval.events, keyed by run id.
+ *
+ * @generated from message warden.approval.v1.ApprovalNotificationRequested
+ */
+export type ApprovalNotificationRequested = Message<"warden.approval.v1.ApprovalNotificationRequested"> & {
+  /**
+   * @generated from field: string notification_id = 1;
+   */
+  notificationId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 4;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string tenant_id = 5;
+   */
+  tenantId: string;
+
+  /**
+   * opened | escalated | granted | denied | expired
+   *
+   * @generated from field: string kind = 6;
+   */
+  kind: string;
+
+  /**
+   * "role:<role>", "team:<team>" or "contact:<contact>".
+   *
+   * @generated from field: repeated string recipients = 7;
+   */
+  recipients: string[];
+
+  /**
+   * @generated from field: string summary = 8;
+   */
+  summary: string;
+
+  /**
+   * @generated from field: warden.gate.v1.RiskClass risk_class = 9;
+   */
+  riskClass: RiskClass;
+
+  /**
+   * @generated from field: double requested_at_ms = 10;
+   */
+  requestedAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.ApprovalNotificationRequested.
+ * Use `create(ApprovalNotificationRequestedSchema)` to create a new message.
+ */
+export const ApprovalNotificationRequestedSchema: GenMessage<ApprovalNotificationRequested> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 10);
+
+/**
+ * A gate decision was allowed under a standing approval (context.approval.standing_approval_id).
+ * approval.events, keyed by run id (the decision's run).
+ *
+ * @generated from message warden.approval.v1.StandingApprovalUsed
+ */
+export type StandingApprovalUsed = Message<"warden.approval.v1.StandingApprovalUsed"> & {
+  /**
+   * @generated from field: string standing_id = 1;
+   */
+  standingId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 4;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string decision_id = 5;
+   */
+  decisionId: string;
+
+  /**
+   * @generated from field: double used_at_ms = 6;
+   */
+  usedAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.StandingApprovalUsed.
+ * Use `create(StandingApprovalUsedSchema)` to create a new message.
+ */
+export const StandingApprovalUsedSchema: GenMessage<StandingApprovalUsed> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 11);
+
+/**
+ * A webhook delivery of a notification that failed every attempt. approval.events, keyed by run id.
+ *
+ * @generated from message warden.approval.v1.ApprovalNotificationDeadLettered
+ */
+export type ApprovalNotificationDeadLettered = Message<"warden.approval.v1.ApprovalNotificationDeadLettered"> & {
+  /**
+   * @generated from field: string notification_id = 1;
+   */
+  notificationId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string url = 4;
+   */
+  url: string;
+
+  /**
+   * @generated from field: uint32 attempts = 5;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: string last_error = 6;
+   */
+  lastError: string;
+
+  /**
+   * @generated from field: double dead_lettered_at_ms = 7;
+   */
+  deadLetteredAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.ApprovalNotificationDeadLettered.
+ * Use `create(ApprovalNotificationDeadLetteredSchema)` to create a new message.
+ */
+export const ApprovalNotificationDeadLetteredSchema: GenMessage<ApprovalNotificationDeadLettered> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 12);
+
+/**
+ * approval.commands, keyed by run id: an approver's vote, from the HTTP API.
+ *
+ * @generated from message warden.approval.v1.CastApprovalVote
+ */
+export type CastApprovalVote = Message<"warden.approval.v1.CastApprovalVote"> & {
+  /**
+   * @generated from field: string vote_id = 1;
+   */
+  voteId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string tenant_id = 4;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string voter = 5;
+   */
+  voter: string;
+
+  /**
+   * @generated from field: repeated string roles = 6;
+   */
+  roles: string[];
+
+  /**
+   * @generated from field: bool approve = 7;
+   */
+  approve: boolean;
+
+  /**
+   * @generated from field: string comment = 8;
+   */
+  comment: string;
+
+  /**
+   * The arguments digest the approver reviewed; must equal the task's.
+   *
+   * @generated from field: string arguments_digest = 9;
+   */
+  argumentsDigest: string;
+
+  /**
+   * @generated from field: double cast_at_ms = 10;
+   */
+  castAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.CastApprovalVote.
+ * Use `create(CastApprovalVoteSchema)` to create a new message.
+ */
+export const CastApprovalVoteSchema: GenMessage<CastApprovalVote> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 13);
+
+/**
+ * approval.commands, keyed by run id: re-check the run's open tasks (expiry, escalation, kill
+ * switches) now. Published by the service's review ticker.
+ *
+ * @generated from message warden.approval.v1.ReviewApprovalTasks
+ */
+export type ReviewApprovalTasks = Message<"warden.approval.v1.ReviewApprovalTasks"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: double requested_at_ms = 3;
+   */
+  requestedAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.ReviewApprovalTasks.
+ * Use `create(ReviewApprovalTasksSchema)` to create a new message.
+ */
+export const ReviewApprovalTasksSchema: GenMessage<ReviewApprovalTasks> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 14);
 

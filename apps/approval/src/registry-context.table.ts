@@ -1,0 +1,56 @@
+import {
+  AgentProfile,
+  AgentProfileUpdatedSchema,
+  AgentRegisteredSchema,
+  Envelope,
+  GateRequested,
+  is,
+  ToolContract,
+  ToolContractPublishedSchema,
+  Topic,
+} from '@warden/contracts';
+import { TaskContext, taskContextOf } from '@warden/approval-domain';
+import { TableDefinition } from '@warden/platform';
+
+/** What the approval service keeps of the registry: agent profiles and tool contracts by version. */
+export interface RegistryContext {
+  readonly profiles: ReadonlyMap<string, { readonly tenantId: string; readonly profile: AgentProfile }>;
+  /** By "<tenant>/<tool>@<version>", and the latest published by "<tenant>/<tool>". */
+  readonly contracts: ReadonlyMap<string, ToolContract>;
+}
+
+export const registryContextTable: TableDefinition<RegistryContext> = {
+  name: 'approval-registry-context',
+  topics: [Topic.registryEvents],
+  initial: () => ({ profiles: new Map(), contracts: new Map() }),
+  evolve(state, event: Envelope) {
+    if (is(event, AgentRegisteredSchema) || is(event, AgentProfileUpdatedSchema)) {
+      const { agentId, tenantId, profile } = event.data;
+      if (!profile) return state;
+      return { ...state, profiles: new Map(state.profiles).set(agentId, { tenantId, profile }) };
+    }
+    if (is(event, ToolContractPublishedSchema)) {
+      const { tenantId, contract } = event.data;
+      if (!contract) return state;
+      const tool = `${tenantId}/${contract.tool}`;
+      return {
+        ...state,
+        contracts: new Map(state.contracts).set(`${tool}@${contract.version}`, contract).set(tool, contract),
+      };
+    }
+    return state;
+  },
+};
+
+/**
+ * The context of a request's task: the agent's profile (of the request's tenant), and the
+ * contract of the tool at the version the agent pinned (else the latest published).
+ */
+export function contextOf(registry: RegistryContext, request: GateRequested): TaskContext {
+  const entry = registry.profiles.get(request.agentId);
+  const profile = entry && entry.tenantId === request.tenantId ? entry.profile : undefined;
+  const tool = `${request.tenantId}/${request.tool}`;
+  const pinned = profile?.tools.find((t) => t.tool === request.tool)?.contractVersion ?? '';
+  const contract = pinned !== '' ? registry.contracts.get(`${tool}@${pinned}`) : registry.contracts.get(tool);
+  return taskContextOf(request, profile, contract);
+}

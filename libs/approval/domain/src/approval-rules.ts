@@ -1,0 +1,26 @@
+import { RiskClass } from '@warden/contracts';
+
+/** Roles whose holders may vote on an approval task. */
+export const APPROVER_ROLES = ['approver', 'admin'] as const;
+
+/**
+ * How tasks are governed, by risk class: the service's configuration, handed to the decider in
+ * each command so that `decide` stays pure and a replay uses the rules recorded in the task.
+ */
+export interface ApprovalRules {
+  /** How long a task stays open before it expires (expiry decides deny). */
+  readonly taskTtlMs: number;
+  /** How long after opening an open task escalates; 0 = never. */
+  readonly escalateAfterMs: number;
+  /** The roles an escalated task is sent to. */
+  readonly escalateTo: readonly string[];
+  /** How long a grant may be used by the policy service once given. */
+  readonly grantTtlMs: number;
+  /** Distinct approvers needed, by risk class; classes not listed need 1. */
+  readonly quorum: ReadonlyMap<RiskClass, number>;
+  /** Risk classes where the requesting subject and the agent's owner contact may not approve. */
+  readonly separationOfDuties: ReadonlySet<RiskClass>;
+}
+
+export const quorumOf = (rules: ApprovalRules, riskClass: RiskClass): number =>
+  Math.max(1, rules.quorum.get(riskClass) ?? 1);

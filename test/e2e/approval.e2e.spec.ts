@@ -1,0 +1,226 @@
+import { join } from 'node:path';
+import { GateDecided, Topic, Verdict } from '@warden/contracts';
+import {
+  connectedPort,
+  eventually,
+  freshDatabase,
+  kafkaBrokers,
+  TopicRecorder,
+  uniquePrefix,
+} from '@warden/platform/testing';
+import { KafkaPort } from '@warden/platform';
+import { WardenClient } from '@warden/sdk';
+import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
+import { call, Identity } from './http';
+
+/**
+ * Human approval across the six services as separate processes on the real broker: a critical
+ * tool call gets pending_approval, the approval service opens a task with its context, approvers
+ * approve over HTTP, and the policy service emits the final decision the agent receives. With a
+ * kill switch engaged while the task waits, the task is denied and the agent receives deny.
+ *
+ * Needs the policy side of issue #6 (branch wt/admission: pending_approval for critical or
+ * approval-requiring actions, final decisions on ApprovalGranted/Denied/Expired) and tool
+ * contracts in the registry (branch wt/registry); it runs once those are merged.
+ */
+jest.setTimeout(180_000);
+
+describe('approval end to end (needs the admission policy and registry tool contracts merged)', () => {
+  const prefix = uniquePrefix('e2e-approval');
+  const offset = 1500 + Math.floor(Math.random() * 50) * 10;
+  const ports = Object.fromEntries(SERVICES.map((s) => [s, DEFAULT_PORTS[s] + offset])) as Record<ServiceName, number>;
+  const admin: Identity = { subject: 'alice', roles: ['admin'], tenant: 'acme' };
+  const sre: Identity = { subject: 'sam', roles: ['sre'], tenant: 'acme' };
+  const ann: Identity = { subject: 'ann', roles: ['approver'], tenant: 'acme' };
+  const bob: Identity = { subject: 'bob', roles: ['approver'], tenant: 'acme' };
+  let db: { url: string; drop(): Promise<void> };
+  let stack: Stack;
+  let client: WardenClient;
+  let port: KafkaPort;
+  let recorder: TopicRecorder;
+
+  const transfer = (runId: string) =>
+    client.gate(
+      {
+        tenantId: 'acme',
+        agentId: 'treasury-bot',
+        runId,
+        environment: 'prod',
+        action: { kind: 'tool_call', tool: 'payments', name: 'transfer' },
+        arguments: { amount: 12000, accounts: ['acct-1', 'acct-2'] },
+        onBehalfOf: 'rita',
+        estimatedTokens: 10,
+      },
+      { timeoutMs: 10_000 },
+    );
+  /** The final decision the agent receives on gate.decisions for its request. */
+  const finalDecision = (requestId: string) =>
+    eventually(
+      () =>
+        recorder
+          .events(Topic.gateDecisions)
+          .map((e) => e.data as GateDecided)
+          .find((d) => d.requestId === requestId && d.final),
+      30_000,
+      `the final decision of ${requestId}`,
+    );
+  const openTaskOf = (requestId: string) =>
+    eventually(
+      async () => {
+        const r = await call<Record<string, unknown>[]>(stack.urls.approval, 'GET', '/tasks?status=open', ann);
+        return r.body.find((t) => t.request_id === requestId);
+      },
+      30_000,
+      `the approval task of ${requestId}`,
+    );
+
+  beforeAll(async () => {
+    db = await freshDatabase('e2e_approval');
+    stack = await startStack({
+      brokers: kafkaBrokers().join(','),
+      databaseUrl: db.url,
+      topicPrefix: prefix,
+      ports,
+      logDir: join(__dirname, '..', '..', '.warden', 'e2e-logs', prefix),
+      // The agent here is identified by its registration, not by an agent token (tested elsewhere).
+      env: { POLICY_AGENT_TOKENS: 'optional' },
+    });
+    port = await connectedPort('e2e-approval');
+    recorder = await TopicRecorder.start(port, prefix, [Topic.gateDecisions, Topic.deadLetter]);
+    client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-approval' });
+    // An allow carries a decision token: the registry must have a decision-token signing key.
+    const key = await call(stack.urls.registry, 'POST', '/keys/rotate', admin, {
+      use: 'decision_token',
+      reason: 'e2e',
+    });
+    expect(key.status).toBe(200);
+    const contract = await call(stack.urls.registry, 'POST', '/tools', admin, {
+      tool: 'payments',
+      description: 'moves money between accounts',
+      inputSchema: { type: 'object' },
+      outputSchema: { type: 'object' },
+      ownerTeam: 'treasury',
+      actions: [
+        {
+          name: 'transfer',
+          riskClass: 'critical',
+          requiresApproval: true,
+          diffFrom: '/amount',
+          blastRadiusFrom: '/accounts',
+          rollbackPath: 'reverse the transfer in the ledger',
+        },
+      ],
+      reason: 'e2e',
+    });
+    expect(contract.status).toBe(200);
+    const registered = await call(stack.urls.registry, 'POST', '/agents', admin, {
+      agentId: 'treasury-bot',
+      mission: 'pay suppliers',
+      owner: { team: 'treasury', contact: 'olga' },
+      businessProcess: 'payables',
+      model: 'gpt-5',
+      tools: [
+        {
+          tool: 'payments',
+          actions: ['transfer'],
+          contractVersion: contract.body.version,
+          definitionDigest: contract.body.definitionDigest,
+        },
+      ],
+      environments: ['prod'],
+      autonomyLevel: 1,
+      shutdownPath: 'disable the payments connector',
+      reason: 'e2e',
+    });
+    expect(registered.status).toBe(201);
+    const activated = await call(stack.urls.registry, 'POST', '/agents/treasury-bot/activate', admin, {
+      expectedVersion: registered.body.version,
+      reason: 'e2e',
+    });
+    expect(activated.status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await recorder?.stop();
+    await port?.close();
+    if (stack) await stack.stop();
+    await db?.drop();
+  });
+
+  it('a critical tool call waits; two approvers approve over HTTP; the agent receives allow', async () => {
+    const pending = await eventually(
+      async () => {
+        const r = await transfer('run-approve');
+        return r.verdict === 'pending_approval' ? r : undefined;
+      },
+      30_000,
+      'the registry to reach the gate',
+    );
+    const task = await openTaskOf(pending.requestId);
+    expect(task).toMatchObject({
+      risk_class: 'critical',
+      tool: 'payments',
+      action: 'transfer',
+      owner_team: 'treasury',
+      owner_contact: 'olga',
+      diff: '12000',
+      blast_radius: '["acct-1","acct-2"]',
+      rollback_path: 'reverse the transfer in the ledger',
+      approvals_required: 2,
+      excluded_approvers: ['rita', 'olga'],
+    });
+    const digest = task.arguments_digest as string;
+    expect(digest).toMatch(/^sha256:/);
+    const rita: Identity = { subject: 'rita', roles: ['approver'], tenant: 'acme' };
+    expect(
+      (await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, rita, { argumentsDigest: digest })).status,
+    ).toBe(403);
+    const first = await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, ann, {
+      argumentsDigest: digest,
+      comment: 'checked the invoice',
+    });
+    expect(first).toMatchObject({ status: 200, body: { status: 'open', approvers: ['ann'] } });
+    // Not yet final: one approval of two.
+    expect(
+      recorder
+        .events(Topic.gateDecisions)
+        .some((e) => (e.data as GateDecided).requestId === pending.requestId && (e.data as GateDecided).final),
+    ).toBe(false);
+    const second = await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, bob, {
+      argumentsDigest: digest,
+      comment: 'second pair of eyes',
+    });
+    expect(second).toMatchObject({ status: 200, body: { status: 'granted', approvers: ['ann', 'bob'] } });
+    const decided = await finalDecision(pending.requestId);
+    expect(decided.verdict).toBe(Verdict.ALLOW);
+    expect(decided.context?.approval).toMatchObject({ taskId: task.id, approvedBy: 'bob' });
+  });
+
+  it('a kill switch engaged while the task waits denies the task, and the agent receives deny', async () => {
+    const pending = await transfer('run-killed');
+    expect(pending.verdict).toBe('pending_approval');
+    const task = await openTaskOf(pending.requestId);
+    const engaged = await call(stack.urls.killswitch, 'POST', '/killswitches', sre, {
+      scope: { tenantId: 'acme', runId: 'run-killed' },
+      reason: 'suspicious transfers',
+    });
+    expect(engaged.status).toBe(201);
+    const denied = await eventually(
+      async () => {
+        const r = await call(stack.urls.approval, 'GET', `/tasks/${task.id}`, ann);
+        return r.body.status === 'denied' && r.body;
+      },
+      30_000,
+      'the task denied by the kill switch',
+    );
+    expect(denied.resolved_by).toBe(`killswitch:${engaged.body.switchId}`);
+    const late = await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, ann, {
+      argumentsDigest: task.arguments_digest,
+    });
+    expect(late).toMatchObject({ status: 400, body: { code: 'task_resolved' } });
+    const decided = await finalDecision(pending.requestId);
+    expect(decided.verdict).toBe(Verdict.DENY);
+    expect(recorder.on(Topic.deadLetter)).toHaveLength(0);
+  });
+});
