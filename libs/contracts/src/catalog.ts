@@ -43,7 +43,14 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     registry.SigningKeyRotatedSchema,
     registry.SigningKeyRetiredSchema,
   ],
-  [Topic.policyEvents]: [policy.PolicyBundlePublishedSchema, policy.PolicyBundleActivatedSchema],
+  [Topic.policyEvents]: [
+    policy.PolicyBundlePublishedSchema,
+    policy.PolicyBundleActivatedSchema,
+    policy.PolicyBundleRolledBackSchema,
+    policy.ShadowBundleSetSchema,
+    policy.ShadowBundleClearedSchema,
+  ],
+  [Topic.policyShadow]: [policy.ShadowDecisionRecordedSchema],
   [Topic.budgetEvents]: [budget.BudgetDefinedSchema],
   [Topic.killswitchEvents]: [
     killswitch.KillSwitchEngagedSchema,

@@ -26,6 +26,8 @@ export const Topic = {
   budgetEvents: 'budget.events',
   /** Kill switches and revocations, keyed by switch id; RunHalted, keyed by run id. */
   killswitchEvents: 'killswitch.events',
+  /** ShadowDecisionRecorded: a shadow candidate bundle's verdict beside each live decision; keyed by tenant id. */
+  policyShadow: 'policy.shadow',
   /** Messages no consumer could handle, with the reason in headers. */
   deadLetter: 'deadletter',
 } as const;

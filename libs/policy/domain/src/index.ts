@@ -1,3 +1,3 @@
 export * from './agent-directory';
 export * from './gate';
-export * from './bundles/api';
+export * from './bundles';

@@ -4,15 +4,16 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { RiskClass } from "../../gate/v1/gate_pb";
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { RiskClass, Verdict } from "../../gate/v1/gate_pb";
 import { file_warden_gate_v1_gate } from "../../gate/v1/gate_pb";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file warden/policy/v1/policy.proto.
  */
 export const file_warden_policy_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("Ch13YXJkZW4vcG9saWN5L3YxL3BvbGljeS5wcm90bxIQd2FyZGVuLnBvbGljeS52MSKBAQoEUnVsZRIKCgJpZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIMCgR3aGVuGAMgASgJEiwKBmVmZmVjdBgEIAEoDjIcLndhcmRlbi5wb2xpY3kudjEuUnVsZUVmZmVjdBIMCgRyaXNrGAUgASgNEg4KBnJlYXNvbhgGIAEoCSLmAQoVUG9saWN5QnVuZGxlUHVibGlzaGVkEhEKCWJ1bmRsZV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIlCgVydWxlcxgEIAMoCzIWLndhcmRlbi5wb2xpY3kudjEuUnVsZRIOCgZkaWdlc3QYBSABKAkSFAoMcHVibGlzaGVkX2J5GAYgASgJEhcKD3B1Ymxpc2hlZF9hdF9tcxgHIAEoARIwCg1hcHByb3ZhbF9mcm9tGAggASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzIn0KFVBvbGljeUJ1bmRsZUFjdGl2YXRlZBIRCglidW5kbGVfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSFAoMYWN0aXZhdGVkX2J5GAQgASgJEhcKD2FjdGl2YXRlZF9hdF9tcxgFIAEoASp4CgpSdWxlRWZmZWN0EhsKF1JVTEVfRUZGRUNUX1VOU1BFQ0lGSUVEEAASFQoRUlVMRV9FRkZFQ1RfQUxMT1cQARIUChBSVUxFX0VGRkVDVF9ERU5ZEAISIAocUlVMRV9FRkZFQ1RfUkVRVUlSRV9BUFBST1ZBTBADYgZwcm90bzM", [file_warden_gate_v1_gate]);
+  fileDesc("Ch13YXJkZW4vcG9saWN5L3YxL3BvbGljeS5wcm90bxIQd2FyZGVuLnBvbGljeS52MSKBAQoEUnVsZRIKCgJpZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIMCgR3aGVuGAMgASgJEiwKBmVmZmVjdBgEIAEoDjIcLndhcmRlbi5wb2xpY3kudjEuUnVsZUVmZmVjdBIMCgRyaXNrGAUgASgNEg4KBnJlYXNvbhgGIAEoCSK4AgoVUG9saWN5QnVuZGxlUHVibGlzaGVkEhEKCWJ1bmRsZV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIlCgVydWxlcxgEIAMoCzIWLndhcmRlbi5wb2xpY3kudjEuUnVsZRIOCgZkaWdlc3QYBSABKAkSFAoMcHVibGlzaGVkX2J5GAYgASgJEhcKD3B1Ymxpc2hlZF9hdF9tcxgHIAEoARIwCg1hcHByb3ZhbF9mcm9tGAggASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhMKC2Rlc2NyaXB0aW9uGAkgASgJEisKBXRlc3RzGAogAygLMhwud2FyZGVuLnBvbGljeS52MS5CdW5kbGVUZXN0Eg4KBnNvdXJjZRgLIAEoCSKWAQoVUG9saWN5QnVuZGxlQWN0aXZhdGVkEhEKCWJ1bmRsZV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIUCgxhY3RpdmF0ZWRfYnkYBCABKAkSFwoPYWN0aXZhdGVkX2F0X21zGAUgASgBEhcKD2VmZmVjdGl2ZV9hdF9tcxgGIAEoASKjAQoKQnVuZGxlVGVzdBIMCgRuYW1lGAEgASgJEiYKBWlucHV0GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBI0Cg5leHBlY3RfdmVyZGljdBgDIAEoDjIcLndhcmRlbi5wb2xpY3kudjEuUnVsZUVmZmVjdBIUCgxleHBlY3RfcnVsZXMYBCADKAkSEwoLY2hlY2tfcnVsZXMYBSABKAgiqwEKFlBvbGljeUJ1bmRsZVJvbGxlZEJhY2sSEQoJYnVuZGxlX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIUCgxmcm9tX3ZlcnNpb24YAyABKAkSEgoKdG9fdmVyc2lvbhgEIAEoCRIWCg5yb2xsZWRfYmFja19ieRgFIAEoCRIZChFyb2xsZWRfYmFja19hdF9tcxgGIAEoARIOCgZyZWFzb24YByABKAkiawoPU2hhZG93QnVuZGxlU2V0EhEKCWJ1bmRsZV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIOCgZzZXRfYnkYBCABKAkSEQoJc2V0X2F0X21zGAUgASgBIncKE1NoYWRvd0J1bmRsZUNsZWFyZWQSEQoJYnVuZGxlX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEhIKCmNsZWFyZWRfYnkYBCABKAkSFQoNY2xlYXJlZF9hdF9tcxgFIAEoASJdCgtSdWxlT3V0Y29tZRIPCgdydWxlX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDgoGcmVzdWx0GAMgASgJEgwKBHJpc2sYBCABKA0SDgoGcmVhc29uGAUgASgJIqUDChZTaGFkb3dEZWNpc2lvblJlY29yZGVkEhEKCXRlbmFudF9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEhMKC2RlY2lzaW9uX2lkGAMgASgJEi0KDGxpdmVfdmVyZGljdBgEIAEoDjIXLndhcmRlbi5nYXRlLnYxLlZlcmRpY3QSFgoOYWN0aXZlX3ZlcnNpb24YBSABKAkSMwoNYWN0aXZlX2VmZmVjdBgGIAEoDjIcLndhcmRlbi5wb2xpY3kudjEuUnVsZUVmZmVjdBIWCg5zaGFkb3dfdmVyc2lvbhgHIAEoCRIzCg1zaGFkb3dfZWZmZWN0GAggASgOMhwud2FyZGVuLnBvbGljeS52MS5SdWxlRWZmZWN0EjMKDHNoYWRvd19ydWxlcxgJIAMoCzIdLndhcmRlbi5wb2xpY3kudjEuUnVsZU91dGNvbWUSFQoNZmxpcHBlZF9ydWxlcxgKIAMoCRIVCg1kZWNpZGVkX2F0X21zGAsgASgBEhEKCWJ1bmRsZV9pZBgMIAEoCRIQCghhZ2VudF9pZBgNIAEoCSp4CgpSdWxlRWZmZWN0EhsKF1JVTEVfRUZGRUNUX1VOU1BFQ0lGSUVEEAASFQoRUlVMRV9FRkZFQ1RfQUxMT1cQARIUChBSVUxFX0VGRkVDVF9ERU5ZEAISIAocUlVMRV9FRkZFQ1RfUkVRVUlSRV9BUFBST1ZBTBADYgZwcm90bzM", [file_google_protobuf_struct, file_warden_gate_v1_gate]);
 
 /**
  * @generated from message warden.policy.v1.Rule
@@ -103,6 +104,23 @@ export type PolicyBundlePublished = Message<"warden.policy.v1.PolicyBundlePublis
    * @generated from field: warden.gate.v1.RiskClass approval_from = 8;
    */
   approvalFrom: RiskClass;
+
+  /**
+   * @generated from field: string description = 9;
+   */
+  description: string;
+
+  /**
+   * @generated from field: repeated warden.policy.v1.BundleTest tests = 10;
+   */
+  tests: BundleTest[];
+
+  /**
+   * The bundle document as submitted (JSON), kept so the repository can be rebuilt from Kafka.
+   *
+   * @generated from field: string source = 11;
+   */
+  source: string;
 };
 
 /**
@@ -140,6 +158,13 @@ export type PolicyBundleActivated = Message<"warden.policy.v1.PolicyBundleActiva
    * @generated from field: double activated_at_ms = 5;
    */
   activatedAtMs: number;
+
+  /**
+   * When the version takes effect on the decision clock; 0 = at activated_at_ms.
+   *
+   * @generated from field: double effective_at_ms = 6;
+   */
+  effectiveAtMs: number;
 };
 
 /**
@@ -148,6 +173,308 @@ export type PolicyBundleActivated = Message<"warden.policy.v1.PolicyBundleActiva
  */
 export const PolicyBundleActivatedSchema: GenMessage<PolicyBundleActivated> = /*@__PURE__*/
   messageDesc(file_warden_policy_v1_policy, 2);
+
+/**
+ * One test case a bundle ships with; publishing runs them all and refuses the bundle if any fails.
+ *
+ * @generated from message warden.policy.v1.BundleTest
+ */
+export type BundleTest = Message<"warden.policy.v1.BundleTest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * A RuleInput subset (request, agent, contract, action, run, agentHistory, now) as JSON.
+   *
+   * @generated from field: google.protobuf.Struct input = 2;
+   */
+  input?: JsonObject | undefined;
+
+  /**
+   * The bundle verdict the case expects (the strongest effect among the rules that matched).
+   *
+   * @generated from field: warden.policy.v1.RuleEffect expect_verdict = 3;
+   */
+  expectVerdict: RuleEffect;
+
+  /**
+   * The ids of exactly the rules that must match, in any order; empty with check_rules unset = not checked.
+   *
+   * @generated from field: repeated string expect_rules = 4;
+   */
+  expectRules: string[];
+
+  /**
+   * True when expect_rules is checked (so that "no rule matches" can be expected).
+   *
+   * @generated from field: bool check_rules = 5;
+   */
+  checkRules: boolean;
+};
+
+/**
+ * Describes the message warden.policy.v1.BundleTest.
+ * Use `create(BundleTestSchema)` to create a new message.
+ */
+export const BundleTestSchema: GenMessage<BundleTest> = /*@__PURE__*/
+  messageDesc(file_warden_policy_v1_policy, 3);
+
+/**
+ * policy.events, keyed by tenant id. Rolls the active version back to an earlier published one, at once.
+ *
+ * @generated from message warden.policy.v1.PolicyBundleRolledBack
+ */
+export type PolicyBundleRolledBack = Message<"warden.policy.v1.PolicyBundleRolledBack"> & {
+  /**
+   * @generated from field: string bundle_id = 1;
+   */
+  bundleId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string from_version = 3;
+   */
+  fromVersion: string;
+
+  /**
+   * @generated from field: string to_version = 4;
+   */
+  toVersion: string;
+
+  /**
+   * @generated from field: string rolled_back_by = 5;
+   */
+  rolledBackBy: string;
+
+  /**
+   * @generated from field: double rolled_back_at_ms = 6;
+   */
+  rolledBackAtMs: number;
+
+  /**
+   * @generated from field: string reason = 7;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message warden.policy.v1.PolicyBundleRolledBack.
+ * Use `create(PolicyBundleRolledBackSchema)` to create a new message.
+ */
+export const PolicyBundleRolledBackSchema: GenMessage<PolicyBundleRolledBack> = /*@__PURE__*/
+  messageDesc(file_warden_policy_v1_policy, 4);
+
+/**
+ * policy.events, keyed by tenant id. A candidate version evaluated beside the active one, never enforced.
+ *
+ * @generated from message warden.policy.v1.ShadowBundleSet
+ */
+export type ShadowBundleSet = Message<"warden.policy.v1.ShadowBundleSet"> & {
+  /**
+   * @generated from field: string bundle_id = 1;
+   */
+  bundleId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string version = 3;
+   */
+  version: string;
+
+  /**
+   * @generated from field: string set_by = 4;
+   */
+  setBy: string;
+
+  /**
+   * @generated from field: double set_at_ms = 5;
+   */
+  setAtMs: number;
+};
+
+/**
+ * Describes the message warden.policy.v1.ShadowBundleSet.
+ * Use `create(ShadowBundleSetSchema)` to create a new message.
+ */
+export const ShadowBundleSetSchema: GenMessage<ShadowBundleSet> = /*@__PURE__*/
+  messageDesc(file_warden_policy_v1_policy, 5);
+
+/**
+ * policy.events, keyed by tenant id.
+ *
+ * @generated from message warden.policy.v1.ShadowBundleCleared
+ */
+export type ShadowBundleCleared = Message<"warden.policy.v1.ShadowBundleCleared"> & {
+  /**
+   * @generated from field: string bundle_id = 1;
+   */
+  bundleId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string version = 3;
+   */
+  version: string;
+
+  /**
+   * @generated from field: string cleared_by = 4;
+   */
+  clearedBy: string;
+
+  /**
+   * @generated from field: double cleared_at_ms = 5;
+   */
+  clearedAtMs: number;
+};
+
+/**
+ * Describes the message warden.policy.v1.ShadowBundleCleared.
+ * Use `create(ShadowBundleClearedSchema)` to create a new message.
+ */
+export const ShadowBundleClearedSchema: GenMessage<ShadowBundleCleared> = /*@__PURE__*/
+  messageDesc(file_warden_policy_v1_policy, 6);
+
+/**
+ * The result of one rule in a shadow comparison.
+ *
+ * @generated from message warden.policy.v1.RuleOutcome
+ */
+export type RuleOutcome = Message<"warden.policy.v1.RuleOutcome"> & {
+  /**
+   * @generated from field: string rule_id = 1;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * allow | deny | require_approval | no_match | error
+   *
+   * @generated from field: string result = 3;
+   */
+  result: string;
+
+  /**
+   * @generated from field: uint32 risk = 4;
+   */
+  risk: number;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message warden.policy.v1.RuleOutcome.
+ * Use `create(RuleOutcomeSchema)` to create a new message.
+ */
+export const RuleOutcomeSchema: GenMessage<RuleOutcome> = /*@__PURE__*/
+  messageDesc(file_warden_policy_v1_policy, 7);
+
+/**
+ * policy.shadow, keyed by tenant id: what the shadow candidate would have decided for one live decision.
+ *
+ * @generated from message warden.policy.v1.ShadowDecisionRecorded
+ */
+export type ShadowDecisionRecorded = Message<"warden.policy.v1.ShadowDecisionRecorded"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string decision_id = 3;
+   */
+  decisionId: string;
+
+  /**
+   * The verdict the gate enforced.
+   *
+   * @generated from field: warden.gate.v1.Verdict live_verdict = 4;
+   */
+  liveVerdict: Verdict;
+
+  /**
+   * The active bundle's rule verdict on the same input ("" version when none was active).
+   *
+   * @generated from field: string active_version = 5;
+   */
+  activeVersion: string;
+
+  /**
+   * @generated from field: warden.policy.v1.RuleEffect active_effect = 6;
+   */
+  activeEffect: RuleEffect;
+
+  /**
+   * @generated from field: string shadow_version = 7;
+   */
+  shadowVersion: string;
+
+  /**
+   * @generated from field: warden.policy.v1.RuleEffect shadow_effect = 8;
+   */
+  shadowEffect: RuleEffect;
+
+  /**
+   * The shadow candidate's rules that matched or failed.
+   *
+   * @generated from field: repeated warden.policy.v1.RuleOutcome shadow_rules = 9;
+   */
+  shadowRules: RuleOutcome[];
+
+  /**
+   * Rule ids whose result differs between the active and the shadow bundle.
+   *
+   * @generated from field: repeated string flipped_rules = 10;
+   */
+  flippedRules: string[];
+
+  /**
+   * @generated from field: double decided_at_ms = 11;
+   */
+  decidedAtMs: number;
+
+  /**
+   * @generated from field: string bundle_id = 12;
+   */
+  bundleId: string;
+
+  /**
+   * @generated from field: string agent_id = 13;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message warden.policy.v1.ShadowDecisionRecorded.
+ * Use `create(ShadowDecisionRecordedSchema)` to create a new message.
+ */
+export const ShadowDecisionRecordedSchema: GenMessage<ShadowDecisionRecorded> = /*@__PURE__*/
+  messageDesc(file_warden_policy_v1_policy, 8);
 
 /**
  * @generated from enum warden.policy.v1.RuleEffect
