@@ -1,63 +1,202 @@
+import { createPrivateKey } from 'node:crypto';
 import {
   ActiveSwitches,
-  BudgetReservationRefused,
+  ApprovalDeniedSchema,
+  ApprovalExpiredSchema,
+  ApprovalGrantedSchema,
   BudgetReservationRefusedSchema,
-  BudgetReserved,
   BudgetReservedSchema,
-  GateDecided,
-  covering,
   evolveActiveSwitches,
+  GateDecided,
+  GateRequested,
   is,
+  KeyUse,
   Topic,
 } from '@warden/contracts';
-import { AgentDirectory, evolveAgentDirectory, gate, GateCommand, GateState } from '@warden/policy-domain';
-import { Processor, ProcessorDefinition, ServiceRuntime } from '@warden/platform';
+import {
+  activeBundleAt,
+  activeKey,
+  agentKey,
+  BundleDirectory,
+  completionKey,
+  DecisionSigner,
+  emptyBundleDirectory,
+  emptyGateActivity,
+  emptyGateRegistry,
+  evolveBundleDirectory,
+  evolveGateActivity,
+  evolveGateRegistry,
+  gate,
+  GateActivity,
+  GateCommand,
+  GateRegistry,
+  GateSettings,
+  GateState,
+  GateView,
+  ReservationResult,
+} from '@warden/policy-domain';
+import { openPrivateKey, parseKek, Processor, ProcessorDefinition, ServiceRuntime, Table } from '@warden/platform';
+import { PolicyConfig } from './config';
+
+/** The tables the gate decides from; each is folded from Kafka on every instance. */
+export interface GateTables {
+  readonly switches: Table<ActiveSwitches>;
+  readonly registry: Table<GateRegistry>;
+  readonly bundles: Table<BundleDirectory>;
+  readonly activity: Table<GateActivity>;
+}
 
 /**
- * The policy stage of the gate: consumes the budget stage's answers (which carry the request),
- * decides with the kill switches and registry folded from Kafka, and publishes GateDecided.
- * It is the only writer of gate.decisions.
+ * Opens the active decision-token key with the KEK, once per kid. Without a KEK, or when the
+ * key cannot be opened, there is no signer and allow decisions fail closed.
  */
-export function wireGate(runtime: ServiceRuntime, instanceId: string): Processor<GateCommand, GateState, GateDecided> {
-  const switches = runtime.table<ActiveSwitches>(
-    {
-      name: 'policy-killswitches',
-      topics: [Topic.killswitchEvents],
-      initial: () => new Map(),
-      evolve: evolveActiveSwitches,
+export function decisionSigners(keyEncryptionKey: string): (registry: GateRegistry) => DecisionSigner | undefined {
+  const kek = keyEncryptionKey ? parseKek(keyEncryptionKey) : undefined;
+  const opened = new Map<string, DecisionSigner | undefined>();
+  return (registry) => {
+    const key = activeKey(registry, KeyUse.DECISION_TOKEN);
+    if (!key || !kek) return undefined;
+    if (!opened.has(key.kid)) {
+      try {
+        const jwk = openPrivateKey(key.sealedPrivateKey, key.kid, kek);
+        opened.set(key.kid, { kid: key.kid, privateKey: createPrivateKey({ key: jwk as never, format: 'jwk' }) });
+      } catch {
+        opened.set(key.kid, undefined);
+      }
+    }
+    return opened.get(key.kid);
+  };
+}
+
+/** The view of the tables a decision reads right now, with their versions. */
+export function viewOf(
+  t: GateTables,
+  signerOf: (registry: GateRegistry) => DecisionSigner | undefined,
+  settings: GateSettings,
+): GateView {
+  const activity = t.activity.state;
+  return {
+    registry: t.registry.state,
+    switches: t.switches.state,
+    bundleFor: (tenantId, now) => activeBundleAt(t.bundles.state, tenantId, now),
+    standing: activity.standing,
+    completedBy: (tenantId, key) => activity.completions.get(completionKey(tenantId, key)),
+    agentHistory: (tenantId, agentId) => activity.agentHistory.get(agentKey(tenantId, agentId)) ?? [],
+    signer: signerOf(t.registry.state),
+    settings,
+    versions: {
+      registry: t.registry.version,
+      killswitch: t.switches.version,
+      activity: t.activity.version,
+      bundles: t.bundles.version,
     },
-    instanceId,
-  );
-  const agents = runtime.table<AgentDirectory>(
-    { name: 'policy-agents', topics: [Topic.registryEvents], initial: () => new Map(), evolve: evolveAgentDirectory },
-    instanceId,
-  );
+  };
+}
+
+/**
+ * The policy stage of the gate: consumes the budget stage's answers (which carry the request)
+ * and approval resolutions (same run-id key, so the pending decision is on this partition),
+ * decides with the tables folded from Kafka, and publishes GateDecided. It is the only writer of
+ * gate.decisions. The runtime waits for every table to catch up before it handles any input, so
+ * kill switches engaged while the service was down hold for the first request after a restart.
+ */
+export function wireGate(
+  runtime: ServiceRuntime,
+  config: Pick<
+    PolicyConfig,
+    'instanceId' | 'keyEncryptionKey' | 'decisionTokenTtlMs' | 'agentTokens' | 'agentHistoryHorizonMs'
+  >,
+): Processor<GateCommand, GateState, GateDecided> {
+  const { instanceId } = config;
+  const tables: GateTables = {
+    switches: runtime.table<ActiveSwitches>(
+      {
+        name: 'policy-killswitches',
+        topics: [Topic.killswitchEvents],
+        initial: () => new Map(),
+        evolve: evolveActiveSwitches,
+      },
+      instanceId,
+    ),
+    registry: runtime.table<GateRegistry>(
+      {
+        name: 'policy-registry',
+        topics: [Topic.registryEvents],
+        initial: emptyGateRegistry,
+        evolve: evolveGateRegistry,
+      },
+      instanceId,
+    ),
+    bundles: runtime.table<BundleDirectory>(
+      {
+        name: 'policy-bundles',
+        topics: [Topic.policyEvents],
+        initial: emptyBundleDirectory,
+        evolve: evolveBundleDirectory,
+      },
+      instanceId,
+    ),
+    activity: runtime.table<GateActivity>(
+      {
+        name: 'policy-activity',
+        topics: [Topic.gateOutcomes, Topic.gateDecisions, Topic.approvalEvents],
+        initial: () => emptyGateActivity(config.agentHistoryHorizonMs),
+        evolve: evolveGateActivity,
+      },
+      instanceId,
+    ),
+  };
+  const signerOf = decisionSigners(config.keyEncryptionKey);
+  const settings: GateSettings = { decisionTokenTtlMs: config.decisionTokenTtlMs, agentTokens: config.agentTokens };
 
   const definition: ProcessorDefinition<GateCommand, GateState, GateDecided> = {
     name: 'policy-gate',
-    inputs: [Topic.budgetReservations],
+    inputs: [Topic.budgetReservations, Topic.approvalEvents],
     outputs: [Topic.gateDecisions],
     decider: gate,
-    tables: [switches, agents],
+    tables: Object.values(tables),
     command(input, ctx) {
-      let answer: BudgetReserved | BudgetReservationRefused;
-      if (is(input, BudgetReservedSchema) || is(input, BudgetReservationRefusedSchema)) answer = input.data;
-      else return null;
-      const request = answer.request;
+      if (is(input, ApprovalGrantedSchema) || is(input, ApprovalDeniedSchema) || is(input, ApprovalExpiredSchema)) {
+        return {
+          type: 'ResolveApproval',
+          resolution: input.data,
+          view: viewOf(tables, signerOf, settings),
+          decisionId: ctx.id(),
+          now: ctx.now,
+        };
+      }
+      let reservation: ReservationResult;
+      let request: GateRequested | undefined;
+      if (is(input, BudgetReservedSchema)) {
+        const a = input.data;
+        request = a.request;
+        reservation = {
+          granted: true,
+          reservationId: a.reservationId,
+          reason: '',
+          reservedTokens: a.reservedTokens,
+          approvalRequired: a.approvalRequired,
+          approvalReason: a.approvalReason,
+          hints: a.degradeHints,
+        };
+      } else if (is(input, BudgetReservationRefusedSchema)) {
+        request = input.data.request;
+        reservation = {
+          granted: false,
+          reservationId: input.data.reservationId,
+          reason: input.data.reason,
+          reservedTokens: 0,
+          approvalRequired: false,
+          approvalReason: '',
+          hints: [],
+        };
+      } else return null;
       if (!request) return null;
-      const granted = answer.$typeName === BudgetReservedSchema.typeName;
       return {
         type: 'DecideGate',
         request,
-        reservation: {
-          granted,
-          reservationId: answer.reservationId,
-          reason: granted ? '' : (answer as BudgetReservationRefused).reason,
-          reservedTokens: granted ? (answer as BudgetReserved).reservedTokens : 0,
-        },
-        killSwitches: covering(switches.state, request, ctx.now),
-        agent: agents.state.get(request.agentId),
-        versions: { registry: agents.version, killswitch: switches.version },
+        reservation,
+        view: viewOf(tables, signerOf, settings),
         decisionId: ctx.id(),
         now: ctx.now,
       };

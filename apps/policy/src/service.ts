@@ -12,7 +12,7 @@ import { Init1763700000000 } from './migrations/1763700000000-init';
 /** The policy service: its runtime (gate processor, tables, projection) and its Nest module. */
 export function policyService(config: PolicyConfig): { runtime: ServiceRuntime; module: DynamicModule } {
   const runtime = createServiceRuntime('policy', config, { schema: 'policy', migrations: [Init1763700000000] });
-  wireGate(runtime, config.instanceId);
+  wireGate(runtime, config);
   runtime.project(decisionsProjection);
   const module = ServiceModule.with({
     runtime,
