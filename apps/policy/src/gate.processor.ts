@@ -4,11 +4,12 @@ import {
   ApprovalDeniedSchema,
   ApprovalExpiredSchema,
   ApprovalGrantedSchema,
+  BudgetReservationRefused,
   BudgetReservationRefusedSchema,
+  BudgetReserved,
   BudgetReservedSchema,
   evolveActiveSwitches,
   GateDecided,
-  GateRequested,
   is,
   KeyUse,
   Topic,
@@ -65,6 +66,30 @@ export function decisionSigners(keyEncryptionKey: string): (registry: GateRegist
       }
     }
     return opened.get(key.kid);
+  };
+}
+
+/** The budget stage's answer as the admission decision reads it. */
+export function reservationOf(answer: BudgetReserved | BudgetReservationRefused): ReservationResult {
+  if (answer.$typeName === BudgetReservedSchema.typeName) {
+    return {
+      granted: true,
+      reservationId: answer.reservationId,
+      reason: '',
+      reservedTokens: answer.reservedTokens,
+      approvalRequired: answer.approvalRequired,
+      approvalReason: answer.approvalReason,
+      hints: answer.degradeHints,
+    };
+  }
+  return {
+    granted: false,
+    reservationId: answer.reservationId,
+    reason: answer.reason,
+    reservedTokens: 0,
+    approvalRequired: false,
+    approvalReason: '',
+    hints: [],
   };
 }
 
@@ -165,37 +190,14 @@ export function wireGate(
           now: ctx.now,
         };
       }
-      let reservation: ReservationResult;
-      let request: GateRequested | undefined;
-      if (is(input, BudgetReservedSchema)) {
-        const a = input.data;
-        request = a.request;
-        reservation = {
-          granted: true,
-          reservationId: a.reservationId,
-          reason: '',
-          reservedTokens: a.reservedTokens,
-          approvalRequired: a.approvalRequired,
-          approvalReason: a.approvalReason,
-          hints: a.degradeHints,
-        };
-      } else if (is(input, BudgetReservationRefusedSchema)) {
-        request = input.data.request;
-        reservation = {
-          granted: false,
-          reservationId: input.data.reservationId,
-          reason: input.data.reason,
-          reservedTokens: 0,
-          approvalRequired: false,
-          approvalReason: '',
-          hints: [],
-        };
-      } else return null;
+      const answer =
+        is(input, BudgetReservedSchema) || is(input, BudgetReservationRefusedSchema) ? input.data : undefined;
+      const request = answer?.request;
       if (!request) return null;
       return {
         type: 'DecideGate',
         request,
-        reservation,
+        reservation: reservationOf(answer as BudgetReserved | BudgetReservationRefused),
         view: viewOf(tables, signerOf, settings),
         decisionId: ctx.id(),
         now: ctx.now,
