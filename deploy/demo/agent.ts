@@ -1,5 +1,6 @@
 import { callerHeaders } from '@warden/platform';
 import { WardenClient, GateInput } from '@warden/sdk';
+import { DEMO_CONTRACTS } from './registry-bootstrap';
 
 /** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
 export interface DemoUrls {
@@ -44,8 +45,13 @@ export async function runDemo(
     businessProcess: 'accounts-payable',
     model: 'gpt-5-mini',
     tools: [
-      { tool: 'tickets', actions: ['read', 'draft'] },
-      { tool: 'payments', actions: ['read'] },
+      {
+        tool: 'tickets',
+        actions: ['read', 'draft'],
+        contractVersion: '1',
+        definitionDigest: DEMO_CONTRACTS.tickets.digest,
+      },
+      { tool: 'payments', actions: ['read'], contractVersion: '1', definitionDigest: DEMO_CONTRACTS.payments.digest },
     ],
     environments: ['prod'],
     autonomyLevel: 2,
