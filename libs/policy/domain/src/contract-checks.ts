@@ -91,7 +91,8 @@ export function inputShapeErrors(contract: CompiledContract, args: unknown): str
 /** The prohibitions that apply to this input: true, or not evaluable (fail closed). */
 export function violatedProhibitions(contract: CompiledContract, input: RuleInput): { id: string; reason: string }[] {
   const out: { id: string; reason: string }[] = [];
-  const context = input as unknown as Record<string, unknown>;
+  // The same variable names as rules (bundles/compile.ts): `agent_history` in CEL.
+  const context: Record<string, unknown> = { ...input, agent_history: input.agentHistory };
   for (const p of contract.prohibitions) {
     if (!p.program) {
       out.push({ id: p.id, reason: `prohibition ${p.id} does not compile (${p.compileError})` });
