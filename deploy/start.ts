@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { WardenClient } from '@warden/sdk';
-import { runDemo } from './demo/agent';
-import { publishDemoRegistry } from './demo/registry-bootstrap';
+import { DEMO_CONTRACTS, runDemo } from './demo/agent';
+import { publishRegistryBootstrap } from './local/registry-bootstrap';
 import { ensurePostgres } from './local/postgres';
 import { SERVICES, startStack } from './local/stack';
 
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     logDir,
     env: { WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64'), POLICY_AGENT_TOKENS: 'optional' },
   });
-  await publishDemoRegistry([brokers], prefix, kek);
+  await publishRegistryBootstrap([brokers], prefix, kek, 'demo', DEMO_CONTRACTS);
   for (const s of SERVICES) say(`${s.padEnd(10)} ${stack.urls[s]}  (/health/ready, /metrics, /openapi)`);
   const client = await WardenClient.connect({ brokers: [brokers], topicPrefix: prefix, clientId: 'demo-agent' });
   const abort = new AbortController();

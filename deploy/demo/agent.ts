@@ -1,6 +1,7 @@
 import { callerHeaders } from '@warden/platform';
 import { WardenClient, GateInput } from '@warden/sdk';
-import { DEMO_CONTRACTS } from './registry-bootstrap';
+import { RiskClass } from '@warden/contracts';
+import { BootstrapContract } from '../local/registry-bootstrap';
 
 /** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
 export interface DemoUrls {
@@ -8,6 +9,25 @@ export interface DemoUrls {
   readonly killswitch: string;
   readonly trace: string;
 }
+
+/** The demo's tool contracts: every tool the demo agent is granted, pinned at version 1 by this digest. */
+export const DEMO_CONTRACTS: Record<string, BootstrapContract> = {
+  tickets: {
+    digest: 'sha256:demo-tickets-1',
+    actions: [
+      ['read', RiskClass.LOW, false],
+      ['draft', RiskClass.MEDIUM, false],
+      ['close', RiskClass.MEDIUM, false],
+    ],
+  },
+  payments: {
+    digest: 'sha256:demo-payments-1',
+    actions: [
+      ['read', RiskClass.LOW, false],
+      ['pay', RiskClass.CRITICAL, false],
+    ],
+  },
+};
 
 const headers = async (roles: string) => ({
   'content-type': 'application/json',

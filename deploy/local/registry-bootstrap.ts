@@ -14,34 +14,31 @@ import {
 } from '@warden/contracts';
 import { KafkajsPort, Logger, sealPrivateKey } from '@warden/platform';
 
-/** The demo's tool contracts: every tool the demo agent is granted, pinned at version 1 by this digest. */
-export const DEMO_CONTRACTS: Record<string, { digest: string; actions: [string, RiskClass, boolean][] }> = {
-  tickets: {
-    digest: 'sha256:demo-tickets-1',
-    actions: [
-      ['read', RiskClass.LOW, false],
-      ['draft', RiskClass.MEDIUM, false],
-      ['close', RiskClass.MEDIUM, false],
-    ],
-  },
-  payments: {
-    digest: 'sha256:demo-payments-1',
-    actions: [
-      ['read', RiskClass.LOW, false],
-      ['pay', RiskClass.CRITICAL, false],
-    ],
-  },
-};
+/** A tool contract at version 1: its digest and its actions (name, risk class, requires approval). */
+export interface BootstrapContract {
+  readonly digest: string;
+  readonly actions: readonly (readonly [string, RiskClass, boolean])[];
+}
 
 /**
- * Publishes a decision-token signing key (sealed with the stack's KEK) and the demo tool contracts on
- * registry.events, as the registry would after a key rotation and a contract publication.
+ * Publishes a decision-token signing key (sealed with the stack's KEK) and a tenant's tool contracts
+ * (version 1) on registry.events, as the registry would after a key rotation and a contract publication.
  */
-export async function publishDemoRegistry(brokers: string[], prefix: string, kek: Buffer): Promise<void> {
-  const port = new KafkajsPort({ brokers, clientId: 'demo-bootstrap', logger: new Logger('demo', 'error') });
+export async function publishRegistryBootstrap(
+  brokers: readonly string[],
+  prefix: string,
+  kek: Buffer,
+  tenantId: string,
+  contracts: Record<string, BootstrapContract>,
+): Promise<void> {
+  const port = new KafkajsPort({
+    brokers: [...brokers],
+    clientId: 'registry-bootstrap',
+    logger: new Logger('bootstrap', 'error'),
+  });
   await port.connect();
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const kid = `demo-decision-${Date.now().toString(36)}`;
+  const kid = `decision-${Date.now().toString(36)}`;
   const events: [string, Message][] = [
     [
       'keys',
@@ -54,10 +51,10 @@ export async function publishDemoRegistry(brokers: string[], prefix: string, kek
         activatedAtMs: Date.now(),
       }),
     ],
-    ...Object.entries(DEMO_CONTRACTS).map(([tool, c]): [string, Message] => [
-      `tool:demo/${tool}`,
+    ...Object.entries(contracts).map(([tool, c]): [string, Message] => [
+      `tool:${tenantId}/${tool}`,
       create(ToolContractPublishedSchema, {
-        tenantId: 'demo',
+        tenantId,
         contract: create(ToolContractSchema, {
           tool,
           version: '1',
@@ -76,10 +73,10 @@ export async function publishDemoRegistry(brokers: string[], prefix: string, kek
         ...encode({
           id: randomUUID(),
           type: data.$typeName,
-          source: 'warden://demo',
+          source: 'warden://bootstrap',
           time: Date.now(),
           key,
-          tenantId: 'demo',
+          tenantId,
           agentId: '',
           runId: '',
           data,
