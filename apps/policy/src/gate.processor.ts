@@ -51,7 +51,10 @@ export interface GateTables {
  * Opens the active decision-token key with the KEK, once per kid. Without a KEK, or when the
  * key cannot be opened, there is no signer and allow decisions fail closed.
  */
-export function decisionSigners(keyEncryptionKey: string): (registry: GateRegistry) => DecisionSigner | undefined {
+export function decisionSigners(
+  keyEncryptionKey: string,
+  warn: (message: string, fields: Record<string, unknown>) => void = () => undefined,
+): (registry: GateRegistry) => DecisionSigner | undefined {
   const kek = keyEncryptionKey ? parseKek(keyEncryptionKey) : undefined;
   const opened = new Map<string, DecisionSigner | undefined>();
   return (registry) => {
@@ -61,7 +64,11 @@ export function decisionSigners(keyEncryptionKey: string): (registry: GateRegist
       try {
         const jwk = openPrivateKey(key.sealedPrivateKey, key.kid, kek);
         opened.set(key.kid, { kid: key.kid, privateKey: createPrivateKey({ key: jwk as never, format: 'jwk' }) });
-      } catch {
+      } catch (error) {
+        warn('cannot open the decision-token key: every allow fails closed until a key opens', {
+          kid: key.kid,
+          error: (error as Error).message,
+        });
         opened.set(key.kid, undefined);
       }
     }
@@ -171,7 +178,12 @@ export function wireGate(
       instanceId,
     ),
   };
-  const signerOf = decisionSigners(config.keyEncryptionKey);
+  if (!config.keyEncryptionKey) {
+    runtime.logger.warn(
+      'WARDEN_KEY_ENCRYPTION_KEY is not set: no decision token can be signed, so every allow fails closed',
+    );
+  }
+  const signerOf = decisionSigners(config.keyEncryptionKey, (message, fields) => runtime.logger.warn(message, fields));
   const settings: GateSettings = { decisionTokenTtlMs: config.decisionTokenTtlMs, agentTokens: config.agentTokens };
 
   const definition: ProcessorDefinition<GateCommand, GateState, GateDecided> = {
