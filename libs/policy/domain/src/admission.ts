@@ -321,6 +321,16 @@ function contractChecks(r: GateRequested, contract: CompiledContract, input: Rul
     return [...checks, check(`warden.contract.prohibition.${violated[0].id}`, 'deny', violated[0].reason, v)];
   }
   checks.push(check('warden.contract.prohibitions', 'pass', `${contract.prohibitions.length} prohibitions hold`, v));
+  const limit = contract.contract.rateLimit;
+  if (limit && limit.calls > 0 && limit.windowMs > 0) {
+    const since = input.now - limit.windowMs;
+    const used = input.agentHistory.history.filter((h) => h.tool === r.tool && h.atMs > since).length;
+    if (used >= limit.calls) {
+      const reason = `${r.agentId} made ${used} calls to ${r.tool} in the last ${limit.windowMs} ms (limit ${limit.calls})`;
+      return [...checks, check('warden.contract.rate-limit', 'deny', reason, v)];
+    }
+    checks.push(check('warden.contract.rate-limit', 'pass', `${used} of ${limit.calls} calls in the window`, v));
+  }
   return checks;
 }
 

@@ -1,8 +1,18 @@
-import { ActionKind, create, DataClass, GateDecided, StepCompletedSchema, Verdict } from '@warden/contracts';
+import { isMessage } from '@bufbuild/protobuf';
+import {
+  ActionKind,
+  create,
+  DataClass,
+  GateDecided,
+  RateLimitSchema,
+  StepCompletedSchema,
+  ToolContractPublishedSchema,
+  Verdict,
+} from '@warden/contracts';
 import { given } from '@warden/kernel';
 import { agentKey, emptyGateActivity, evolveGateActivity, GateActivity } from './activity';
 import { compileRules } from './bundles/compile';
-import { agentToken, envelope, NOW, request, reservation, view } from './gate.fixtures';
+import { agentToken, envelope, NOW, registryEvents, registryOf, request, reservation, view } from './gate.fixtures';
 import { gate, GateCommand } from './gate';
 
 /** Temporal and sequence rules, written in CEL over `run.history` and `agent_history.history`. */
@@ -84,6 +94,45 @@ describe('temporal rules over the run and the agent history', () => {
       )
       .thenEvents()[0];
     expect(Verdict[later.verdict]).toBe('ALLOW');
+  });
+});
+
+describe('the tool contract rate limit', () => {
+  it('denies a call beyond the contract rate limit per agent within its window', () => {
+    const limited = registryOf(
+      registryEvents().map((e) =>
+        isMessage(e, ToolContractPublishedSchema)
+          ? create(ToolContractPublishedSchema, {
+              ...e,
+              contract: { ...e.contract!, rateLimit: create(RateLimitSchema, { calls: 2, windowMs: 60_000 }) },
+            })
+          : e,
+      ),
+    );
+    const earlier = (id: string, atMs: number) => ({
+      requestId: id,
+      actionKind: 'tool_call',
+      tool: 'payroll',
+      action: 'read',
+      atMs,
+      dataClasses: [],
+      verdict: 'allow',
+    });
+    const v = (history: ReturnType<typeof earlier>[]) => view({ agentHistory: () => history }, limited);
+    const cmd = (history: ReturnType<typeof earlier>[]): GateCommand => ({ ...decide('r1'), view: v(history) });
+    const once = given(gate, [])
+      .when(cmd([earlier('a', NOW - 1000)]))
+      .thenEvents()[0];
+    expect(Verdict[once.verdict]).toBe('ALLOW');
+    const twice = given(gate, [])
+      .when(cmd([earlier('a', NOW - 1000), earlier('b', NOW - 500)]))
+      .thenEvents()[0];
+    expect(Verdict[twice.verdict]).toBe('DENY');
+    expect(twice.context!.evaluations.at(-1)!.policyId).toBe('warden.contract.rate-limit');
+    const old = given(gate, [])
+      .when(cmd([earlier('a', NOW - 60_000), earlier('b', NOW - 500)]))
+      .thenEvents()[0];
+    expect(Verdict[old.verdict]).toBe('ALLOW');
   });
 });
 
