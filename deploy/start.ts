@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { WardenClient } from '@warden/sdk';
-import { runDemo } from './demo/agent';
+import { DEMO_CONTRACTS, runDemo } from './demo/agent';
+import { publishRegistryBootstrap } from './local/registry-bootstrap';
 import { ensurePostgres } from './local/postgres';
 import { SERVICES, startStack } from './local/stack';
 
@@ -28,7 +30,16 @@ async function main(): Promise<void> {
   const prefix = process.env.WARDEN_TOPIC_PREFIX ?? 'warden.';
   const logDir = join(root, '.warden', 'logs');
   say(`starting ${SERVICES.join(', ')} (logs in ${logDir})...`);
-  const stack = await startStack({ brokers, databaseUrl: pg.url, topicPrefix: prefix, logDir });
+  // Policy opens decision-token keys with this KEK; the demo agent has no agent token yet, so tokens are optional.
+  const kek = randomBytes(32);
+  const stack = await startStack({
+    brokers,
+    databaseUrl: pg.url,
+    topicPrefix: prefix,
+    logDir,
+    env: { WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64'), POLICY_AGENT_TOKENS: 'optional' },
+  });
+  await publishRegistryBootstrap([brokers], prefix, kek, 'demo', DEMO_CONTRACTS);
   for (const s of SERVICES) say(`${s.padEnd(10)} ${stack.urls[s]}  (/health/ready, /metrics, /openapi)`);
   const client = await WardenClient.connect({ brokers: [brokers], topicPrefix: prefix, clientId: 'demo-agent' });
   const abort = new AbortController();

@@ -1,5 +1,7 @@
 import { callerHeaders } from '@warden/platform';
 import { WardenClient, GateInput } from '@warden/sdk';
+import { RiskClass } from '@warden/contracts';
+import { BootstrapContract } from '../local/registry-bootstrap';
 
 /** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
 export interface DemoUrls {
@@ -7,6 +9,25 @@ export interface DemoUrls {
   readonly killswitch: string;
   readonly trace: string;
 }
+
+/** The demo's tool contracts: every tool the demo agent is granted, pinned at version 1 by this digest. */
+export const DEMO_CONTRACTS: Record<string, BootstrapContract> = {
+  tickets: {
+    digest: 'sha256:demo-tickets-1',
+    actions: [
+      ['read', RiskClass.LOW, false],
+      ['draft', RiskClass.MEDIUM, false],
+      ['close', RiskClass.MEDIUM, false],
+    ],
+  },
+  payments: {
+    digest: 'sha256:demo-payments-1',
+    actions: [
+      ['read', RiskClass.LOW, false],
+      ['pay', RiskClass.CRITICAL, false],
+    ],
+  },
+};
 
 const headers = async (roles: string) => ({
   'content-type': 'application/json',
@@ -44,8 +65,13 @@ export async function runDemo(
     businessProcess: 'accounts-payable',
     model: 'gpt-5-mini',
     tools: [
-      { tool: 'tickets', actions: ['read', 'draft'] },
-      { tool: 'payments', actions: ['read'] },
+      {
+        tool: 'tickets',
+        actions: ['read', 'draft'],
+        contractVersion: '1',
+        definitionDigest: DEMO_CONTRACTS.tickets.digest,
+      },
+      { tool: 'payments', actions: ['read'], contractVersion: '1', definitionDigest: DEMO_CONTRACTS.payments.digest },
     ],
     environments: ['prod'],
     autonomyLevel: 2,

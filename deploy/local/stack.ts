@@ -117,3 +117,5 @@ async function waitReady(
   }
   throw new Error(`${service} not ready after ${timeoutMs} ms: ${last}`);
 }
+
+export * from './registry-bootstrap';

@@ -1,8 +1,9 @@
 import { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { WardenClient } from '@warden/sdk';
-import { SERVICES, Stack, startStack } from '@warden/local-stack';
-import { BENCH_AGENT, registerBenchAgent, waitUntilAllowed } from './agent';
+import { publishRegistryBootstrap, SERVICES, Stack, startStack } from '@warden/local-stack';
+import { BENCH_AGENT, BENCH_CONTRACTS, registerBenchAgent, waitUntilAllowed } from './agent';
 import { BudgetShare, measureBudgetShare } from './budget-stage';
 import { BenchConfig } from './config';
 import { brokerPid, freePorts } from './infra';
@@ -40,19 +41,26 @@ export async function runWarden(
   const profileDir = config.profile ? join(options.logDir, 'profiles') : undefined;
   say(`warden: starting the six services (logs in ${options.logDir})...`);
   const ports = await freePorts(SERVICES.length);
+  const kek = randomBytes(32);
   running.stack = await startStack({
     brokers: brokers.join(','),
     ports: Object.fromEntries(SERVICES.map((s, i) => [s, ports[i]])),
     databaseUrl: options.databaseUrl,
     topicPrefix: prefix,
     logDir: options.logDir,
-    env: profileDir
-      ? {
-          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(__dirname, 'profiler.js')}`.trim(),
-          BENCH_PROFILE_DIR: profileDir,
-        }
-      : {},
+    env: {
+      // The bench agent has no agent token yet; policy opens the decision-token key with this KEK.
+      WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64'),
+      POLICY_AGENT_TOKENS: 'optional',
+      ...(profileDir
+        ? {
+            NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(__dirname, 'profiler.js')}`.trim(),
+            BENCH_PROFILE_DIR: profileDir,
+          }
+        : {}),
+    },
   });
+  await publishRegistryBootstrap(brokers, prefix, kek, BENCH_AGENT.tenantId, BENCH_CONTRACTS);
   await registerBenchAgent(running.stack.urls.registry);
   const probe = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-probe' });
   try {

@@ -1,14 +1,26 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Topic, topicName } from '@warden/contracts';
+import {
+  create,
+  KeyUse,
+  RiskClass,
+  SigningKeyRotatedSchema,
+  ToolActionSchema,
+  ToolContractPublishedSchema,
+  ToolContractSchema,
+  Topic,
+  topicName,
+} from '@warden/contracts';
 import {
   connectedPort,
   eventually,
   freshDatabase,
   kafkaBrokers,
+  publishEvent,
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
-import { KafkaPort } from '@warden/platform';
+import { KafkaPort, sealPrivateKey } from '@warden/platform';
 import { WardenClient } from '@warden/sdk';
 import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
 import { call, Identity } from './http';
@@ -32,6 +44,50 @@ describe('the gate, end to end across six processes', () => {
   let client: WardenClient;
   let port: KafkaPort;
   let recorder: TopicRecorder;
+  const kek = randomBytes(32);
+  const PAYROLL_DIGEST = 'sha256:payroll-e2e-1';
+
+  /**
+   * The decision-token key and the payroll contract, published on registry.events directly (the
+   * registry's key rotation and contract HTTP are built on another branch). Agents pin the contract.
+   */
+  async function publishKeysAndContracts() {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    await publishEvent(
+      port,
+      prefix,
+      Topic.registryEvents,
+      'keys',
+      create(SigningKeyRotatedSchema, {
+        kid: 'e2e-decision-1',
+        use: KeyUse.DECISION_TOKEN,
+        alg: 'EdDSA',
+        publicJwk: JSON.stringify(publicKey.export({ format: 'jwk' })),
+        sealedPrivateKey: sealPrivateKey(privateKey.export({ format: 'jwk' }), 'e2e-decision-1', kek),
+        activatedAtMs: Date.now(),
+      }),
+    );
+    for (const tenantId of ['acme', 'globex']) {
+      await publishEvent(
+        port,
+        prefix,
+        Topic.registryEvents,
+        `tool:${tenantId}/payroll`,
+        create(ToolContractPublishedSchema, {
+          tenantId,
+          contract: create(ToolContractSchema, {
+            tool: 'payroll',
+            version: '1',
+            definitionDigest: PAYROLL_DIGEST,
+            actions: [create(ToolActionSchema, { name: 'read', riskClass: RiskClass.LOW })],
+          }),
+        }),
+      );
+    }
+  }
+  const pinned = (actions: string[]) => [
+    { tool: 'payroll', actions, contractVersion: '1', definitionDigest: PAYROLL_DIGEST },
+  ];
 
   const gate = (agentId: string, tenantId: string, runId: string, tool: string, action: string) =>
     client.gate(
@@ -46,7 +102,11 @@ describe('the gate, end to end across six processes', () => {
       { timeoutMs: 10_000 },
     );
 
-  async function registerActiveAgent(who: Identity, agentId: string, tools: { tool: string; actions: string[] }[]) {
+  async function registerActiveAgent(
+    who: Identity,
+    agentId: string,
+    tools: { tool: string; actions: string[]; contractVersion: string; definitionDigest: string }[],
+  ) {
     const registered = await call(stack.urls.registry, 'POST', '/agents', who, {
       agentId,
       mission: 'pay the right people',
@@ -75,12 +135,15 @@ describe('the gate, end to end across six processes', () => {
       topicPrefix: prefix,
       ports,
       logDir: join(__dirname, '..', '..', '.warden', 'e2e-logs', prefix),
+      // Agent tokens stay optional until the registry issues them and the SDK attaches them.
+      env: { WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64'), POLICY_AGENT_TOKENS: 'optional' },
     });
     port = await connectedPort('e2e');
     recorder = await TopicRecorder.start(port, prefix, [Topic.deadLetter, Topic.budgetReservations]);
     client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-agent' });
-    await registerActiveAgent(admin, 'payroll-bot', [{ tool: 'payroll', actions: ['read'] }]);
-    await registerActiveAgent(globexAdmin, 'globex-bot', [{ tool: 'payroll', actions: ['read'] }]);
+    await publishKeysAndContracts();
+    await registerActiveAgent(admin, 'payroll-bot', pinned(['read']));
+    await registerActiveAgent(globexAdmin, 'globex-bot', pinned(['read']));
   });
 
   afterAll(async () => {
@@ -104,9 +167,21 @@ describe('the gate, end to end across six processes', () => {
     expect(result.decision!.context!.evaluations.map((e) => e.policyId)).toEqual([
       'warden.deadline',
       'warden.killswitch',
-      'warden.registry',
+      'warden.registry.agent',
+      'warden.registry.environment',
+      'warden.registry.tool',
+      'warden.registry.contract-pin',
+      'warden.registry.signature',
+      'warden.idempotency',
+      'warden.contract.input',
+      'warden.contract.data-classes',
+      'warden.contract.prohibitions',
+      'warden.rules',
+      'warden.risk',
+      'warden.approval',
       'warden.budget',
     ]);
+    expect(result.decision!.decisionToken).not.toBe('');
     const traced = await eventually(
       async () => {
         const r = await call(stack.urls.trace, 'GET', `/requests/${result.requestId}`, admin);

@@ -1,24 +1,40 @@
+import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import {
+  ActionKind,
   AgentActivatedSchema,
+  AgentCredentialRegisteredSchema,
   AgentProfileSchema,
   AgentRegisteredSchema,
+  ApprovalGrantedSchema,
+  BudgetReservationRefused,
   BudgetReservationRefusedSchema,
+  BudgetReserved,
   BudgetReservedSchema,
   create,
+  decode,
+  Envelope,
+  evolveActiveSwitches,
   GateDecided,
   GateRequestedSchema,
+  KeyUse,
   KillSwitchEngagedSchema,
   Message,
+  RiskClass,
   ScopeSchema,
+  SigningKeyRotatedSchema,
+  StepCompletedSchema,
+  ToolActionSchema,
+  ToolContractPublishedSchema,
+  ToolContractSchema,
   ToolGrantSchema,
   Topic,
   TopicName,
-  ActionKind,
   Verdict,
 } from '@warden/contracts';
-import { KafkaPort, ServiceRuntime } from '@warden/platform';
+import { fold } from '@warden/kernel';
+import { KafkaPort, RecordIn, sealPrivateKey, ServiceRuntime, SOURCE_HEADER } from '@warden/platform';
 import {
-  connectedPort,
+  provisionedPort,
   eventually,
   freshDatabase,
   kafkaBrokers,
@@ -26,69 +42,155 @@ import {
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
+import {
+  emptyBundleDirectory,
+  emptyGateActivity,
+  emptyGateRegistry,
+  evolveBundleDirectory,
+  evolveGateActivity,
+  evolveGateRegistry,
+  gate,
+  GateCommand,
+  GateState,
+} from '@warden/policy-domain';
 import { readPolicyConfig } from './config';
+import { decisionSigners, GateTables, reservationOf, viewOf } from './gate.processor';
 import { policyService } from './service';
+
+const KEK = randomBytes(32).toString('base64');
+const agentKey = generateKeyPairSync('ed25519');
+const decisionKey = generateKeyPairSync('ed25519');
+const DIGEST = 'sha256:tickets-1';
+const jwk = (k: { export(o: { format: 'jwk' }): object }) => JSON.stringify(k.export({ format: 'jwk' }));
+
+function agentToken(): string {
+  const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'EdDSA', kid: 'at-1', typ: 'JWT' })}.${b64({
+    iss: 'warden-registry',
+    aud: 'warden-gate',
+    sub: 'bot',
+    tenant: 'acme',
+    cid: 'cred-1',
+    iat: now,
+    exp: now + 3600,
+    jti: 't-1',
+  })}`;
+  return `${input}.${sign(null, Buffer.from(input), agentKey.privateKey).toString('base64url')}`;
+}
 
 describe('policy gate processor (real Kafka and Postgres)', () => {
   const prefix = uniquePrefix('policy');
+  const token = agentToken();
   let db: { url: string; drop(): Promise<void> };
   let port: KafkaPort;
   let recorder: TopicRecorder;
   let runtime: ServiceRuntime | undefined;
+  const env = (instance: string) => ({
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    DATABASE_URL: db.url,
+    WARDEN_TOPIC_PREFIX: prefix,
+    WARDEN_INSTANCE_ID: instance,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    WARDEN_PARTITIONS: '3',
+    WARDEN_KEY_ENCRYPTION_KEY: KEK,
+  });
 
   const startPolicy = async (instance: string) => {
-    const config = readPolicyConfig({
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      DATABASE_URL: db.url,
-      WARDEN_TOPIC_PREFIX: prefix,
-      WARDEN_INSTANCE_ID: instance,
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-      WARDEN_PARTITIONS: '3',
-    });
-    const { runtime: rt } = policyService(config);
+    const { runtime: rt } = policyService(readPolicyConfig(env(instance)));
     await rt.start();
     runtime = rt;
     return rt;
   };
   const publish = (topic: TopicName, key: string, data: Message) =>
     publishEvent(port, prefix, topic, key, data, { tenantId: 'acme', agentId: 'bot', runId: key });
-  const request = (requestId: string, runId: string, action = 'read') =>
+  const request = (requestId: string, runId: string, action = 'read', idempotencyKey = `${runId}:${requestId}`) =>
     create(GateRequestedSchema, {
       requestId,
       runId,
+      idempotencyKey,
       tenantId: 'acme',
       agentId: 'bot',
       actionKind: ActionKind.TOOL_CALL,
       tool: 'tickets',
       action,
+      argumentsDigest: `sha256:${requestId}`,
       deadlineMs: Date.now() + 60_000,
+      agentToken: token,
     });
-  const reserve = (requestId: string, runId: string, action?: string) =>
+  const reserve = (requestId: string, runId: string, action?: string, idempotencyKey?: string) =>
     publish(
       Topic.budgetReservations,
       runId,
       create(BudgetReservedSchema, {
         reservationId: `res-${requestId}`,
-        request: request(requestId, runId, action),
+        request: request(requestId, runId, action, idempotencyKey),
         reservedTokens: 5,
       }),
     );
-  const decisionFor = (requestId: string) =>
+  const decisions = () => recorder.events(Topic.gateDecisions).map((e) => e.data as GateDecided);
+  const decisionFor = (requestId: string, final = true) =>
     eventually(
-      () =>
-        recorder
-          .events(Topic.gateDecisions)
-          .map((e) => e.data as GateDecided)
-          .find((d) => d.requestId === requestId),
+      () => decisions().find((d) => d.requestId === requestId && d.final === final),
       20_000,
       `decision ${requestId}`,
     );
 
   beforeAll(async () => {
     db = await freshDatabase('policy');
-    port = await connectedPort('policy-test');
-    await startPolicy('p1');
-    recorder = await TopicRecorder.start(port, prefix, [Topic.gateDecisions]);
+    port = await provisionedPort(prefix);
+    recorder = await TopicRecorder.start(port, prefix, [
+      Topic.gateDecisions,
+      Topic.budgetReservations,
+      Topic.approvalEvents,
+      Topic.registryEvents,
+      Topic.killswitchEvents,
+      Topic.policyEvents,
+      Topic.gateOutcomes,
+    ]);
+    await publish(
+      Topic.registryEvents,
+      'tool:acme/tickets',
+      create(ToolContractPublishedSchema, {
+        tenantId: 'acme',
+        contract: create(ToolContractSchema, {
+          tool: 'tickets',
+          version: '1',
+          definitionDigest: DIGEST,
+          actions: [
+            create(ToolActionSchema, { name: 'read', riskClass: RiskClass.LOW }),
+            create(ToolActionSchema, { name: 'close', riskClass: RiskClass.MEDIUM, requiresApproval: true }),
+          ],
+        }),
+      }),
+    );
+    await publish(
+      Topic.registryEvents,
+      'keys',
+      create(SigningKeyRotatedSchema, {
+        kid: 'at-1',
+        use: KeyUse.AGENT_TOKEN,
+        alg: 'EdDSA',
+        publicJwk: jwk(agentKey.publicKey),
+        activatedAtMs: 1,
+      }),
+    );
+    await publish(
+      Topic.registryEvents,
+      'keys',
+      create(SigningKeyRotatedSchema, {
+        kid: 'dt-1',
+        use: KeyUse.DECISION_TOKEN,
+        alg: 'EdDSA',
+        publicJwk: jwk(decisionKey.publicKey),
+        sealedPrivateKey: sealPrivateKey(
+          decisionKey.privateKey.export({ format: 'jwk' }),
+          'dt-1',
+          Buffer.from(KEK, 'base64'),
+        ),
+        activatedAtMs: 1,
+      }),
+    );
     await publish(
       Topic.registryEvents,
       'bot',
@@ -97,7 +199,14 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
         tenantId: 'acme',
         version: 1,
         profile: create(AgentProfileSchema, {
-          tools: [create(ToolGrantSchema, { tool: 'tickets', actions: ['read'] })],
+          tools: [
+            create(ToolGrantSchema, {
+              tool: 'tickets',
+              actions: ['read', 'close'],
+              contractVersion: '1',
+              definitionDigest: DIGEST,
+            }),
+          ],
         }),
       }),
     );
@@ -106,6 +215,24 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
       'bot',
       create(AgentActivatedSchema, { agentId: 'bot', tenantId: 'acme', version: 2 }),
     );
+    await publish(
+      Topic.registryEvents,
+      'bot',
+      create(AgentCredentialRegisteredSchema, { agentId: 'bot', tenantId: 'acme', credentialId: 'cred-1' }),
+    );
+    // A step of run-1 completed before the policy service started: its outcome is in the table from the start.
+    await publish(
+      Topic.gateOutcomes,
+      'run-1',
+      create(StepCompletedSchema, {
+        requestId: 'r-done',
+        idempotencyKey: 'run-1:step-done',
+        tenantId: 'acme',
+        agentId: 'bot',
+        runId: 'run-1',
+      }),
+    );
+    await startPolicy('p1');
   });
   afterAll(async () => {
     await runtime?.stop();
@@ -114,19 +241,18 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     await db.drop();
   });
 
-  it('decides from the registry and the reservation, with the versions it used', async () => {
-    await eventually(
-      async () => {
-        await reserve(`probe-${Math.random()}`, 'run-probe');
-        return recorder.events(Topic.gateDecisions).some((e) => (e.data as GateDecided).verdict === Verdict.ALLOW);
-      },
-      20_000,
-      'the registry table',
-    );
+  it('decides from the registry and the reservation, with the versions it used and a verifiable token', async () => {
     await reserve('r-allow', 'run-1');
     const allowed = await decisionFor('r-allow');
     expect(Verdict[allowed.verdict]).toBe('ALLOW');
-    expect(allowed.context!.versions!.registryOffset).toBe(2);
+    expect(allowed.context!.versions!.registryOffset).toBe(6);
+    const [h, p, s] = allowed.decisionToken.split('.');
+    expect(verify(null, Buffer.from(`${h}.${p}`), decisionKey.publicKey, Buffer.from(s, 'base64url'))).toBe(true);
+    expect(JSON.parse(Buffer.from(p, 'base64url').toString())).toMatchObject({
+      aud: 'tickets',
+      act: 'read',
+      rid: 'r-allow',
+    });
     await reserve('r-write', 'run-1', 'write');
     expect(Verdict[(await decisionFor('r-write')).verdict]).toBe('DENY');
     await publish(
@@ -144,16 +270,101 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
 
   it('answers a duplicate request id with the same decision', async () => {
     await reserve('r-allow', 'run-1');
-    await eventually(
-      () =>
-        recorder.events(Topic.gateDecisions).filter((e) => (e.data as GateDecided).requestId === 'r-allow').length ===
-        2,
-    );
-    const both = recorder
-      .events(Topic.gateDecisions)
-      .map((e) => e.data as GateDecided)
-      .filter((d) => d.requestId === 'r-allow');
+    await eventually(() => decisions().filter((d) => d.requestId === 'r-allow').length === 2);
+    const both = decisions().filter((d) => d.requestId === 'r-allow');
     expect(both[1]).toEqual(both[0]);
+  });
+
+  it('answers a retry of a completed idempotency key with already_completed and the completing request', async () => {
+    await reserve('r-retry', 'run-1', 'read', 'run-1:step-done');
+    const retried = await decisionFor('r-retry');
+    expect(Verdict[retried.verdict]).toBe('ALREADY_COMPLETED');
+    expect(retried.completedByRequestId).toBe('r-done');
+  });
+
+  it('emits the final decision for a pending request when its approval is granted', async () => {
+    await reserve('r-close', 'run-1', 'close');
+    const pending = await decisionFor('r-close', false);
+    expect(Verdict[pending.verdict]).toBe('PENDING_APPROVAL');
+    await publish(
+      Topic.approvalEvents,
+      'run-1',
+      create(ApprovalGrantedSchema, {
+        taskId: 'task-1',
+        requestId: 'r-close',
+        runId: 'run-1',
+        argumentsDigest: 'sha256:r-close',
+        approvedBy: 'carol',
+        approvers: ['carol'],
+        expiresAtMs: Date.now() + 60_000,
+      }),
+    );
+    const final = await decisionFor('r-close');
+    expect(Verdict[final.verdict]).toBe('ALLOW');
+    expect(final.context!.approval).toMatchObject({ taskId: 'task-1', approvedBy: 'carol' });
+    expect(final.decisionToken).not.toBe('');
+  });
+
+  it('replays: re-deciding each recorded input on state rebuilt from Kafka reproduces every decision, tokens included', async () => {
+    const byPosition = new Map<string, RecordIn>();
+    for (const r of [...recorder.on(Topic.budgetReservations), ...recorder.on(Topic.approvalEvents)]) {
+      byPosition.set(`${r.topic}:${r.partition}:${r.offset}`, r);
+    }
+    // The first n events of the topics in recorded order: the table state at the version a decision records.
+    // (Across partitions the order may differ from the table's; here every table's events that matter
+    // were in Kafka before the service started, so the prefix holds the same events.)
+    const firstN = (topics: TopicName[], n: number): Envelope[] =>
+      topics.flatMap((t) => recorder.on(t).map((r) => decode(t, r))).slice(0, n);
+    const signerOf = decisionSigners(KEK);
+    const states = new Map<string, GateState>();
+    const recorded = recorder.on(Topic.gateDecisions);
+    expect(recorded.length).toBe(7);
+    for (const record of recorded) {
+      const original = decode(Topic.gateDecisions, record).data as GateDecided;
+      const versions = original.context!.versions!;
+      const table = <S>(state: S, version = 0) => ({ state, version }) as never;
+      const tables: GateTables = {
+        registry: table(
+          fold(evolveGateRegistry, emptyGateRegistry(), firstN([Topic.registryEvents], versions.registryOffset)),
+          versions.registryOffset,
+        ),
+        switches: table(
+          fold(evolveActiveSwitches, new Map(), firstN([Topic.killswitchEvents], versions.killswitchOffset)),
+          versions.killswitchOffset,
+        ),
+        bundles: table(
+          fold(evolveBundleDirectory, emptyBundleDirectory(), firstN([Topic.policyEvents], versions.bundlesOffset)),
+          versions.bundlesOffset,
+        ),
+        activity: table(
+          fold(
+            evolveGateActivity,
+            emptyGateActivity(86_400_000),
+            firstN([Topic.gateOutcomes, Topic.gateDecisions, Topic.approvalEvents], versions.activityOffset),
+          ),
+          versions.activityOffset,
+        ),
+      };
+      const view = viewOf(tables, signerOf, { decisionTokenTtlMs: 60_000, agentTokens: 'required' });
+      const input = decode(
+        record.headers[SOURCE_HEADER]!.split(':')[0].slice(prefix.length) as TopicName,
+        byPosition.get(record.headers[SOURCE_HEADER]!)!,
+      );
+      const common = { view, decisionId: original.decisionId, now: original.decidedAtMs };
+      const command: GateCommand =
+        input.data.$typeName === ApprovalGrantedSchema.typeName
+          ? { type: 'ResolveApproval', resolution: input.data as never, ...common }
+          : {
+              type: 'DecideGate',
+              request: (input.data as BudgetReserved).request!,
+              reservation: reservationOf(input.data as BudgetReserved | BudgetReservationRefused),
+              ...common,
+            };
+      const state = states.get(original.runId) ?? gate.initialState;
+      const [again] = gate.decide(command, state);
+      expect(again).toEqual(original);
+      states.set(original.runId, gate.evolve(state, again));
+    }
   });
 
   it('a kill switch engaged while policy is down holds for the first request after restart', async () => {

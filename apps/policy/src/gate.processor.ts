@@ -1,63 +1,216 @@
+import { createPrivateKey } from 'node:crypto';
 import {
   ActiveSwitches,
+  ApprovalDeniedSchema,
+  ApprovalExpiredSchema,
+  ApprovalGrantedSchema,
   BudgetReservationRefused,
   BudgetReservationRefusedSchema,
   BudgetReserved,
   BudgetReservedSchema,
-  GateDecided,
-  covering,
   evolveActiveSwitches,
+  GateDecided,
   is,
+  KeyUse,
   Topic,
 } from '@warden/contracts';
-import { AgentDirectory, evolveAgentDirectory, gate, GateCommand, GateState } from '@warden/policy-domain';
-import { Processor, ProcessorDefinition, ServiceRuntime } from '@warden/platform';
+import {
+  activeBundleAt,
+  activeKey,
+  agentKey,
+  BundleDirectory,
+  completionKey,
+  DecisionSigner,
+  emptyBundleDirectory,
+  emptyGateActivity,
+  emptyGateRegistry,
+  evolveBundleDirectory,
+  evolveGateActivity,
+  evolveGateRegistry,
+  gate,
+  GateActivity,
+  GateCommand,
+  GateRegistry,
+  GateSettings,
+  GateState,
+  GateView,
+  ReservationResult,
+} from '@warden/policy-domain';
+import { openPrivateKey, parseKek, Processor, ProcessorDefinition, ServiceRuntime, Table } from '@warden/platform';
+import { PolicyConfig } from './config';
+
+/** The tables the gate decides from; each is folded from Kafka on every instance. */
+export interface GateTables {
+  readonly switches: Table<ActiveSwitches>;
+  readonly registry: Table<GateRegistry>;
+  readonly bundles: Table<BundleDirectory>;
+  readonly activity: Table<GateActivity>;
+}
 
 /**
- * The policy stage of the gate: consumes the budget stage's answers (which carry the request),
- * decides with the kill switches and registry folded from Kafka, and publishes GateDecided.
- * It is the only writer of gate.decisions.
+ * Opens the active decision-token key with the KEK, once per kid. Without a KEK, or when the
+ * key cannot be opened, there is no signer and allow decisions fail closed.
  */
-export function wireGate(runtime: ServiceRuntime, instanceId: string): Processor<GateCommand, GateState, GateDecided> {
-  const switches = runtime.table<ActiveSwitches>(
-    {
-      name: 'policy-killswitches',
-      topics: [Topic.killswitchEvents],
-      initial: () => new Map(),
-      evolve: evolveActiveSwitches,
+export function decisionSigners(
+  keyEncryptionKey: string,
+  warn: (message: string, fields: Record<string, unknown>) => void = () => undefined,
+): (registry: GateRegistry) => DecisionSigner | undefined {
+  const kek = keyEncryptionKey ? parseKek(keyEncryptionKey) : undefined;
+  const opened = new Map<string, DecisionSigner | undefined>();
+  return (registry) => {
+    const key = activeKey(registry, KeyUse.DECISION_TOKEN);
+    if (!key || !kek) return undefined;
+    if (!opened.has(key.kid)) {
+      try {
+        const jwk = openPrivateKey(key.sealedPrivateKey, key.kid, kek);
+        opened.set(key.kid, { kid: key.kid, privateKey: createPrivateKey({ key: jwk as never, format: 'jwk' }) });
+      } catch (error) {
+        warn('cannot open the decision-token key: every allow fails closed until a key opens', {
+          kid: key.kid,
+          error: (error as Error).message,
+        });
+        opened.set(key.kid, undefined);
+      }
+    }
+    return opened.get(key.kid);
+  };
+}
+
+/** The budget stage's answer as the admission decision reads it. */
+export function reservationOf(answer: BudgetReserved | BudgetReservationRefused): ReservationResult {
+  if (answer.$typeName === BudgetReservedSchema.typeName) {
+    return {
+      granted: true,
+      reservationId: answer.reservationId,
+      reason: '',
+      reservedTokens: answer.reservedTokens,
+      approvalRequired: answer.approvalRequired,
+      approvalReason: answer.approvalReason,
+      hints: answer.degradeHints,
+    };
+  }
+  return {
+    granted: false,
+    reservationId: answer.reservationId,
+    reason: answer.reason,
+    reservedTokens: 0,
+    approvalRequired: false,
+    approvalReason: '',
+    hints: [],
+  };
+}
+
+/** The view of the tables a decision reads right now, with their versions. */
+export function viewOf(
+  t: GateTables,
+  signerOf: (registry: GateRegistry) => DecisionSigner | undefined,
+  settings: GateSettings,
+): GateView {
+  const activity = t.activity.state;
+  return {
+    registry: t.registry.state,
+    switches: t.switches.state,
+    bundleFor: (tenantId, now) => activeBundleAt(t.bundles.state, tenantId, now),
+    standing: activity.standing,
+    completedBy: (tenantId, key) => activity.completions.get(completionKey(tenantId, key)),
+    agentHistory: (tenantId, agentId) => activity.agentHistory.get(agentKey(tenantId, agentId)) ?? [],
+    signer: signerOf(t.registry.state),
+    settings,
+    versions: {
+      registry: t.registry.version,
+      killswitch: t.switches.version,
+      activity: t.activity.version,
+      bundles: t.bundles.version,
     },
-    instanceId,
-  );
-  const agents = runtime.table<AgentDirectory>(
-    { name: 'policy-agents', topics: [Topic.registryEvents], initial: () => new Map(), evolve: evolveAgentDirectory },
-    instanceId,
-  );
+  };
+}
+
+/**
+ * The policy stage of the gate: consumes the budget stage's answers (which carry the request)
+ * and approval resolutions (same run-id key, so the pending decision is on this partition),
+ * decides with the tables folded from Kafka, and publishes GateDecided. It is the only writer of
+ * gate.decisions. The runtime waits for every table to catch up before it handles any input, so
+ * kill switches engaged while the service was down hold for the first request after a restart.
+ */
+export function wireGate(
+  runtime: ServiceRuntime,
+  config: Pick<
+    PolicyConfig,
+    'instanceId' | 'keyEncryptionKey' | 'decisionTokenTtlMs' | 'agentTokens' | 'agentHistoryHorizonMs'
+  >,
+): Processor<GateCommand, GateState, GateDecided> {
+  const { instanceId } = config;
+  const tables: GateTables = {
+    switches: runtime.table<ActiveSwitches>(
+      {
+        name: 'policy-killswitches',
+        topics: [Topic.killswitchEvents],
+        initial: () => new Map(),
+        evolve: evolveActiveSwitches,
+      },
+      instanceId,
+    ),
+    registry: runtime.table<GateRegistry>(
+      {
+        name: 'policy-registry',
+        topics: [Topic.registryEvents],
+        initial: emptyGateRegistry,
+        evolve: evolveGateRegistry,
+      },
+      instanceId,
+    ),
+    bundles: runtime.table<BundleDirectory>(
+      {
+        name: 'policy-bundles',
+        topics: [Topic.policyEvents],
+        initial: emptyBundleDirectory,
+        evolve: evolveBundleDirectory,
+      },
+      instanceId,
+    ),
+    activity: runtime.table<GateActivity>(
+      {
+        name: 'policy-activity',
+        topics: [Topic.gateOutcomes, Topic.gateDecisions, Topic.approvalEvents],
+        initial: () => emptyGateActivity(config.agentHistoryHorizonMs),
+        evolve: evolveGateActivity,
+      },
+      instanceId,
+    ),
+  };
+  if (!config.keyEncryptionKey) {
+    runtime.logger.warn(
+      'WARDEN_KEY_ENCRYPTION_KEY is not set: no decision token can be signed, so every allow fails closed',
+    );
+  }
+  const signerOf = decisionSigners(config.keyEncryptionKey, (message, fields) => runtime.logger.warn(message, fields));
+  const settings: GateSettings = { decisionTokenTtlMs: config.decisionTokenTtlMs, agentTokens: config.agentTokens };
 
   const definition: ProcessorDefinition<GateCommand, GateState, GateDecided> = {
     name: 'policy-gate',
-    inputs: [Topic.budgetReservations],
+    inputs: [Topic.budgetReservations, Topic.approvalEvents],
     outputs: [Topic.gateDecisions],
     decider: gate,
-    tables: [switches, agents],
+    tables: Object.values(tables),
     command(input, ctx) {
-      let answer: BudgetReserved | BudgetReservationRefused;
-      if (is(input, BudgetReservedSchema) || is(input, BudgetReservationRefusedSchema)) answer = input.data;
-      else return null;
-      const request = answer.request;
+      if (is(input, ApprovalGrantedSchema) || is(input, ApprovalDeniedSchema) || is(input, ApprovalExpiredSchema)) {
+        return {
+          type: 'ResolveApproval',
+          resolution: input.data,
+          view: viewOf(tables, signerOf, settings),
+          decisionId: ctx.id(),
+          now: ctx.now,
+        };
+      }
+      const answer =
+        is(input, BudgetReservedSchema) || is(input, BudgetReservationRefusedSchema) ? input.data : undefined;
+      const request = answer?.request;
       if (!request) return null;
-      const granted = answer.$typeName === BudgetReservedSchema.typeName;
       return {
         type: 'DecideGate',
         request,
-        reservation: {
-          granted,
-          reservationId: answer.reservationId,
-          reason: granted ? '' : (answer as BudgetReservationRefused).reason,
-          reservedTokens: granted ? (answer as BudgetReserved).reservedTokens : 0,
-        },
-        killSwitches: covering(switches.state, request, ctx.now),
-        agent: agents.state.get(request.agentId),
-        versions: { registry: agents.version, killswitch: switches.version },
+        reservation: reservationOf(answer as BudgetReserved | BudgetReservationRefused),
+        view: viewOf(tables, signerOf, settings),
         decisionId: ctx.id(),
         now: ctx.now,
       };

@@ -19,7 +19,7 @@ export function policyService(config: PolicyConfig): { runtime: ServiceRuntime; 
     schema: 'policy',
     migrations: [Init1763700000000, Bundles1763800000000],
   });
-  wireGate(runtime, config.instanceId);
+  wireGate(runtime, config);
   runtime.project(decisionsProjection);
   const bundles = wireBundles(runtime, config.instanceId);
   const module = ServiceModule.with({

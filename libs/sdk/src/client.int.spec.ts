@@ -68,6 +68,9 @@ describe('SDK against a real broker', () => {
             verdict: Verdict.ALLOW,
             reason: 'ok',
             final: true,
+            decisionToken: `token-${r.requestId}`,
+            tokenExpiresAtMs: 1234,
+            hints: ['use a cheaper model'],
           });
           const wire = encode({
             id: decision.decisionId,
@@ -91,6 +94,11 @@ describe('SDK against a real broker', () => {
       return r.timedOut ? undefined : r;
     });
     expect(result).toMatchObject({ verdict: 'allow', allowed: true, reason: 'ok', timedOut: false });
+    expect(result).toMatchObject({
+      decisionToken: `token-${result.requestId}`,
+      tokenExpiresAtMs: 1234,
+      hints: ['use a cheaper model'],
+    });
     const sent = (
       await eventually(() =>
         recorder.events(Topic.gateRequests).find((e) => (e.data as GateRequested).requestId === result.requestId),

@@ -58,6 +58,13 @@ export interface GateResult {
   /** True when no decision arrived before the deadline: treated as a denial. */
   readonly timedOut: boolean;
   readonly allowed: boolean;
+  /** On allow: the signed decision token to hand to the tool, and when it expires (ms since epoch). */
+  readonly decisionToken?: string;
+  readonly tokenExpiresAtMs?: number;
+  /** Degrade hints from the budget (e.g. use a cheaper model). */
+  readonly hints?: readonly string[];
+  /** On already_completed: the request whose outcome completed this idempotency key. */
+  readonly completedByRequestId?: string;
 }
 
 export interface OutcomeInput {
@@ -178,6 +185,10 @@ export class WardenClient {
       decision,
       timedOut: false,
       allowed: verdict === 'allow',
+      decisionToken: decision.decisionToken || undefined,
+      tokenExpiresAtMs: decision.tokenExpiresAtMs || undefined,
+      hints: decision.hints,
+      completedByRequestId: decision.completedByRequestId || undefined,
     };
   }
 

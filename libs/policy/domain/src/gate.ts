@@ -1,189 +1,309 @@
 import {
-  ActionKind,
+  ApprovalDenied,
+  ApprovalExpired,
+  ApprovalGranted,
+  ApprovalGrantedSchema,
+  ApprovalDeniedSchema,
+  ApprovalRefSchema,
   create,
   DecisionContextSchema,
   EvaluationSchema,
-  Evaluation,
   GateDecided,
   GateDecidedSchema,
   GateRequested,
-  KillSwitchEngaged,
   ReservationRefSchema,
-  RiskClass,
   StateVersionsSchema,
   Verdict,
-  describeScope,
 } from '@warden/contracts';
 import { assertNever, Decider } from '@warden/kernel';
-import { AgentEntry } from './agent-directory';
+import {
+  Admission,
+  admit,
+  BUILTIN_CHECKS_VERSION,
+  Check,
+  killSwitchCheck,
+  registryChecks,
+  ReservationResult,
+} from './admission';
+import { historyEntry } from './activity';
+import { HistoryEntry } from './bundles/api';
+import { GateView } from './gate-view';
+import { signDecisionToken } from './tokens';
 
-/** Version of the built-in admission checks; recorded in every evaluation they make. */
-export const BUILTIN_CHECKS_VERSION = 'builtin-1';
+export type ApprovalResolution = ApprovalGranted | ApprovalDenied | ApprovalExpired;
 
-/** The budget stage's answer to the request. */
-export interface ReservationResult {
-  readonly granted: boolean;
-  readonly reservationId: string;
-  readonly reason: string;
-  readonly reservedTokens: number;
-}
+export type GateCommand =
+  | {
+      readonly type: 'DecideGate';
+      readonly request: GateRequested;
+      readonly reservation: ReservationResult;
+      readonly view: GateView;
+      readonly decisionId: string;
+      /** The decision clock: handling time, recorded as decided_at_ms (replay passes it back). */
+      readonly now: number;
+    }
+  | {
+      readonly type: 'ResolveApproval';
+      readonly resolution: ApprovalResolution;
+      readonly view: GateView;
+      readonly decisionId: string;
+      readonly now: number;
+    };
 
-export type GateCommand = {
-  readonly type: 'DecideGate';
-  readonly request: GateRequested;
-  readonly reservation: ReservationResult;
-  /** Kill switches in force whose scope covers the request. */
-  readonly killSwitches: readonly KillSwitchEngaged[];
-  /** The agent as the registry last said, or undefined if unknown. */
-  readonly agent: AgentEntry | undefined;
-  readonly versions: { readonly registry: number; readonly killswitch: number };
-  readonly decisionId: string;
-  readonly now: number;
-};
-
-/** Per run: the decision made for each request id (exactly one per request). */
+/** Per run: the latest decision for each request id, and the run's allowed steps (for temporal rules). */
 export interface GateState {
   readonly decisions: ReadonlyMap<string, GateDecided>;
+  readonly history: readonly HistoryEntry[];
 }
 
-type Check = { readonly id: string; readonly verdict: Verdict; readonly reason: string };
-
-const pass = (id: string, reason: string): Check => ({ id, verdict: Verdict.ALLOW, reason });
-const deny = (id: string, reason: string): Check => ({ id, verdict: Verdict.DENY, reason });
-
-/**
- * The admission checks, in their documented order; the first that does not pass decides.
- * deadline -> kill switch -> registry (agent, status, environment, tool, action) -> budget.
- */
-export function admissionChecks(cmd: GateCommand): Check[] {
-  const { request: r, agent, now } = cmd;
-  const checks: Check[] = [];
-  if (r.deadlineMs > 0 && now > r.deadlineMs) {
-    return [
-      {
-        id: 'warden.deadline',
-        verdict: Verdict.EXPIRED,
-        reason: `deadline passed ${now - r.deadlineMs} ms before the decision`,
-      },
-    ];
-  }
-  checks.push(pass('warden.deadline', r.deadlineMs > 0 ? 'within deadline' : 'no deadline'));
-  if (cmd.killSwitches.length > 0) {
-    const s = cmd.killSwitches[0];
-    return [
-      ...checks,
-      deny(
-        'warden.killswitch',
-        `kill switch ${s.switchId} (${describeScope(s.scope)}) engaged by ${s.engagedBy}: ${s.reason}`,
-      ),
-    ];
-  }
-  checks.push(pass('warden.killswitch', 'no kill switch covers the request'));
-  const registry = registryCheck(r, agent);
-  checks.push(registry);
-  if (registry.verdict !== Verdict.ALLOW) return checks;
-  if (!cmd.reservation.granted) return [...checks, deny('warden.budget', `budget refused: ${cmd.reservation.reason}`)];
-  checks.push(pass('warden.budget', `reserved ${cmd.reservation.reservedTokens} tokens`));
-  return checks;
-}
-
-function registryCheck(r: GateRequested, agent: AgentEntry | undefined): Check {
-  const id = 'warden.registry';
-  if (!agent || agent.tenantId !== r.tenantId)
-    return deny(id, `agent ${r.agentId} is not registered in tenant ${r.tenantId}`);
-  if (agent.status !== 'active') return deny(id, `agent ${r.agentId} is ${agent.status}, not active`);
-  const profile = agent.profile;
-  const environments = profile?.environments ?? [];
-  if (r.environment && environments.length > 0 && !environments.includes(r.environment)) {
-    return deny(id, `agent ${r.agentId} may not run in environment ${r.environment}`);
-  }
-  if (r.actionKind === ActionKind.TOOL_CALL) {
-    const grant = profile?.tools.find((t) => t.tool === r.tool);
-    if (!grant) return deny(id, `tool ${r.tool} is not allowed for agent ${r.agentId}`);
-    if (!grant.actions.includes(r.action) && !grant.actions.includes('*')) {
-      return deny(id, `action ${r.action} on ${r.tool} is outside the agent's permission envelope`);
-    }
-  }
-  return pass(id, `agent ${r.agentId} is active and may ${describeAction(r)}`);
-}
-
-function describeAction(r: GateRequested): string {
-  return r.actionKind === ActionKind.TOOL_CALL
-    ? `call ${r.tool}.${r.action}`
-    : `take a ${ActionKind[r.actionKind]?.toLowerCase() ?? 'step'}`;
-}
-
-/** The vocabulary of `Evaluation.result` (see gate.proto). */
-const RESULT: Partial<Record<Verdict, string>> = {
-  [Verdict.ALLOW]: 'pass',
-  [Verdict.DENY]: 'deny',
-  [Verdict.EXPIRED]: 'expired',
-  [Verdict.PENDING_APPROVAL]: 'require_approval',
+const VERDICT_OF: Record<Check['result'], Verdict> = {
+  pass: Verdict.ALLOW,
+  deny: Verdict.DENY,
+  expired: Verdict.EXPIRED,
+  require_approval: Verdict.PENDING_APPROVAL,
+  already_completed: Verdict.ALREADY_COMPLETED,
 };
 
-function evaluation(check: Check): Evaluation {
-  return create(EvaluationSchema, {
-    policyId: check.id,
+const evaluation = (c: Check) =>
+  create(EvaluationSchema, {
+    policyId: c.id,
+    version: c.version,
+    result: c.result === 'already_completed' ? 'pass' : c.result,
+    reason: c.reason,
+    riskContribution: c.risk,
+  });
+
+const reservationRef = (res: ReservationResult) =>
+  create(ReservationRefSchema, {
+    reservationId: res.reservationId,
+    granted: res.granted,
+    reason: res.reason,
+    reservedTokens: res.reservedTokens,
+  });
+
+const versions = (view: GateView, bundleVersion: string, contractVersion: string, contractDigest: string) =>
+  create(StateVersionsSchema, {
+    policyBundleVersion: bundleVersion,
+    registryOffset: view.versions.registry,
+    killswitchOffset: view.versions.killswitch,
+    activityOffset: view.versions.activity,
+    bundlesOffset: view.versions.bundles,
+    contractVersion,
+    contractDigest,
+  });
+
+/** An allow needs a decision token; with no signing key it fails closed. */
+function withToken(
+  verdict: Verdict,
+  r: GateRequested,
+  view: GateView,
+  decisionId: string,
+  now: number,
+): { verdict: Verdict; token: string; kid: string; expiresAt: number; check?: Check } {
+  if (verdict !== Verdict.ALLOW) return { verdict, token: '', kid: '', expiresAt: 0 };
+  if (!view.signer) {
+    return {
+      verdict: Verdict.DENY,
+      token: '',
+      kid: '',
+      expiresAt: 0,
+      check: {
+        id: 'warden.decision-token',
+        version: BUILTIN_CHECKS_VERSION,
+        result: 'deny',
+        reason: 'no decision-token signing key is available, so no allow can be issued (fail closed)',
+        risk: 0,
+      },
+    };
+  }
+  const expiresAt = now + view.settings.decisionTokenTtlMs;
+  return {
+    verdict,
+    token: signDecisionToken(view.signer, r, decisionId, now, expiresAt),
+    kid: view.signer.kid,
+    expiresAt,
+  };
+}
+
+function decided(
+  r: GateRequested,
+  a: Admission,
+  reservation: ReservationResult,
+  view: GateView,
+  decisionId: string,
+  now: number,
+): GateDecided {
+  const pending = !a.deciding && a.approvalRequired.length > 0;
+  const initial = a.deciding ? VERDICT_OF[a.deciding.result] : pending ? Verdict.PENDING_APPROVAL : Verdict.ALLOW;
+  const t = withToken(initial, r, view, decisionId, now);
+  const checks = t.check ? [...a.checks, t.check] : a.checks;
+  const reason = t.check
+    ? t.check.reason
+    : a.deciding
+      ? a.deciding.reason
+      : pending
+        ? `approval required: ${a.approvalRequired.map((c) => c.reason).join('; ')}`
+        : a.standing
+          ? `allowed under standing approval ${a.standing.grant.standingId}`
+          : 'all admission checks passed';
+  return create(GateDecidedSchema, {
+    decisionId,
+    requestId: r.requestId,
+    tenantId: r.tenantId,
+    agentId: r.agentId,
+    runId: r.runId,
+    stepId: r.stepId,
+    idempotencyKey: r.idempotencyKey,
+    verdict: t.verdict,
+    reason,
+    decidedAtMs: now,
+    final: t.verdict !== Verdict.PENDING_APPROVAL,
+    request: r,
+    decisionToken: t.token,
+    decisionTokenKid: t.kid,
+    tokenExpiresAtMs: t.expiresAt,
+    completedByRequestId: a.completedBy,
+    hints: [...reservation.hints],
+    context: create(DecisionContextSchema, {
+      evaluations: checks.map(evaluation),
+      riskScore: a.riskScore,
+      riskClass: a.riskClass,
+      reservation: reservationRef(reservation),
+      versions: versions(
+        view,
+        a.bundleVersion,
+        a.contract?.contract.version ?? '',
+        a.contract?.contract.definitionDigest ?? '',
+      ),
+      killSwitchIds: [...a.killSwitchIds],
+      approval: a.standing
+        ? create(ApprovalRefSchema, { standingApprovalId: a.standing.grant.standingId, resolvedAtMs: now })
+        : undefined,
+    }),
+  });
+}
+
+/**
+ * The final decision for a pending request once its approval resolved. A grant is re-checked:
+ * kill switches and the registry as they are now, and the approval's binding (the request's
+ * arguments digest, the policy version of the pending decision, and an expiry in the future).
+ */
+function resolved(
+  pending: GateDecided,
+  resolution: ApprovalResolution,
+  view: GateView,
+  decisionId: string,
+  now: number,
+) {
+  const r = pending.request as GateRequested;
+  const checks: Check[] = [];
+  const final = (verdict: Verdict, reason: string, extra: Partial<GateDecided> = {}) => {
+    const context = pending.context;
+    return create(GateDecidedSchema, {
+      ...pending,
+      decisionId,
+      verdict,
+      reason,
+      decidedAtMs: now,
+      final: true,
+      decisionToken: '',
+      decisionTokenKid: '',
+      tokenExpiresAtMs: 0,
+      ...extra,
+      context: create(DecisionContextSchema, {
+        riskScore: context?.riskScore ?? 0,
+        riskClass: context?.riskClass,
+        reservation: context?.reservation,
+        killSwitchIds: context?.killSwitchIds ?? [],
+        evaluations: [...(context?.evaluations ?? []), ...checks.map(evaluation)],
+        versions: versions(
+          view,
+          context?.versions?.policyBundleVersion ?? '',
+          context?.versions?.contractVersion ?? '',
+          context?.versions?.contractDigest ?? '',
+        ),
+        approval: create(ApprovalRefSchema, {
+          taskId: resolution.taskId,
+          approvedBy: resolution.$typeName === ApprovalGrantedSchema.typeName ? resolution.approvedBy : '',
+          resolvedAtMs: now,
+        }),
+      }),
+    });
+  };
+  if (resolution.$typeName === ApprovalDeniedSchema.typeName) {
+    return final(
+      Verdict.DENY,
+      `approval denied by ${resolution.deniedBy}${resolution.comment ? `: ${resolution.comment}` : ''}`,
+    );
+  }
+  if (resolution.$typeName !== ApprovalGrantedSchema.typeName) {
+    return final(Verdict.EXPIRED, `approval task ${resolution.taskId} expired unresolved`);
+  }
+  const ks = killSwitchCheck(view.switches, r, now);
+  checks.push(ks.check);
+  if (ks.check.result !== 'pass') return final(Verdict.DENY, ks.check.reason);
+  // The agent token was checked when the request was decided; its expiry is judged at that time.
+  const registry = registryChecks(r, view.registry, view, pending.decidedAtMs);
+  checks.push(...registry.checks);
+  const failed = registry.checks.find((c) => c.result !== 'pass');
+  if (failed) return final(Verdict.DENY, failed.reason);
+  const bindingProblem =
+    resolution.argumentsDigest !== r.argumentsDigest
+      ? `the approval is for arguments ${resolution.argumentsDigest || '(none)'}, the request has ${r.argumentsDigest || '(none)'}`
+      : resolution.policyVersion !== (pending.context?.versions?.policyBundleVersion ?? '')
+        ? `the approval is bound to policy version ${resolution.policyVersion || '(none)'}, the request was decided under ${pending.context?.versions?.policyBundleVersion || '(none)'}`
+        : resolution.expiresAtMs <= now
+          ? `the approval expired at ${resolution.expiresAtMs}`
+          : '';
+  const binding: Check = {
+    id: 'warden.approval.binding',
     version: BUILTIN_CHECKS_VERSION,
-    result: RESULT[check.verdict] ?? 'deny',
-    reason: check.reason,
+    result: bindingProblem ? 'deny' : 'pass',
+    reason: bindingProblem || `approved by ${resolution.approvers.join(', ') || resolution.approvedBy}`,
+    risk: 0,
+  };
+  checks.push(binding);
+  if (bindingProblem) return final(Verdict.DENY, bindingProblem);
+  const t = withToken(Verdict.ALLOW, r, view, decisionId, now);
+  if (t.check) {
+    checks.push(t.check);
+    return final(Verdict.DENY, t.check.reason);
+  }
+  return final(Verdict.ALLOW, `approved by ${resolution.approvedBy}`, {
+    decisionToken: t.token,
+    decisionTokenKid: t.kid,
+    tokenExpiresAtMs: t.expiresAt,
   });
 }
 
 export const gate: Decider<GateCommand, GateState, GateDecided> = {
-  initialState: { decisions: new Map() },
+  initialState: { decisions: new Map(), history: [] },
 
   decide(cmd, state) {
     switch (cmd.type) {
       case 'DecideGate': {
         const earlier = state.decisions.get(cmd.request.requestId);
-        // A request id gets exactly one decision: a duplicate is answered with the same one.
+        // A request id gets exactly one decision: a duplicate is answered with the latest one.
         if (earlier) return [earlier];
-        const checks = admissionChecks(cmd);
-        const deciding = checks.find((c) => c.verdict !== Verdict.ALLOW);
-        const verdict = deciding?.verdict ?? Verdict.ALLOW;
-        const r = cmd.request;
-        return [
-          create(GateDecidedSchema, {
-            decisionId: cmd.decisionId,
-            requestId: r.requestId,
-            tenantId: r.tenantId,
-            agentId: r.agentId,
-            runId: r.runId,
-            stepId: r.stepId,
-            idempotencyKey: r.idempotencyKey,
-            verdict,
-            reason: deciding?.reason ?? 'all admission checks passed',
-            decidedAtMs: cmd.now,
-            final: verdict !== Verdict.PENDING_APPROVAL,
-            request: r,
-            context: create(DecisionContextSchema, {
-              evaluations: checks.map(evaluation),
-              riskScore: 0,
-              riskClass: RiskClass.LOW,
-              reservation: create(ReservationRefSchema, {
-                reservationId: cmd.reservation.reservationId,
-                granted: cmd.reservation.granted,
-                reason: cmd.reservation.reason,
-                reservedTokens: cmd.reservation.reservedTokens,
-              }),
-              versions: create(StateVersionsSchema, {
-                policyBundleVersion: BUILTIN_CHECKS_VERSION,
-                registryOffset: cmd.versions.registry,
-                killswitchOffset: cmd.versions.killswitch,
-              }),
-              killSwitchIds: cmd.killSwitches.map((s) => s.switchId),
-            }),
-          }),
-        ];
+        const admission = admit(cmd.request, cmd.reservation, cmd.view, state.history, cmd.now);
+        return [decided(cmd.request, admission, cmd.reservation, cmd.view, cmd.decisionId, cmd.now)];
+      }
+      case 'ResolveApproval': {
+        const pending = state.decisions.get(cmd.resolution.requestId);
+        // Only a pending decision resolves, once: a second resolution (or a stale one) changes nothing.
+        if (!pending || pending.final || !pending.request) return [];
+        return [resolved(pending, cmd.resolution, cmd.view, cmd.decisionId, cmd.now)];
       }
       default:
-        return assertNever(cmd.type, 'command');
+        return assertNever(cmd, 'command');
     }
   },
 
   evolve(state, event) {
-    if (state.decisions.has(event.requestId)) return state;
-    return { decisions: new Map(state.decisions).set(event.requestId, event) };
+    const earlier = state.decisions.get(event.requestId);
+    if (earlier && (earlier.final || !event.final)) return state;
+    const decisions = new Map(state.decisions).set(event.requestId, event);
+    if (event.verdict !== Verdict.ALLOW || !event.request) return { ...state, decisions };
+    return { decisions, history: [...state.history, historyEntry(event, event.request)] };
   },
 };
