@@ -22,3 +22,5 @@ export * from './http/input';
 export * from './http/problem';
 export * from './auth/caller-headers';
 export * from './crypto/sealed-key';
+export * from './auth/admin-auth';
+export * from './auth/dev-issuer';
