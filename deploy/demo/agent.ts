@@ -1,5 +1,5 @@
 import { callerHeaders } from '@warden/platform';
-import { WardenClient, GateInput } from '@warden/sdk';
+import { AgentTokenSource, WardenClient, GateInput } from '@warden/sdk';
 
 /** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
 export interface DemoUrls {
@@ -54,6 +54,18 @@ export async function runDemo(
   });
   await post(`${urls.registry}/agents/${agentId}/activate`, { expectedVersion: registered.version, reason: 'demo' });
   print(`registered and activated ${agentId} (tenant demo): may read/draft tickets and read payments`);
+  const credential = await post(`${urls.registry}/agents/${agentId}/credentials`, {
+    kind: 'client_secret',
+    reason: 'demo: the agent proves who it is with a client secret',
+  });
+  const tokens = new AgentTokenSource({
+    registryUrl: urls.registry,
+    agentId,
+    clientSecret: credential.clientSecret as string,
+  });
+  print(
+    `registered credential ${credential.credentialId as string}; the agent signs its requests with short-lived tokens`,
+  );
 
   const step = (tool: string, action: string): Omit<GateInput, 'runId'> => ({
     tenantId: 'demo',
@@ -105,7 +117,7 @@ export async function runDemo(
         continue;
       }
       const started = performance.now();
-      const result = await client.gate({ ...item, runId }, { timeoutMs: 5000 });
+      const result = await client.gate({ ...item, runId, agentToken: await tokens.token() }, { timeoutMs: 5000 });
       const ms = (performance.now() - started).toFixed(1).padStart(6);
       const what = item.action.kind === 'tool_call' ? `${item.action.tool}.${item.action.name}` : item.action.kind;
       print(
