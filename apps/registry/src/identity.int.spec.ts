@@ -443,6 +443,24 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
     });
   });
 
+  describe('projections', () => {
+    it.each([
+      ['tool-contracts', 'registry.tool_contracts'],
+      ['credentials', 'registry.credentials'],
+      ['grants', 'registry.grants'],
+      ['audit', 'registry.audit'],
+    ])('%s rebuilds the same rows from Kafka', async (name, table) => {
+      const runtime = service.runtime;
+      await eventually(async () => (await runtime.projection(name).lag()) === 0);
+      const rows = () => runtime.db.query(`SELECT * FROM ${table} ORDER BY id`);
+      const before = await rows();
+      expect(before.length).toBeGreaterThan(0);
+      await runtime.projection(name).rebuild();
+      await eventually(async () => (await runtime.projection(name).lag()) === 0);
+      expect(await rows()).toEqual(before);
+    });
+  });
+
   describe('rotation, retirement and restart', () => {
     it('rotates the agent-token key, retires the old one (its tokens stop verifying), keeps keys across a restart', async () => {
       const secret = (await call(who.owner, 'POST', '/agents/ticket-bot/credentials', { kind: 'client_secret' })).body

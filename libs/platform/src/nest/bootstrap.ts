@@ -81,6 +81,8 @@ export async function runService(
     app,
     new DocumentBuilder().setTitle(http.title).setDescription(http.description).setVersion('1').addBearerAuth().build(),
   );
+  // Every admin operation takes the bearer token of ADR 0010 (routes without a caller ignore it).
+  document.security = [{ bearer: [] }];
   SwaggerModule.setup('openapi', app, document, { jsonDocumentUrl: 'openapi.json' });
   app.connectMicroservice({ strategy: new WardenKafkaTransport(runtime) }, { inheritAppConfig: true });
   let closing = false;
