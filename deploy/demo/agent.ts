@@ -133,6 +133,6 @@ export async function runDemo(
       }
       await new Promise((r) => setTimeout(r, 600));
     }
-    print(`${color.dim}trace of ${runId}: ${urls.trace}/runs/${runId} (header x-warden-tenant: demo)${color.reset}`);
+    print(`${color.dim}trace of ${runId}: ${urls.trace}/runs/${runId} (with a token of tenant demo)${color.reset}`);
   }
 }
