@@ -1,7 +1,8 @@
 import { callerHeaders } from '@warden/platform';
-import { WardenClient, GateInput } from '@warden/sdk';
+
 import { RiskClass } from '@warden/contracts';
 import { BootstrapContract } from '../local/registry-bootstrap';
+import { AgentTokenSource, WardenClient, GateInput } from '@warden/sdk';
 
 /** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
 export interface DemoUrls {
@@ -80,6 +81,18 @@ export async function runDemo(
   });
   await post(`${urls.registry}/agents/${agentId}/activate`, { expectedVersion: registered.version, reason: 'demo' });
   print(`registered and activated ${agentId} (tenant demo): may read/draft tickets and read payments`);
+  const credential = await post(`${urls.registry}/agents/${agentId}/credentials`, {
+    kind: 'client_secret',
+    reason: 'demo: the agent proves who it is with a client secret',
+  });
+  const tokens = new AgentTokenSource({
+    registryUrl: urls.registry,
+    agentId,
+    clientSecret: credential.clientSecret as string,
+  });
+  print(
+    `registered credential ${credential.credentialId as string}; the agent signs its requests with short-lived tokens`,
+  );
 
   const step = (tool: string, action: string): Omit<GateInput, 'runId'> => ({
     tenantId: 'demo',
@@ -131,7 +144,7 @@ export async function runDemo(
         continue;
       }
       const started = performance.now();
-      const result = await client.gate({ ...item, runId }, { timeoutMs: 5000 });
+      const result = await client.gate({ ...item, runId, agentToken: await tokens.token() }, { timeoutMs: 5000 });
       const ms = (performance.now() - started).toFixed(1).padStart(6);
       const what = item.action.kind === 'tool_call' ? `${item.action.tool}.${item.action.name}` : item.action.kind;
       print(
@@ -147,6 +160,6 @@ export async function runDemo(
       }
       await new Promise((r) => setTimeout(r, 600));
     }
-    print(`${color.dim}trace of ${runId}: ${urls.trace}/runs/${runId} (header x-warden-tenant: demo)${color.reset}`);
+    print(`${color.dim}trace of ${runId}: ${urls.trace}/runs/${runId} (with a token of tenant demo)${color.reset}`);
   }
 }

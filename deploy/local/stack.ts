@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DEV_KEY_ENCRYPTION_KEY, devAuthEnv } from '@warden/platform';
 
 /** The six services, in start order (the order does not matter for correctness: they only share Kafka). */
 export const SERVICES = ['registry', 'killswitch', 'budget', 'policy', 'approval', 'trace'] as const;
@@ -64,6 +65,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], {
       cwd: ROOT,
       env: {
+        // Local defaults (ADR 0010): trust the development token issuer, seal keys with the dev KEK.
+        ...devAuthEnv(),
+        WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
         ...process.env,
         ...options.env,
         KAFKA_BROKERS: options.brokers,

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { SERVICES } from '@warden/local-stack';
+import { DEV_KEY_ENCRYPTION_KEY } from '@warden/platform';
 import { freshDatabase } from '@warden/platform/testing';
 
 const root = join(__dirname, '..', '..');
@@ -35,7 +36,12 @@ describe('every service migrates its schema by command', () => {
   it.each(SERVICES)('%s migrate applies its migrations once, then finds the schema up to date', (service) => {
     const migrate = () =>
       spawnSync(process.execPath, [join(root, 'dist', 'apps', service, 'src', 'main.js'), 'migrate'], {
-        env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'error' },
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: db.url,
+          LOG_LEVEL: 'error',
+          WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
+        },
         encoding: 'utf8',
         timeout: 30_000,
       });

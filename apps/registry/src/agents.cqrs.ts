@@ -5,7 +5,7 @@ import { notFound } from '@warden/kernel';
 import { ServiceRuntime } from '@warden/platform';
 import { AgentCommand } from '@warden/registry-domain';
 import { AgentFilter, getAgent, inventory, listAgents } from '@warden/registry-read-models';
-import { AGENTS, AgentGateway } from './agents';
+import { Registry, REGISTRY } from './registry';
 
 /** Bus messages: a domain command for one agent, and the read-model queries (all tenant-scoped). */
 export class HandleAgentCommand {
@@ -29,10 +29,16 @@ export class GetInventory {
 
 @CommandHandler(HandleAgentCommand)
 export class HandleAgentCommandHandler implements ICommandHandler<HandleAgentCommand> {
-  constructor(@Inject(AGENTS) private readonly agents: AgentGateway) {}
+  constructor(@Inject(REGISTRY) private readonly registry: Registry) {}
 
   async execute({ command }: HandleAgentCommand) {
-    const { state } = await this.agents.handle(command.agentId, command, {
+    const withCatalogue: AgentCommand =
+      command.type === 'RegisterAgent'
+        ? { ...command, catalogue: this.registry.catalogue(command.tenantId) }
+        : command.type === 'UpdateAgentProfile'
+          ? { ...command, catalogue: this.registry.catalogue(command.callerTenant) }
+          : command;
+    const { state } = await this.registry.agents.handle(command.agentId, withCatalogue, {
       now: command.now,
       eventId: () => randomUUID(),
     });

@@ -1,10 +1,17 @@
-import { Topic } from '@warden/contracts';
-import { createServiceRuntime, KafkaPort, ServiceRuntime, toRecord } from '@warden/platform';
+import { BudgetDefinedSchema, BudgetScope, create, Dimension, LimitSchema, Topic } from '@warden/contracts';
+import { createServiceRuntime, DEV_KEY_ENCRYPTION_KEY, KafkaPort, ServiceRuntime, toRecord } from '@warden/platform';
 import { connectedPort, eventually, freshDatabase, kafkaBrokers, uniquePrefix } from '@warden/platform/testing';
 import { agent, AgentCommand, AgentEvent, AgentState, ProfileInput } from '@warden/registry-domain';
-import { agentsProjection, getAgent, inventory, listAgents } from '@warden/registry-read-models';
+import {
+  agentBudgetsProjection,
+  agentsProjection,
+  getAgent,
+  inventory,
+  listAgents,
+} from '@warden/registry-read-models';
 import { readRegistryConfig } from './config';
 import { Init1763700000000 } from './migrations/1763700000000-init';
+import { Identity1763800000000 } from './migrations/1763800000000-identity';
 
 /** The agents read model on the real broker and database: events in, rows and queries out. */
 describe('registry.agents read model (real Kafka and Postgres)', () => {
@@ -66,9 +73,14 @@ describe('registry.agents read model (real Kafka and Postgres)', () => {
       WARDEN_TOPIC_PREFIX: prefix,
       WARDEN_PARTITIONS: '3',
       LOG_LEVEL: 'error',
+      WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
     });
-    runtime = createServiceRuntime('registry', config, { schema: 'registry', migrations: [Init1763700000000] });
+    runtime = createServiceRuntime('registry', config, {
+      schema: 'registry',
+      migrations: [Init1763700000000, Identity1763800000000],
+    });
     runtime.project(agentsProjection);
+    runtime.project(agentBudgetsProjection);
     await runtime.start();
     port = await connectedPort('registry-rm');
 
@@ -168,7 +180,27 @@ describe('registry.agents read model (real Kafka and Postgres)', () => {
     expect(ids(await listAgents(db, 'initech'))).toEqual([]);
   });
 
-  it('takes the inventory: running agents, owners, tools, how to shut each down, budget profile', async () => {
+  it('takes the inventory: running agents, owners, tools, what each may spend, how to shut each down', async () => {
+    await port.publish([
+      toRecord(
+        prefix,
+        'test',
+        `budget-${now++}`,
+        now,
+        create(BudgetDefinedSchema, {
+          budgetId: 'b1',
+          tenantId: 'acme',
+          scope: BudgetScope.AGENT,
+          subject: 'payroll-bot',
+          limits: [
+            create(LimitSchema, { dimension: Dimension.SPEND, limit: 250 }),
+            create(LimitSchema, { dimension: Dimension.TOOL_CALLS, limit: 1000 }),
+          ],
+        }),
+        { topic: Topic.budgetEvents, key: 'acme', tenantId: 'acme', agentId: '', runId: '' },
+      ),
+    ]);
+    await eventually(async () => (await runtime.projection('agent-budgets').lag()) === 0);
     const taken = await inventory(runtime.db, 'acme');
     expect(taken).toEqual({
       tenantId: 'acme',
@@ -188,6 +220,7 @@ describe('registry.agents read model (real Kafka and Postgres)', () => {
           shutdown_path: 'disable the connector',
           rollback_path: '',
           budget_profile: '',
+          budget_limits: { spend: 250, toolCalls: 1000 },
         },
       ],
     });

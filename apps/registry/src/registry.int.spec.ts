@@ -1,5 +1,5 @@
 import { AgentRegistered, Topic } from '@warden/contracts';
-import { KafkaPort } from '@warden/platform';
+import { callerHeaders, DEV_KEY_ENCRYPTION_KEY, KafkaPort } from '@warden/platform';
 import {
   connectedPort,
   eventually,
@@ -36,16 +36,19 @@ describe('registry service (HTTP, real Kafka and Postgres)', () => {
       DATABASE_URL: db.url,
       WARDEN_TOPIC_PREFIX: prefix,
       WARDEN_INSTANCE_ID: instance,
+      WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
     });
     services.push(service);
     urls.push(service.url);
   };
 
   const call = async (who: Who, method: string, path: string, body?: unknown, instance = 0) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (who.subject) headers['x-warden-subject'] = who.subject;
-    if (who.roles) headers['x-warden-roles'] = who.roles;
-    if (who.tenant) headers['x-warden-tenant'] = who.tenant;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      ...(who.subject
+        ? await callerHeaders({ subject: who.subject, roles: who.roles ?? '', tenant: who.tenant ?? '' })
+        : {}),
+    };
     const res = await fetch(`${urls[instance]}${path}`, {
       method,
       headers,
@@ -172,12 +175,15 @@ describe('registry service (HTTP, real Kafka and Postgres)', () => {
     expect(r.type).toContain('application/problem+json');
   });
 
-  it('needs the caller tenant and subject', async () => {
+  it('needs the caller tenant and a bearer token', async () => {
     expect((await call({ ...owner, tenant: undefined }, 'POST', '/agents', profile)).body).toMatchObject({
       code: 'missing_tenant',
-      field: 'x-warden-tenant',
+      field: 'tenant',
     });
-    expect((await call({ ...owner, subject: undefined }, 'GET', '/agents')).status).toBe(400);
+    expect((await call({ ...owner, subject: undefined }, 'GET', '/agents')).body).toMatchObject({
+      status: 401,
+      code: 'missing_token',
+    });
   });
 
   it('enforces roles: register/update/activate by admin or owner, suspend also by sre, retire by admin only', async () => {

@@ -42,4 +42,32 @@ describe('configuration from the environment', () => {
       readConfig({ u: env.url('DATABASE_URL', ['postgres:']) }, { DATABASE_URL: 'http://u:hunter2@h/db' }),
     ).toThrow(/use postgres:/);
   });
+
+  it('reads the admin-token issuer: one JWKS source, validated; none means every admin call is refused', () => {
+    const jwks = '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"abc"}]}';
+    expect(readConfig(platformSchema, { WARDEN_AUTH_JWKS: jwks }).auth).toEqual({
+      issuer: 'warden-dev',
+      audience: 'warden-admin',
+      jwks: JSON.parse(jwks),
+    });
+    expect(readConfig(platformSchema, {}).auth).toEqual({ issuer: 'warden-dev', audience: 'warden-admin' });
+    expect(
+      readConfig(platformSchema, { WARDEN_AUTH_JWKS_URL: 'https://idp.example.com/jwks', WARDEN_AUTH_ISSUER: 'idp' })
+        .auth,
+    ).toEqual({ issuer: 'idp', audience: 'warden-admin', jwksUrl: 'https://idp.example.com/jwks' });
+    expect(() => readConfig(platformSchema, { WARDEN_AUTH_JWKS: '{"keys":[]}' })).toThrow(/WARDEN_AUTH_JWKS must be/);
+    expect(() => readConfig(platformSchema, { WARDEN_AUTH_JWKS: 'nope' })).toThrow(/WARDEN_AUTH_JWKS must be/);
+    expect(() => readConfig(platformSchema, { WARDEN_AUTH_JWKS_FILE: '/no/such/file' })).toThrow(/cannot be read/);
+    expect(() => readConfig(platformSchema, { WARDEN_AUTH_JWKS: jwks, WARDEN_AUTH_JWKS_URL: 'https://x' })).toThrow(
+      /set only one/,
+    );
+  });
+
+  it('reads base64 keys of an exact length without echoing them', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    expect(readConfig({ k: env.base64Key('KEK', 32) }, { KEK: key }).k).toBe(key);
+    expect(() => readConfig({ k: env.base64Key('KEK', 32) }, { KEK: 'c2hvcnQ=' })).toThrow(
+      'KEK must be 32 bytes, base64 encoded',
+    );
+  });
 });

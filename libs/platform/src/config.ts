@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import type { JSONWebKeySet } from 'jose';
+import type { AdminAuthConfig } from './auth/admin-auth';
+
 /**
  * Configuration from the environment, validated at start. A missing or wrong value stops the
  * process with a message naming every variable at fault.
@@ -97,6 +101,17 @@ export const env = {
       },
     };
   },
+  /** A base64 key of exactly `bytes` bytes (e.g. WARDEN_KEY_ENCRYPTION_KEY); never echoed in messages. */
+  base64Key(name: string, bytes: number): Field<string> {
+    return {
+      read: (e) => {
+        const text = raw(e, name, undefined);
+        if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || Buffer.from(text, 'base64').length !== bytes)
+          throw new Problem(`${name} must be ${bytes} bytes, base64 encoded`);
+        return text;
+      },
+    };
+  },
   pattern(name: string, re: RegExp, description: string, fallback?: string): Field<string> {
     return {
       read: (e) => {
@@ -107,6 +122,46 @@ export const env = {
     };
   },
 };
+
+/** The admin-API token issuer (ADR 0010); the JWKS inline, from a file, or from a URL (at most one). */
+function adminAuth(): Field<AdminAuthConfig> {
+  return {
+    read: (e) => {
+      const issuer = raw(e, 'WARDEN_AUTH_ISSUER', 'warden-dev');
+      const audience = raw(e, 'WARDEN_AUTH_AUDIENCE', 'warden-admin');
+      const inline = e.WARDEN_AUTH_JWKS?.trim();
+      const file = e.WARDEN_AUTH_JWKS_FILE?.trim();
+      const url = e.WARDEN_AUTH_JWKS_URL?.trim();
+      if ([inline, file, url].filter(Boolean).length > 1)
+        throw new Problem('set only one of WARDEN_AUTH_JWKS, WARDEN_AUTH_JWKS_FILE and WARDEN_AUTH_JWKS_URL');
+      if (url) return { issuer, audience, jwksUrl: env.url('WARDEN_AUTH_JWKS_URL', ['https:', 'http:']).read(e) };
+      if (file) {
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (error) {
+          throw new Problem(`WARDEN_AUTH_JWKS_FILE cannot be read: ${(error as Error).message}`);
+        }
+        return { issuer, audience, jwks: jwksOf(text, 'WARDEN_AUTH_JWKS_FILE') };
+      }
+      if (inline) return { issuer, audience, jwks: jwksOf(inline, 'WARDEN_AUTH_JWKS') };
+      return { issuer, audience };
+    },
+  };
+}
+
+function jwksOf(text: string, name: string): JSONWebKeySet {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Problem(`${name} must be a JSON Web Key Set (JSON)`);
+  }
+  const keys = (value as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'object' || !k || !('kty' in k)))
+    throw new Problem(`${name} must be {"keys": [<JWK with kty>, ...]}`);
+  return value as JSONWebKeySet;
+}
 
 export type Schema<T> = { readonly [K in keyof T]: Field<T[K]> };
 
@@ -137,6 +192,8 @@ export interface PlatformConfig {
   readonly databaseUrl: string;
   readonly instanceId: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Who may call the admin APIs. */
+  readonly auth: AdminAuthConfig;
 }
 
 export const platformSchema: Schema<PlatformConfig> = {
@@ -156,4 +213,5 @@ export const platformSchema: Schema<PlatformConfig> = {
     `${process.pid}`,
   ),
   logLevel: env.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+  auth: adminAuth(),
 };

@@ -23,3 +23,5 @@ export * from './http/problem';
 export * from './auth/caller-headers';
 export * from './crypto/sealed-key';
 export * from './webhooks';
+export * from './auth/admin-auth';
+export * from './auth/dev-issuer';

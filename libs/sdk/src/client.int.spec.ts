@@ -52,6 +52,29 @@ describe('SDK against a real broker', () => {
     expect(sent.key).toBe('run-1');
   });
 
+  it('fails closed without sending anything when it cannot obtain its agent token', async () => {
+    const unproven = await WardenClient.connect({
+      brokers: [],
+      port,
+      topicPrefix: prefix,
+      clientId: 'sdk-no-token',
+      credentials: { registryUrl: 'http://127.0.0.1:9', agentId: 'bot', clientSecret: 'c1.secret' },
+    });
+    try {
+      const result = await unproven.gate({ ...input, requestId: 'no-token-1' }, { timeoutMs: 300 });
+      expect(result).toMatchObject({ verdict: 'deny', allowed: false, timedOut: false, requestId: 'no-token-1' });
+      expect(result.reason).toMatch(/^no agent token: .*\(fail closed\)$/);
+      await client.gate({ ...input, requestId: 'after-no-token' }, { timeoutMs: 300 });
+      const ids = await eventually(() => {
+        const seen = recorder.events(Topic.gateRequests).map((e) => (e.data as GateRequested).requestId);
+        return seen.includes('after-no-token') && seen;
+      });
+      expect(ids).not.toContain('no-token-1');
+    } finally {
+      await unproven.close();
+    }
+  });
+
   it('returns the decision published for its request id, redacting secrets and digesting arguments', async () => {
     responder = await port.consume({
       groupId: `${prefix}responder`,

@@ -21,6 +21,7 @@ import {
   Verdict,
 } from '@warden/contracts';
 import { ConsumerHandle, KafkajsPort, KafkaPort, Logger, currentTraceHeaders } from '@warden/platform';
+import { AgentCredentials, AgentTokenSource } from './agent-token';
 
 export type ActionKindName = 'step' | 'model_call' | 'tool_call' | 'memory_read' | 'memory_write' | 'delegation';
 export type VerdictName = 'allow' | 'deny' | 'pending_approval' | 'expired' | 'already_completed';
@@ -97,6 +98,11 @@ export interface WardenClientOptions {
   readonly logger?: Logger;
   /** For tests: a ready port instead of a kafkajs connection. */
   readonly port?: KafkaPort;
+  /**
+   * The agent's credential: the client then obtains (and refreshes) its agent token from the
+   * registry and sends it with every gate request that does not carry one itself.
+   */
+  readonly credentials?: AgentCredentials;
 }
 
 /**
@@ -111,6 +117,7 @@ export class WardenClient {
   private handle: ConsumerHandle | undefined;
   private readonly prefix: string;
   private readonly source: string;
+  private readonly tokens: AgentTokenSource | undefined;
 
   private constructor(
     private readonly port: KafkaPort,
@@ -118,6 +125,7 @@ export class WardenClient {
   ) {
     this.prefix = options.topicPrefix ?? 'warden.';
     this.source = `warden://sdk/${options.clientId ?? 'agent'}`;
+    this.tokens = options.credentials && new AgentTokenSource(options.credentials);
   }
 
   static async connect(options: WardenClientOptions): Promise<WardenClient> {
@@ -132,7 +140,21 @@ export class WardenClient {
 
   async gate(input: GateInput, opts: { timeoutMs?: number } = {}): Promise<GateResult> {
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs ?? 5000;
-    const request = buildRequest(input, Date.now(), timeoutMs);
+    let agentToken = input.agentToken;
+    if (!agentToken && this.tokens) {
+      try {
+        agentToken = await this.tokens.token();
+      } catch (error) {
+        return {
+          verdict: 'deny',
+          reason: `no agent token: ${(error as Error).message} (fail closed)`,
+          requestId: input.requestId ?? '',
+          timedOut: false,
+          allowed: false,
+        };
+      }
+    }
+    const request = buildRequest({ ...input, agentToken }, Date.now(), timeoutMs);
     const run = request.runId;
     this.waitingRuns.set(run, (this.waitingRuns.get(run) ?? 0) + 1);
     let settled = false;

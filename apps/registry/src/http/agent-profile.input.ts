@@ -39,6 +39,6 @@ export function profileOf(input: Input): ProfileInput {
 
 /** The caller's tenant: every registry call acts within exactly one. */
 export function tenantOf(caller: Caller): string {
-  if (!caller.tenantId) throw invalid('missing_tenant', 'header x-warden-tenant is required', 'x-warden-tenant');
+  if (!caller.tenantId) throw invalid('missing_tenant', 'the bearer token has no tenant claim', 'tenant');
   return caller.tenantId;
 }

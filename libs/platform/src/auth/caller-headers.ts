@@ -1,3 +1,5 @@
+import { devToken } from './dev-issuer';
+
 /** Who an admin-API call is made as (tests, the demo, operators' scripts). */
 export interface CallerIdentity {
   readonly subject: string;
@@ -8,10 +10,10 @@ export interface CallerIdentity {
 
 /**
  * The HTTP headers that identify a caller to a Warden admin API. Every test and the demo go
- * through this one function, so the way callers identify themselves changes in one place.
- * Today: the development identity headers of ADR 0007 (not authentication; issue #3 replaces it).
+ * through this one function: an `Authorization: Bearer` token minted by the development issuer
+ * (ADR 0010), which the local stack and the test helpers configure every service to trust.
  */
 export async function callerHeaders(who: CallerIdentity): Promise<Record<string, string>> {
-  const roles = typeof who.roles === 'string' ? who.roles : who.roles.join(',');
-  return { 'x-warden-subject': who.subject, 'x-warden-roles': roles, 'x-warden-tenant': who.tenant };
+  const roles = typeof who.roles === 'string' ? who.roles.split(',').filter(Boolean) : who.roles;
+  return { authorization: `Bearer ${await devToken({ subject: who.subject, roles, tenant: who.tenant })}` };
 }

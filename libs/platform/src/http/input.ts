@@ -90,6 +90,11 @@ export class Input {
     return v.map((item, i) => Input.of(item, `${this.at(name)}[${i}]`));
   }
 
+  /** Any JSON value (e.g. an embedded JSON Schema), for the domain to validate; undefined when absent. */
+  json(name: string): unknown {
+    return this.value[name] ?? undefined;
+  }
+
   record(name: string): Record<string, string> {
     const v = this.value[name];
     if (v === undefined || v === null) return {};

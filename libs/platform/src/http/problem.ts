@@ -17,6 +17,7 @@ const STATUS: Record<DomainErrorKind, { status: number; title: string }> = {
   not_found: { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'Conflict' },
   forbidden: { status: 403, title: 'Forbidden' },
+  unauthenticated: { status: 401, title: 'Unauthorized' },
 };
 
 /** The one place where domain errors become HTTP problems. */

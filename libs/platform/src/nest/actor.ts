@@ -1,34 +1,48 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import { invalid } from '@warden/kernel';
-import type { Request } from 'express';
+import { DomainError, unauthenticated } from '@warden/kernel';
+import type { NextFunction, Request, Response } from 'express';
+import { AdminAuthenticator, Authentication, Caller } from '../auth/admin-auth';
 
-/** Who is calling: subject, roles and tenant. */
-export interface Caller {
-  readonly subject: string;
-  readonly roles: readonly string[];
-  readonly tenantId: string;
-}
+export type { Caller } from '../auth/admin-auth';
 
-const ROLES = new Set(['admin', 'owner', 'approver', 'sre', 'auditor']);
+const AUTHENTICATION = Symbol('warden.authentication');
+type AuthenticatedRequest = Request & { [AUTHENTICATION]?: Authentication };
 
 /**
- * The caller of an admin API. Until the registry issues OIDC-style tokens (issue #3), the
- * development identity comes from headers: `x-warden-subject`, `x-warden-roles` (comma
- * separated) and `x-warden-tenant`. Unknown roles are refused so typos fail loudly.
+ * Express middleware (installed by runService for every service): verifies the request's bearer
+ * token once, before routing, and keeps the outcome on the request for `@CallerOf()`. Routes that
+ * do not ask for a caller (health, metrics, JWKS, the agent token endpoint) are not affected.
+ */
+export function authenticate(authenticator: AdminAuthenticator) {
+  return (req: AuthenticatedRequest, _res: Response, next: NextFunction): void => {
+    const header = req.headers.authorization;
+    if (!header) {
+      req[AUTHENTICATION] = { error: unauthenticated('missing_token', 'an Authorization: Bearer <token> is required') };
+      next();
+      return;
+    }
+    authenticator.authenticate(header).then(
+      (caller) => {
+        req[AUTHENTICATION] = { caller };
+        next();
+      },
+      (error: unknown) => {
+        req[AUTHENTICATION] = {
+          error: error instanceof DomainError ? error : unauthenticated('invalid_token', 'bad token'),
+        };
+        next();
+      },
+    );
+  };
+}
+
+/**
+ * The caller of an admin API, from the bearer token verified by `authenticate` (ADR 0010):
+ * `sub`, `roles` and `tenant` claims. No, a bad or an expired token is a 401 problem.
  */
 export const CallerOf = createParamDecorator((_data: unknown, ctx: ExecutionContext): Caller => {
-  const req = ctx.switchToHttp().getRequest<Request>();
-  const header = (name: string) => {
-    const v = req.headers[name];
-    return (Array.isArray(v) ? v[0] : (v ?? '')).trim();
-  };
-  const subject = header('x-warden-subject');
-  if (!subject) throw invalid('missing_subject', 'header x-warden-subject is required', 'x-warden-subject');
-  const roles = header('x-warden-roles')
-    .split(',')
-    .map((r) => r.trim())
-    .filter(Boolean);
-  const unknown = roles.find((r) => !ROLES.has(r));
-  if (unknown) throw invalid('unknown_role', `unknown role ${unknown}`, 'x-warden-roles');
-  return { subject, roles, tenantId: header('x-warden-tenant') };
+  const outcome = ctx.switchToHttp().getRequest<AuthenticatedRequest>()[AUTHENTICATION];
+  if (!outcome) throw unauthenticated('missing_token', 'an Authorization: Bearer <token> is required');
+  if ('error' in outcome) throw outcome.error;
+  return outcome.caller;
 });

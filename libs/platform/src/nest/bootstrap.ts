@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from '../observability/logger';
 import { ServiceRuntime } from '../runtime/service-runtime';
+import { authenticate } from './actor';
 import { HealthController, MetricsController } from './platform.controllers';
 import { ProblemFilter } from './problem.filter';
 import { WardenKafkaTransport } from './transport';
@@ -73,10 +74,15 @@ export async function runService(
 ): Promise<INestApplication> {
   const app = await NestFactory.create(module, { logger: new NestJsonLogger(runtime.logger), abortOnError: false });
   app.useGlobalFilters(new ProblemFilter(runtime.logger));
+  if (!runtime.authenticator.configured)
+    runtime.logger.warn('no admin token issuer configured (WARDEN_AUTH_JWKS*): every admin call is refused');
+  app.use(authenticate(runtime.authenticator));
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder().setTitle(http.title).setDescription(http.description).setVersion('1').addBearerAuth().build(),
   );
+  // Every admin operation takes the bearer token of ADR 0010 (routes without a caller ignore it).
+  document.security = [{ bearer: [] }];
   SwaggerModule.setup('openapi', app, document, { jsonDocumentUrl: 'openapi.json' });
   app.connectMicroservice({ strategy: new WardenKafkaTransport(runtime) }, { inheritAppConfig: true });
   let closing = false;

@@ -1,4 +1,5 @@
 import { MigrationInterface } from 'typeorm';
+import { AdminAuthenticator } from '../auth/admin-auth';
 import { PlatformConfig } from '../config';
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
 import { Logger } from '../observability/logger';
@@ -24,6 +25,7 @@ export function createServiceRuntime(
     partitions: config.partitions,
     db,
     schema: database?.schema,
+    authenticator: new AdminAuthenticator(config.auth),
   });
 }
 

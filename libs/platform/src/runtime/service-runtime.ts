@@ -1,3 +1,4 @@
+import { AdminAuthenticator } from '../auth/admin-auth';
 import { Message } from '@warden/contracts';
 import { DataSource } from 'typeorm';
 import { KafkaPort } from '../kafka/port';
@@ -29,6 +30,8 @@ export class ServiceRuntime {
   private readonly projections: ProjectionRunner[] = [];
   private readonly reactors: WebhookReactor[] = [];
   private started = false;
+  private fallbackAuthenticator: AdminAuthenticator | undefined;
+  private readonly onStart: (() => Promise<void>)[] = [];
   private dbUp: { at: number; up: boolean } = { at: 0, up: false };
 
   constructor(
@@ -41,8 +44,15 @@ export class ServiceRuntime {
       readonly partitions: number;
       readonly db?: DataSource;
       readonly schema?: string;
+      readonly authenticator?: AdminAuthenticator;
     },
   ) {}
+
+  /** Verifies admin-API callers; without one (a runtime built by hand) every call is refused. */
+  get authenticator(): AdminAuthenticator {
+    return (this.fallbackAuthenticator ??=
+      this.options.authenticator ?? new AdminAuthenticator({ issuer: '', audience: '' }));
+  }
 
   get prefix(): string {
     return this.options.prefix;
@@ -111,6 +121,11 @@ export class ServiceRuntime {
     return reactor;
   }
 
+  /** Runs `step` at the end of every start, once tables, processors and projections run (e.g. seeding keys). */
+  afterStart(step: () => Promise<void>): void {
+    this.onStart.push(step);
+  }
+
   projection(name: string): ProjectionRunner {
     const found = this.projections.find((p) => p.name === name);
     if (!found) throw new Error(`no projection ${name}`);
@@ -136,6 +151,7 @@ export class ServiceRuntime {
     for (const processor of this.processors) await processor.start();
     for (const projection of this.projections) await projection.start();
     for (const reactor of this.reactors) await reactor.start();
+    for (const step of this.onStart) await step();
     this.started = true;
     this.logger.info('runtime started', {
       tables: this.tables.map((t) => t.name),

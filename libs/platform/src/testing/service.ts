@@ -1,6 +1,7 @@
 import { DynamicModule, INestApplication } from '@nestjs/common';
 import { httpPort, runService } from '../nest/bootstrap';
 import { ServiceRuntime } from '../runtime/service-runtime';
+import { devAuthEnv } from '../auth/dev-issuer';
 import { kafkaBrokers } from './infra';
 
 export interface InProcessService {
@@ -23,6 +24,7 @@ export async function startInProcess<C>(
   const config = readConfig({
     KAFKA_BROKERS: kafkaBrokers().join(','),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    ...devAuthEnv(),
     ...env,
   });
   const { runtime, module } = build(config);

@@ -16,6 +16,7 @@ import {
 } from '@warden/contracts';
 import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
 import { ProfileInput, requireId, validProfile } from './agent-profile';
+import { ToolCatalogue } from './tool-contract';
 
 /** Events of one agent (stream id = agent id), in wire form. Each carries the version it creates. */
 export type AgentEvent = AgentRegistered | AgentProfileUpdated | AgentActivated | AgentSuspended | AgentRetired;
@@ -55,8 +56,14 @@ export type AgentCommand =
       readonly agentId: string;
       readonly tenantId: string;
       readonly profile: ProfileInput;
+      /** The tenant's tool contracts, to check the profile's pins against. */
+      readonly catalogue?: ToolCatalogue;
     } & ChangeBy)
-  | ({ readonly type: 'UpdateAgentProfile'; readonly profile: ProfileInput } & AgentChange)
+  | ({
+      readonly type: 'UpdateAgentProfile';
+      readonly profile: ProfileInput;
+      readonly catalogue?: ToolCatalogue;
+    } & AgentChange)
   | ({ readonly type: 'ActivateAgent' } & AgentChange)
   | ({ readonly type: 'SuspendAgent' } & AgentChange)
   | ({ readonly type: 'RetireAgent' } & AgentChange);
@@ -145,7 +152,7 @@ export const agent: Decider<AgentCommand, AgentState, AgentEvent> = {
       case 'RegisterAgent': {
         requireId(command.agentId, 'agentId', 'invalid_agent_id');
         requireId(command.tenantId, 'tenantId', 'invalid_tenant_id');
-        const profile = validProfile(command.profile);
+        const profile = pinnedProfile(command.profile, command.catalogue);
         if (state.status !== 'none')
           throw conflict('already_exists', `agent id ${command.agentId} is taken`, 'agentId');
         return [
@@ -159,7 +166,7 @@ export const agent: Decider<AgentCommand, AgentState, AgentEvent> = {
         ];
       }
       case 'UpdateAgentProfile': {
-        const profile = validProfile(command.profile);
+        const profile = pinnedProfile(command.profile, command.catalogue);
         const current = existing(command, state, 'warden.registry.v1.AgentProfileUpdated');
         return [
           create(AgentProfileUpdatedSchema, {
@@ -223,4 +230,48 @@ function lifecycleFields(current: Agent, command: ChangeBy) {
     version: current.version + 1,
     change: changeOf(command),
   };
+}
+
+/**
+ * A valid profile whose pins name published, live contract versions with their exact digest and
+ * only actions those versions offer. A tool granted without a pin is accepted (drafts are built
+ * up step by step) but the gate denies every request for it until the owner pins a version.
+ */
+function pinnedProfile(input: ProfileInput, catalogue: ToolCatalogue = () => undefined): AgentProfile {
+  const profile = validProfile(input);
+  profile.tools.forEach((grant, i) => {
+    const at = `tools[${i}]`;
+    if (!grant.contractVersion && !grant.definitionDigest) return;
+    const contracts = catalogue(grant.tool);
+    if (!contracts || contracts.versions.size === 0)
+      throw invalid('unknown_tool', `no contract is published for tool ${grant.tool}`, `${at}.tool`);
+    const version = contracts.versions.get(grant.contractVersion);
+    if (!version)
+      throw invalid(
+        'unknown_contract_version',
+        `tool ${grant.tool} has no version ${grant.contractVersion}`,
+        `${at}.contractVersion`,
+      );
+    if (version.withdrawn)
+      throw invalid(
+        'contract_withdrawn',
+        `version ${grant.contractVersion} of ${grant.tool} is withdrawn`,
+        `${at}.contractVersion`,
+      );
+    if (version.contract.definitionDigest !== grant.definitionDigest)
+      throw invalid(
+        'digest_mismatch',
+        `the digest of ${grant.tool} version ${grant.contractVersion} is ${version.contract.definitionDigest}`,
+        `${at}.definitionDigest`,
+      );
+    grant.actions.forEach((action, j) => {
+      if (!version.contract.actions.some((a) => a.name === action))
+        throw invalid(
+          'unknown_action',
+          `${grant.tool} version ${grant.contractVersion} has no action ${action}`,
+          `${at}.actions[${j}]`,
+        );
+    });
+  });
+  return profile;
 }

@@ -59,15 +59,25 @@ export type InventoryEntry = Pick<
 export interface Inventory {
   readonly tenantId: string;
   readonly running: number;
-  readonly agents: InventoryEntry[];
+  readonly agents: (InventoryEntry & {
+    /** What it may spend: the limits of its agent-scope budget (budget.events), null when none is defined. */
+    readonly budget_limits: Readonly<Record<string, number>> | null;
+  })[];
 }
 
-/** Which agents of a tenant are running (active), who owns them, which tools they can touch, how to shut each down. */
+/**
+ * The five questions, for one tenant: which agents are running (active), who owns them, which
+ * tools they can touch (and at which pinned contract version), how much they can spend (their
+ * budget profile and the limits of their agent budget), how to shut each down (and roll back).
+ */
 export async function inventory(db: DataSource, tenantId: string): Promise<Inventory> {
-  const agents: InventoryEntry[] = await db.query(
-    `SELECT id, version, mission, owner_team, owner_contact, business_process, model, autonomy_level, tools,
-            environments, shutdown_path, rollback_path, budget_profile
-       FROM registry.agents WHERE tenant_id = $1 AND state = 'active' ORDER BY owner_team, id`,
+  const agents: Inventory['agents'] = await db.query(
+    `SELECT a.id, a.version, a.mission, a.owner_team, a.owner_contact, a.business_process, a.model,
+            a.autonomy_level, a.tools, a.environments, a.shutdown_path, a.rollback_path, a.budget_profile,
+            b.limits AS budget_limits
+       FROM registry.agents a
+       LEFT JOIN registry.agent_budgets b ON b.tenant_id = a.tenant_id AND b.agent_id = a.id
+      WHERE a.tenant_id = $1 AND a.state = 'active' ORDER BY a.owner_team, a.id`,
     [tenantId],
   );
   return { tenantId, running: agents.length, agents };

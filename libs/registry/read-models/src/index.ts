@@ -1,2 +1,4 @@
 export * from './agents.projection';
 export * from './agents.queries';
+export * from './registry.projections';
+export * from './registry.queries';

@@ -1,0 +1,146 @@
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { decodeProtectedHeader, importJWK, JWK, jwtVerify } from 'jose';
+import { CredentialKind } from '@warden/contracts';
+import { forbidden, invalid, unauthenticated } from '@warden/kernel';
+import { credentialUsable } from '@warden/registry-domain';
+import { KeyRing } from './keys';
+import { Registry } from './registry';
+
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: object,
+) => Promise<Buffer>;
+const SCRYPT = { N: 16384, r: 8, p: 1 };
+
+/** `scrypt$N$r$p$salt$hash` (base64url parts) of a secret. */
+export async function hashSecret(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(secret, salt, 32, SCRYPT);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), hash.toString('base64url')].join('$');
+}
+
+/** Compares a secret with a stored hash in constant time. */
+export async function secretMatches(secret: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = await scryptAsync(secret, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** A new client secret: `<credential id>.<32 random bytes>`; the prefix lets the registry find the credential. */
+export const newClientSecret = (credentialId: string): string =>
+  `${credentialId}.${randomBytes(32).toString('base64url')}`;
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** The audience a client assertion must name. */
+export const TOKEN_ENDPOINT_AUDIENCE = 'warden-registry';
+
+export interface TokenRequest {
+  readonly grantType: string;
+  readonly clientId: string;
+  readonly clientSecret?: string;
+  readonly clientAssertionType?: string;
+  readonly clientAssertion?: string;
+}
+
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+}
+
+const refused = () => unauthenticated('invalid_client', 'client authentication failed');
+
+/**
+ * The token endpoint's logic (OAuth 2.0 client credentials): an agent proves one of its
+ * credentials — a client secret, or a client assertion (private_key_jwt, RFC 7523) signed by
+ * its registered key — and gets a short-lived agent token. Every failure to prove it looks the
+ * same to the caller (invalid_client), so the endpoint tells nothing about which agents exist.
+ */
+export class AgentTokens {
+  /** Client-assertion ids seen, until they expire: an assertion is good for one token. */
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly keys: KeyRing,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  async issue(request: TokenRequest): Promise<TokenResponse> {
+    if (request.grantType !== 'client_credentials')
+      throw invalid('unsupported_grant_type', 'grant_type must be client_credentials', 'grant_type');
+    if (!request.clientId) throw invalid('invalid_request', 'client_id is required', 'client_id');
+    const agent = this.registry.agentHead(request.clientId);
+    const authority = this.registry.authority.state(request.clientId);
+    const now = Date.now();
+    let credentialId: string;
+    if (request.clientSecret) {
+      credentialId = request.clientSecret.slice(0, Math.max(0, request.clientSecret.lastIndexOf('.')));
+      const credential = authority?.credentials.get(credentialId);
+      const ok =
+        credential?.kind === CredentialKind.CLIENT_SECRET &&
+        credentialUsable(credential, now) &&
+        (await secretMatches(request.clientSecret, credential.secretHash));
+      if (!ok) throw refused();
+    } else if (request.clientAssertion) {
+      if (request.clientAssertionType !== CLIENT_ASSERTION_TYPE)
+        throw invalid(
+          'invalid_request',
+          `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`,
+          'client_assertion_type',
+        );
+      credentialId = await this.verifyAssertion(request.clientId, request.clientAssertion, now);
+    } else {
+      throw invalid('invalid_request', 'client_secret or client_assertion is required', 'client_secret');
+    }
+    if (!agent) throw refused();
+    if (agent.status === 'suspended' || agent.status === 'retired')
+      throw forbidden('agent_not_runnable', `agent ${agent.agentId} is ${agent.status}`);
+    const { token, expiresIn } = await this.keys.signAgentToken(
+      { agentId: agent.agentId, tenantId: agent.tenantId, credentialId },
+      this.ttlSeconds,
+    );
+    return { access_token: token, token_type: 'Bearer', expires_in: expiresIn };
+  }
+
+  private async verifyAssertion(agentId: string, assertion: string, now: number): Promise<string> {
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(assertion).kid;
+    } catch {
+      throw refused();
+    }
+    const credential = kid ? this.registry.authority.state(agentId)?.credentials.get(kid) : undefined;
+    if (!credential || credential.kind !== CredentialKind.PUBLIC_KEY || !credentialUsable(credential, now))
+      throw refused();
+    let payload: { jti?: string; exp?: number };
+    try {
+      const key = await importJWK(JSON.parse(credential.publicJwk) as JWK, 'EdDSA');
+      ({ payload } = await jwtVerify(assertion, key, {
+        issuer: agentId,
+        subject: agentId,
+        audience: TOKEN_ENDPOINT_AUDIENCE,
+        algorithms: ['EdDSA'],
+        requiredClaims: ['exp', 'jti'],
+        maxTokenAge: '5m',
+        currentDate: new Date(now),
+      }));
+    } catch {
+      throw refused();
+    }
+    for (const [jti, until] of this.seen) if (until < now) this.seen.delete(jti);
+    const jti = `${agentId}/${payload.jti}`;
+    if (this.seen.has(jti)) throw refused();
+    this.seen.set(jti, (payload.exp ?? 0) * 1000);
+    return credential.credentialId;
+  }
+}
