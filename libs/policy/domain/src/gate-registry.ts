@@ -6,8 +6,10 @@ import {
   DelegationGrantedSchema,
   DelegationRevokedSchema,
   Envelope,
+  evolvePublicKeys,
   is,
   KeyUse,
+  PublicKeys,
   SigningKeyRetiredSchema,
   SigningKeyRotatedSchema,
   ToolContractPublishedSchema,
@@ -52,6 +54,8 @@ export interface GateRegistry {
   readonly credentials: ReadonlyMap<string, CredentialEntry>;
   readonly grants: ReadonlyMap<string, GrantEntry>;
   readonly keys: ReadonlyMap<string, SigningKeyEntry>;
+  /** The live public keys, as the shared agent-token verifier (`verifyAgentToken`) reads them. */
+  readonly publicKeys: PublicKeys;
 }
 
 export const emptyGateRegistry = (): GateRegistry => ({
@@ -60,6 +64,7 @@ export const emptyGateRegistry = (): GateRegistry => ({
   credentials: new Map(),
   grants: new Map(),
   keys: new Map(),
+  publicKeys: new Map(),
 });
 
 export const contractKey = (tenantId: string, tool: string, version: string) => `${tenantId}/${tool}@${version}`;
@@ -128,12 +133,20 @@ export function evolveGateRegistry(state: GateRegistry, event: Envelope): GateRe
       activatedAtMs: e.activatedAtMs,
       retired: false,
     };
-    return { ...state, keys: new Map(state.keys).set(e.kid, entry) };
+    return {
+      ...state,
+      keys: new Map(state.keys).set(e.kid, entry),
+      publicKeys: evolvePublicKeys(state.publicKeys, e),
+    };
   }
   if (is(event, SigningKeyRetiredSchema)) {
     const current = state.keys.get(event.data.kid);
     if (!current || current.retired) return state;
-    return { ...state, keys: new Map(state.keys).set(current.kid, { ...current, retired: true }) };
+    return {
+      ...state,
+      keys: new Map(state.keys).set(current.kid, { ...current, retired: true }),
+      publicKeys: evolvePublicKeys(state.publicKeys, event.data),
+    };
   }
   return state;
 }

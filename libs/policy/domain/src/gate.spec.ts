@@ -187,7 +187,7 @@ describe('admission: short-circuits in order', () => {
       'token of another agent',
       { agentToken: agentToken({ sub: 'helper-bot' }) },
       'warden.registry.signature',
-      'issued to helper-bot',
+      'wrong_agent',
     ],
     [
       'token of another tenant',
@@ -197,7 +197,7 @@ describe('admission: short-circuits in order', () => {
     ],
     [
       'expired token',
-      { agentToken: agentToken({ exp: Math.floor(NOW / 1000) }) },
+      { agentToken: agentToken({ exp: Math.floor(NOW / 1000) - 10 }) },
       'warden.registry.signature',
       'expired',
     ],
@@ -211,15 +211,15 @@ describe('admission: short-circuits in order', () => {
       'token with an unknown kid',
       { agentToken: agentToken({}, undefined, 'zz') },
       'warden.registry.signature',
-      'key zz is unknown',
+      'no live agent-token key zz',
     ],
     [
       'token for another audience',
       { agentToken: agentToken({ aud: 'x' }) },
       'warden.registry.signature',
-      'not meant for the gate',
+      'wrong_audience',
     ],
-    ['garbage token', { agentToken: 'a.b' }, 'warden.registry.signature', 'not a compact JWS'],
+    ['garbage token', { agentToken: 'a.b' }, 'warden.registry.signature', 'compact JWS of three parts'],
   ])('denies on the registry stage: %s', (_name, over, id, reason) => {
     const { verdict, reason: actual, ids } = decided(decide({ request: request(over) }));
     expect(verdict).toBe('DENY');
@@ -234,7 +234,9 @@ describe('admission: short-circuits in order', () => {
     ]);
     expect(decided(decide({ view: view({}, revoked) })).reason).toBe('credential cred-1 is revoked');
     const retired = registryOf([...registryEvents(), create(SigningKeyRetiredSchema, { kid: 'at-1' })]);
-    expect(decided(decide({ view: view({}, retired) })).reason).toBe('agent token key at-1 is retired');
+    expect(decided(decide({ view: view({}, retired) })).reason).toBe(
+      'agent token refused (unknown_key): no live agent-token key at-1',
+    );
   });
 
   it('accepts an unsigned request only where agent tokens are optional, and still checks a present one', () => {
