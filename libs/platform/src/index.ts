@@ -22,3 +22,4 @@ export * from './http/input';
 export * from './http/problem';
 export * from './auth/caller-headers';
 export * from './crypto/sealed-key';
+export * from './webhooks';

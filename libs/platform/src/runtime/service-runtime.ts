@@ -9,6 +9,7 @@ import { ProjectionDefinition, Row } from '../projection/projection';
 import { ProjectionRunner } from '../projection/runner';
 import { Processor, ProcessorDefinition, RuntimeDeps } from './processor';
 import { Table, TableDefinition } from './table';
+import { WebhookReactor, WebhookReactorDefinition } from '../webhooks/reactor';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -26,6 +27,7 @@ export class ServiceRuntime {
   private readonly tables: Table<unknown>[] = [];
   private readonly processors: Processor<unknown, unknown, never>[] = [];
   private readonly projections: ProjectionRunner[] = [];
+  private readonly reactors: WebhookReactor[] = [];
   private started = false;
   private dbUp: { at: number; up: boolean } = { at: 0, up: false };
 
@@ -102,6 +104,13 @@ export class ServiceRuntime {
     return this.addTable(new Table(definition, this.port, this.options.prefix, instanceId, this.logger));
   }
 
+  /** Adds a reactor that delivers signed webhooks for some events (started after projections). */
+  webhooks(definition: WebhookReactorDefinition): WebhookReactor {
+    const reactor = new WebhookReactor(definition, this.deps());
+    this.reactors.push(reactor);
+    return reactor;
+  }
+
   projection(name: string): ProjectionRunner {
     const found = this.projections.find((p) => p.name === name);
     if (!found) throw new Error(`no projection ${name}`);
@@ -126,17 +135,20 @@ export class ServiceRuntime {
     for (const table of this.tables) await table.start();
     for (const processor of this.processors) await processor.start();
     for (const projection of this.projections) await projection.start();
+    for (const reactor of this.reactors) await reactor.start();
     this.started = true;
     this.logger.info('runtime started', {
       tables: this.tables.map((t) => t.name),
       processors: this.processors.map((p) => p.name),
       projections: this.projections.map((p) => p.name),
+      reactors: this.reactors.map((r) => r.name),
     });
   }
 
   /** Stop fetching, finish in-flight batches, commit, leave groups, close connections. */
   async stop(): Promise<void> {
     this.started = false;
+    await Promise.allSettled(this.reactors.map((r) => r.stop()));
     await Promise.allSettled(this.projections.map((p) => p.stop()));
     await Promise.allSettled(this.processors.map((p) => p.stop()));
     await Promise.allSettled(this.tables.map((t) => t.stop()));
@@ -150,6 +162,7 @@ export class ServiceRuntime {
     for (const t of this.tables) consumers[`table:${t.name}`] = t.ready ? 'running' : 'catching-up';
     for (const p of this.processors) consumers[`processor:${p.name}`] = p.ready ? 'running' : p.status;
     for (const p of this.projections) consumers[`projection:${p.name}`] = p.status;
+    for (const r of this.reactors) consumers[`webhooks:${r.name}`] = r.status;
     const kafka = this.port.healthy() ? 'up' : 'down';
     const postgres = this.options.db ? ((await this.postgresUp()) ? 'up' : 'down') : 'unused';
     const ready =
@@ -159,7 +172,7 @@ export class ServiceRuntime {
 
   /** Liveness: the process is not wedged (a crashed consumer never restarts by itself). */
   live(): boolean {
-    return ![...this.processors, ...this.projections].some((c) => c.status === 'crashed');
+    return ![...this.processors, ...this.projections, ...this.reactors].some((c) => c.status === 'crashed');
   }
 
   private async postgresUp(): Promise<boolean> {

@@ -1,0 +1,3 @@
+export * from './delivery';
+export * from './reactor';
+export * from './signature';
