@@ -9,6 +9,8 @@ import { deleteByPrefix, ensureKafka, freshBenchDatabase, ROOT, stopKafka } from
 import { LoadReport } from './load';
 import { checks, describeMachine, problems, renderTable } from './report';
 import { Running, runWarden, WardenRun } from './warden';
+import { WardenClient } from '@warden/sdk';
+import { KillSwitchReport, renderKillSwitch, runKillSwitchBench } from './killswitch';
 
 /** stack.stop(), then SIGKILL for services still running after 30 s (e.g. one spinning in a loop). */
 async function stopStack(stack: Stack, say: (line: string) => void): Promise<Record<string, number | null>> {
@@ -72,6 +74,7 @@ async function main(): Promise<number> {
 
   let warden: WardenRun | undefined;
   let floor: LoadReport | undefined;
+  let killswitch: KillSwitchReport | undefined;
   const failures: string[] = [];
   const attempt = async (what: string, run: () => Promise<void>) => {
     try {
@@ -95,6 +98,15 @@ async function main(): Promise<number> {
         const logDir = join(outDir, `${stamp}-logs`);
         warden = await runWarden(config, { brokers, prefix, databaseUrl, logDir }, running, say);
       });
+      await attempt('killswitch', async () => {
+        if (!running.stack || config.killswitchEngages === 0) return;
+        const client = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-killswitch' });
+        try {
+          killswitch = await runKillSwitchBench(running.stack.urls.killswitch, client, config.killswitchEngages, say);
+        } finally {
+          await client.close();
+        }
+      });
     }
   } finally {
     await cleanup();
@@ -102,6 +114,8 @@ async function main(): Promise<number> {
 
   const file = join(outDir, `${stamp}.json`);
   const found = [...failures, ...problems(warden, floor)];
+  if (killswitch && killswitch.allowedAfterEngage > 0)
+    found.push(`${killswitch.allowedAfterEngage} request(s) in scope allowed after the engage call returned`);
   writeFileSync(
     file,
     JSON.stringify(
@@ -120,6 +134,7 @@ async function main(): Promise<number> {
             throughput: warden.load.achievedPerSecond / floor.achievedPerSecond,
           },
         checks: checks(config, warden, floor),
+        killswitch,
         problems: found,
       },
       null,
@@ -127,6 +142,7 @@ async function main(): Promise<number> {
     ),
   );
   process.stdout.write(`\n${renderTable(config, machine, warden, floor)}\n\nresult: ${file}\n`);
+  if (killswitch) process.stdout.write(`\n${renderKillSwitch(killswitch)}\n`);
   for (const p of found) process.stdout.write(`FAILED: ${p}\n`);
   return found.length > 0 ? 1 : 0;
 }
