@@ -56,7 +56,6 @@ describe('gate context (what an engage acts on)', () => {
       [create(StepCompletedSchema, { runId: 'r1', stepId: 's1', requestId: 'r1-r' }), t0 + 1],
       [request('r1', 'email.send'), t0 + 2],
       [request('r1', 'bank.transfer'), t0 + 3],
-      [create(StepCompletedSchema, { runId: 'unknown-run', stepId: 's9' }), t0 + 4],
     ]);
     expect(liveRuns(c, t0)).toEqual([
       {
@@ -67,6 +66,24 @@ describe('gate context (what an engage acts on)', () => {
         lastCompletedStepId: 's1',
         lastCompletedRequestId: 'r1-r',
         lastSeenMs: t0 + 3,
+      },
+    ]);
+  });
+
+  it('an outcome read before its run’s first request still names the last completed step', () => {
+    const c = fold([
+      [create(StepCompletedSchema, { runId: 'r2', stepId: 's1', requestId: 'r2-1', tenantId: 'acme' }), t0 + 1],
+      [request('r2', 'email.send'), t0],
+    ]);
+    expect(liveRuns(c, t0)).toEqual([
+      {
+        runId: 'r2',
+        tenantId: 'acme',
+        agentId: 'bot',
+        tools: ['email.send'],
+        lastCompletedStepId: 's1',
+        lastCompletedRequestId: 'r2-1',
+        lastSeenMs: t0 + 1,
       },
     ]);
   });

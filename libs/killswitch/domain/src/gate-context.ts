@@ -53,19 +53,23 @@ export function evolveGateContext(context: GateContext, event: Envelope, liveFor
       tools: tools ?? (r.tool ? [r.tool] : []),
       lastCompletedStepId: run?.lastCompletedStepId ?? '',
       lastCompletedRequestId: run?.lastCompletedRequestId ?? '',
-      lastSeenMs: event.time,
+      lastSeenMs: Math.max(run?.lastSeenMs ?? 0, event.time),
     });
     forgetIdleRuns(context, event.time - liveForMs);
     return { ...context };
   }
   if (is(event, StepCompletedSchema)) {
-    const run = context.runs.get(event.data.runId);
-    if (!run) return context;
-    context.runs.set(run.runId, {
-      ...run,
-      lastCompletedStepId: event.data.stepId,
-      lastCompletedRequestId: event.data.requestId,
-      lastSeenMs: Math.max(run.lastSeenMs, event.time),
+    // The table reads gate.outcomes and gate.requests side by side: an outcome may come first.
+    const e = event.data;
+    const run = context.runs.get(e.runId);
+    context.runs.set(e.runId, {
+      runId: e.runId,
+      tenantId: run?.tenantId ?? e.tenantId,
+      agentId: run?.agentId ?? e.agentId,
+      tools: run?.tools ?? [],
+      lastCompletedStepId: e.stepId,
+      lastCompletedRequestId: e.requestId,
+      lastSeenMs: Math.max(run?.lastSeenMs ?? 0, event.time),
     });
     return { ...context };
   }
