@@ -40,6 +40,8 @@ export interface Stack {
   readonly processes: Record<ServiceName, ChildProcess>;
   /** SIGTERM every service and wait; resolves with each exit code (null = killed by a signal). */
   stop(): Promise<Record<ServiceName, number | null>>;
+  /** SIGTERM one service, wait for its exit, start it again and wait until it is ready. */
+  restart(service: ServiceName): Promise<void>;
 }
 
 /** The repository root, whether this runs from deploy/local (tests) or dist/deploy/local (built). */
@@ -58,7 +60,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const urls = {} as Record<ServiceName, string>;
   const processes = {} as Record<ServiceName, ChildProcess>;
   const exits = {} as Record<ServiceName, Promise<number | null>>;
-  for (const service of SERVICES) {
+  const launch = (service: ServiceName) => {
     const port = options.ports?.[service] ?? DEFAULT_PORTS[service];
     urls[service] = `http://127.0.0.1:${port}`;
     const log = createWriteStream(join(options.logDir, `${service}.log`), { flags: 'a' });
@@ -82,7 +84,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     child.stderr?.pipe(log);
     processes[service] = child;
     exits[service] = new Promise((done) => child.once('exit', (code) => done(code)));
-  }
+  };
+  for (const service of SERVICES) launch(service);
+  const restart = async (service: ServiceName) => {
+    processes[service].kill('SIGTERM');
+    await exits[service];
+    launch(service);
+    await waitReady(service, urls[service], exits[service], options.readyTimeoutMs ?? 90_000);
+  };
   const stop = async () => {
     for (const service of SERVICES) processes[service].kill('SIGTERM');
     const codes = {} as Record<ServiceName, number | null>;
@@ -95,7 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await stop();
     throw error;
   }
-  return { urls, processes, stop };
+  return { urls, processes, stop, restart };
 }
 
 async function waitReady(

@@ -10,6 +10,8 @@ import { LoadReport } from './load';
 import { PolicyEvalReport, renderPolicyEval, runPolicyEvalBench } from './policy-eval';
 import { checks, describeMachine, problems, renderTable } from './report';
 import { Running, runWarden, WardenRun } from './warden';
+import { WardenClient } from '@warden/sdk';
+import { KillSwitchReport, renderKillSwitch, runKillSwitchBench } from './killswitch';
 
 /** stack.stop(), then SIGKILL for services still running after 30 s (e.g. one spinning in a loop). */
 async function stopStack(stack: Stack, say: (line: string) => void): Promise<Record<string, number | null>> {
@@ -73,6 +75,7 @@ async function main(): Promise<number> {
 
   let warden: WardenRun | undefined;
   let floor: LoadReport | undefined;
+  let killswitch: KillSwitchReport | undefined;
   const failures: string[] = [];
   const attempt = async (what: string, run: () => Promise<void>) => {
     try {
@@ -102,6 +105,15 @@ async function main(): Promise<number> {
         const logDir = join(outDir, `${stamp}-logs`);
         warden = await runWarden(config, { brokers, prefix, databaseUrl, logDir }, running, say);
       });
+      await attempt('killswitch', async () => {
+        if (!running.stack || config.killswitchEngages === 0) return;
+        const client = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-killswitch' });
+        try {
+          killswitch = await runKillSwitchBench(running.stack.urls.killswitch, client, config.killswitchEngages, say);
+        } finally {
+          await client.close();
+        }
+      });
     }
   } finally {
     await cleanup();
@@ -109,6 +121,8 @@ async function main(): Promise<number> {
 
   const file = join(outDir, `${stamp}.json`);
   const found = [...failures, ...problems(warden, floor)];
+  if (killswitch && killswitch.allowedAfterEngage > 0)
+    found.push(`${killswitch.allowedAfterEngage} request(s) in scope allowed after the engage call returned`);
   writeFileSync(
     file,
     JSON.stringify(
@@ -128,6 +142,7 @@ async function main(): Promise<number> {
           },
         checks: checks(config, warden, floor),
         policyEvaluation: policyEval,
+        killswitch,
         problems: found,
       },
       null,
@@ -136,6 +151,7 @@ async function main(): Promise<number> {
   );
   process.stdout.write(`\n${renderTable(config, machine, warden, floor)}\n\nresult: ${file}\n`);
   if (policyEval) process.stdout.write(`\n${renderPolicyEval(policyEval)}\n`);
+  if (killswitch) process.stdout.write(`\n${renderKillSwitch(killswitch)}\n`);
   for (const p of found) process.stdout.write(`FAILED: ${p}\n`);
   return found.length > 0 ? 1 : 0;
 }

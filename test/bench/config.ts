@@ -23,6 +23,8 @@ export interface BenchConfig {
   /** Write a V8 CPU profile of every service (node --cpu-prof) next to its log. */
   readonly profile: boolean;
   readonly kafkaPort: number;
+  /** Kill switches engaged after the load to measure propagation (0 skips it). */
+  readonly killswitchEngages: number;
 }
 
 const DEFAULTS: Record<BenchMode, { rate: number; seconds: number; only: Only }> = {
@@ -47,6 +49,7 @@ export function readBenchConfig(source: Record<string, string | undefined> = pro
       keepTopics: env.oneOf('BENCH_KEEP_TOPICS', ['0', '1'] as const, '0'),
       profile: env.oneOf('BENCH_PROFILE', ['0', '1'] as const, '0'),
       kafkaPort: env.port('KAFKA_PORT', 19092),
+      killswitchEngages: env.int('BENCH_KILLSWITCH_ENGAGES', 200, { min: 0, max: 10_000 }),
     },
     source,
   );

@@ -63,6 +63,8 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     killswitch.KillSwitchReleasedSchema,
     killswitch.RunHaltedSchema,
     killswitch.DecisionTokensRevokedSchema,
+    killswitch.OwnerNotifiedSchema,
+    killswitch.OwnerNotificationDeliveredSchema,
   ],
   [Topic.deadLetter]: [],
   [Topic.approvalCommands]: [approval.CastApprovalVoteSchema, approval.ReviewApprovalTasksSchema],

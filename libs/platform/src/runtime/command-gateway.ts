@@ -1,6 +1,6 @@
 import { Message } from '@warden/contracts';
 import { conflict, Decider } from '@warden/kernel';
-import { KafkaPort } from '../kafka/port';
+import { KafkaPort, RecordOut } from '../kafka/port';
 import { inSpan } from '../observability/tracing';
 import { Route, toRecord } from './publish';
 import { Table } from './table';
@@ -37,11 +37,20 @@ export class CommandGateway<C, S, E extends Message> {
     const records = events.map((event, i) =>
       toRecord(this.prefix, this.source, ids.eventId(i), ids.now, event, this.route(event)),
     );
-    const published = await inSpan('command publish', { 'warden.stream': stream }, () => this.port.publish(records));
-    for (const p of published) {
-      const count = records.filter((r) => r.topic === p.topic).length;
-      await this.table.waitFor(p.topic, p.partition, Number(p.baseOffset) + count - 1);
-    }
+    // Records of one key share a partition: publish each key's records together, so the count
+    // behind each returned base offset is known, then wait until the table has read them all.
+    const groups = new Map<string, RecordOut[]>();
+    for (const r of records)
+      groups.set(`${r.topic}\u0000${r.key}`, [...(groups.get(`${r.topic}\u0000${r.key}`) ?? []), r]);
+    const published = await inSpan('command publish', { 'warden.stream': stream }, async () => {
+      const out: { topic: string; partition: number; last: number }[] = [];
+      for (const group of groups.values()) {
+        const [p] = await this.port.publish(group);
+        out.push({ topic: p.topic, partition: p.partition, last: Number(p.baseOffset) + group.length - 1 });
+      }
+      return out;
+    });
+    for (const p of published) await this.table.waitFor(p.topic, p.partition, p.last);
     const lost = records.some((r) => this.table.wasRejected(r.headers['ce_id']));
     if (lost)
       throw conflict(

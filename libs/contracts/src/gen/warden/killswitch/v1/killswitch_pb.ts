@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warden/killswitch/v1/killswitch.proto.
  */
 export const file_warden_killswitch_v1_killswitch: GenFile = /*@__PURE__*/
-  fileDesc("CiV3YXJkZW4va2lsbHN3aXRjaC92MS9raWxsc3dpdGNoLnByb3RvEhR3YXJkZW4ua2lsbHN3aXRjaC52MSJKCgVTY29wZRIRCgl0ZW5hbnRfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEgwKBHRvb2wYBCABKAki0wEKEUtpbGxTd2l0Y2hFbmdhZ2VkEhEKCXN3aXRjaF9pZBgBIAEoCRIqCgVzY29wZRgCIAEoCzIbLndhcmRlbi5raWxsc3dpdGNoLnYxLlNjb3BlEg4KBnJlYXNvbhgDIAEoCRISCgplbmdhZ2VkX2J5GAQgASgJEhUKDWVuZ2FnZWRfYXRfbXMYBSABKAESFQoNZXhwaXJlc19hdF9tcxgGIAEoARItCgdlZmZlY3RzGAcgAygOMhwud2FyZGVuLmtpbGxzd2l0Y2gudjEuRWZmZWN0IpABChJLaWxsU3dpdGNoUmVsZWFzZWQSEQoJc3dpdGNoX2lkGAEgASgJEioKBXNjb3BlGAIgASgLMhsud2FyZGVuLmtpbGxzd2l0Y2gudjEuU2NvcGUSDgoGcmVhc29uGAMgASgJEhMKC3JlbGVhc2VkX2J5GAQgASgJEhYKDnJlbGVhc2VkX2F0X21zGAUgASgBIrwBCglSdW5IYWx0ZWQSDgoGcnVuX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIRCglzd2l0Y2hfaWQYBCABKAkSDgoGcmVhc29uGAUgASgJEh4KFmxhc3RfY29tcGxldGVkX3N0ZXBfaWQYBiABKAkSIQoZbGFzdF9jb21wbGV0ZWRfcmVxdWVzdF9pZBgHIAEoCRIUCgxoYWx0ZWRfYXRfbXMYCCABKAEihwEKFURlY2lzaW9uVG9rZW5zUmV2b2tlZBIRCglzd2l0Y2hfaWQYASABKAkSKgoFc2NvcGUYAiABKAsyGy53YXJkZW4ua2lsbHN3aXRjaC52MS5TY29wZRIYChBpc3N1ZWRfYmVmb3JlX21zGAMgASgBEhUKDXJldm9rZWRfYXRfbXMYBCABKAEq9AEKBkVmZmVjdBIWChJFRkZFQ1RfVU5TUEVDSUZJRUQQABITCg9FRkZFQ1RfU1RPUF9SVU4QARIXChNFRkZFQ1RfUkVWT0tFX1RPT0xTEAISHwobRUZGRUNUX0ZSRUVaRV9NRU1PUllfV1JJVEVTEAMSGgoWRUZGRUNUX1BSRVZFTlRfUkVUUklFUxAEEhsKF0VGRkVDVF9CTE9DS19ERUxFR0FUSU9OEAUSGgoWRUZGRUNUX1BSRVNFUlZFX1RSQUNFUxAGEhcKE0VGRkVDVF9OT1RJRllfT1dORVIQBxIVChFFRkZFQ1RfU0FGRV9TVEFURRAIYgZwcm90bzM");
+  fileDesc("CiV3YXJkZW4va2lsbHN3aXRjaC92MS9raWxsc3dpdGNoLnByb3RvEhR3YXJkZW4ua2lsbHN3aXRjaC52MSJKCgVTY29wZRIRCgl0ZW5hbnRfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEgwKBHRvb2wYBCABKAki0wEKEUtpbGxTd2l0Y2hFbmdhZ2VkEhEKCXN3aXRjaF9pZBgBIAEoCRIqCgVzY29wZRgCIAEoCzIbLndhcmRlbi5raWxsc3dpdGNoLnYxLlNjb3BlEg4KBnJlYXNvbhgDIAEoCRISCgplbmdhZ2VkX2J5GAQgASgJEhUKDWVuZ2FnZWRfYXRfbXMYBSABKAESFQoNZXhwaXJlc19hdF9tcxgGIAEoARItCgdlZmZlY3RzGAcgAygOMhwud2FyZGVuLmtpbGxzd2l0Y2gudjEuRWZmZWN0IqEBChJLaWxsU3dpdGNoUmVsZWFzZWQSEQoJc3dpdGNoX2lkGAEgASgJEioKBXNjb3BlGAIgASgLMhsud2FyZGVuLmtpbGxzd2l0Y2gudjEuU2NvcGUSDgoGcmVhc29uGAMgASgJEhMKC3JlbGVhc2VkX2J5GAQgASgJEhYKDnJlbGVhc2VkX2F0X21zGAUgASgBEg8KB2V4cGlyZWQYBiABKAgivAEKCVJ1bkhhbHRlZBIOCgZydW5faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhEKCXN3aXRjaF9pZBgEIAEoCRIOCgZyZWFzb24YBSABKAkSHgoWbGFzdF9jb21wbGV0ZWRfc3RlcF9pZBgGIAEoCRIhChlsYXN0X2NvbXBsZXRlZF9yZXF1ZXN0X2lkGAcgASgJEhQKDGhhbHRlZF9hdF9tcxgIIAEoASKHAQoVRGVjaXNpb25Ub2tlbnNSZXZva2VkEhEKCXN3aXRjaF9pZBgBIAEoCRIqCgVzY29wZRgCIAEoCzIbLndhcmRlbi5raWxsc3dpdGNoLnYxLlNjb3BlEhgKEGlzc3VlZF9iZWZvcmVfbXMYAyABKAESFQoNcmV2b2tlZF9hdF9tcxgEIAEoASLVAQoNT3duZXJOb3RpZmllZBIRCglzd2l0Y2hfaWQYASABKAkSKgoFc2NvcGUYAiABKAsyGy53YXJkZW4ua2lsbHN3aXRjaC52MS5TY29wZRIOCgZyZWFzb24YAyABKAkSEgoKZW5nYWdlZF9ieRgEIAEoCRIMCgR0ZWFtGAUgASgJEg8KB2NvbnRhY3QYBiABKAkSEQoJYWdlbnRfaWRzGAcgAygJEhYKDm5vdGlmaWVkX2F0X21zGAggASgBEhcKD25vdGlmaWNhdGlvbl9pZBgJIAEoCSKyAQoaT3duZXJOb3RpZmljYXRpb25EZWxpdmVyZWQSEQoJc3dpdGNoX2lkGAEgASgJEhcKD25vdGlmaWNhdGlvbl9pZBgCIAEoCRILCgN1cmwYAyABKAkSEQoJZGVsaXZlcmVkGAQgASgIEhAKCGF0dGVtcHRzGAUgASgNEhMKC2xhc3Rfc3RhdHVzGAYgASgNEhIKCmxhc3RfZXJyb3IYByABKAkSDQoFYXRfbXMYCCABKAEq9AEKBkVmZmVjdBIWChJFRkZFQ1RfVU5TUEVDSUZJRUQQABITCg9FRkZFQ1RfU1RPUF9SVU4QARIXChNFRkZFQ1RfUkVWT0tFX1RPT0xTEAISHwobRUZGRUNUX0ZSRUVaRV9NRU1PUllfV1JJVEVTEAMSGgoWRUZGRUNUX1BSRVZFTlRfUkVUUklFUxAEEhsKF0VGRkVDVF9CTE9DS19ERUxFR0FUSU9OEAUSGgoWRUZGRUNUX1BSRVNFUlZFX1RSQUNFUxAGEhcKE0VGRkVDVF9OT1RJRllfT1dORVIQBxIVChFFRkZFQ1RfU0FGRV9TVEFURRAIYgZwcm90bzM");
 
 /**
  * A kill switch's scope. Empty fields are wildcards; an entirely empty scope is global.
@@ -128,6 +128,13 @@ export type KillSwitchReleased = Message<"warden.killswitch.v1.KillSwitchRelease
    * @generated from field: double released_at_ms = 5;
    */
   releasedAtMs: number;
+
+  /**
+   * True when the switch reached its expires_at_ms and was released by "system".
+   *
+   * @generated from field: bool expired = 6;
+   */
+  expired: boolean;
 };
 
 /**
@@ -228,6 +235,129 @@ export type DecisionTokensRevoked = Message<"warden.killswitch.v1.DecisionTokens
  */
 export const DecisionTokensRevokedSchema: GenMessage<DecisionTokensRevoked> = /*@__PURE__*/
   messageDesc(file_warden_killswitch_v1_killswitch, 4);
+
+/**
+ * The owner of agents a kill switch covers was told (effect 7); the signed webhook follows.
+ * killswitch.events, keyed by switch id.
+ *
+ * @generated from message warden.killswitch.v1.OwnerNotified
+ */
+export type OwnerNotified = Message<"warden.killswitch.v1.OwnerNotified"> & {
+  /**
+   * @generated from field: string switch_id = 1;
+   */
+  switchId: string;
+
+  /**
+   * @generated from field: warden.killswitch.v1.Scope scope = 2;
+   */
+  scope?: Scope | undefined;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string engaged_by = 4;
+   */
+  engagedBy: string;
+
+  /**
+   * The owner (registry AgentProfile.owner).
+   *
+   * @generated from field: string team = 5;
+   */
+  team: string;
+
+  /**
+   * @generated from field: string contact = 6;
+   */
+  contact: string;
+
+  /**
+   * The owner's agents the switch covers.
+   *
+   * @generated from field: repeated string agent_ids = 7;
+   */
+  agentIds: string[];
+
+  /**
+   * @generated from field: double notified_at_ms = 8;
+   */
+  notifiedAtMs: number;
+
+  /**
+   * Stable id of this notification (the webhook-id of its deliveries).
+   *
+   * @generated from field: string notification_id = 9;
+   */
+  notificationId: string;
+};
+
+/**
+ * Describes the message warden.killswitch.v1.OwnerNotified.
+ * Use `create(OwnerNotifiedSchema)` to create a new message.
+ */
+export const OwnerNotifiedSchema: GenMessage<OwnerNotified> = /*@__PURE__*/
+  messageDesc(file_warden_killswitch_v1_killswitch, 5);
+
+/**
+ * The outcome of delivering one OwnerNotified webhook to one endpoint.
+ * killswitch.events, keyed by switch id.
+ *
+ * @generated from message warden.killswitch.v1.OwnerNotificationDelivered
+ */
+export type OwnerNotificationDelivered = Message<"warden.killswitch.v1.OwnerNotificationDelivered"> & {
+  /**
+   * @generated from field: string switch_id = 1;
+   */
+  switchId: string;
+
+  /**
+   * @generated from field: string notification_id = 2;
+   */
+  notificationId: string;
+
+  /**
+   * @generated from field: string url = 3;
+   */
+  url: string;
+
+  /**
+   * @generated from field: bool delivered = 4;
+   */
+  delivered: boolean;
+
+  /**
+   * @generated from field: uint32 attempts = 5;
+   */
+  attempts: number;
+
+  /**
+   * HTTP status of the last attempt, 0 when none answered.
+   *
+   * @generated from field: uint32 last_status = 6;
+   */
+  lastStatus: number;
+
+  /**
+   * @generated from field: string last_error = 7;
+   */
+  lastError: string;
+
+  /**
+   * @generated from field: double at_ms = 8;
+   */
+  atMs: number;
+};
+
+/**
+ * Describes the message warden.killswitch.v1.OwnerNotificationDelivered.
+ * Use `create(OwnerNotificationDeliveredSchema)` to create a new message.
+ */
+export const OwnerNotificationDeliveredSchema: GenMessage<OwnerNotificationDelivered> = /*@__PURE__*/
+  messageDesc(file_warden_killswitch_v1_killswitch, 6);
 
 /**
  * The eight effects of a kill switch, each applied by the service that owns it.

@@ -1,0 +1,66 @@
+import {
+  covering,
+  Effect,
+  GateRequested,
+  is,
+  GateRequestedSchema,
+  KillSwitchEngaged,
+  RunHalted,
+  Topic,
+} from '@warden/contracts';
+import { applies, HaltCoveredRun, runHalts, RunHaltsState } from '@warden/killswitch-domain';
+import { Processor, ServiceRuntime } from '@warden/platform';
+import { GateContextTable, routeKillSwitchEvent, SwitchesTable } from './kill-switches';
+
+/**
+ * Effect 8 for runs that ask the gate while a safe-state switch covers them: partitioned by run
+ * id like gate.requests, so one instance owns each run; the changelog is killswitch.events
+ * (RunHalted keyed by run id lands on the run's partition, whoever published it).
+ */
+export function wireRunHalts(
+  runtime: ServiceRuntime,
+  switches: SwitchesTable,
+  context: GateContextTable,
+): Processor<HaltCoveredRun, RunHaltsState, RunHalted> {
+  return runtime.process<HaltCoveredRun, RunHaltsState, RunHalted>({
+    name: 'killswitch-run-halts',
+    inputs: [Topic.gateRequests],
+    outputs: [Topic.killswitchEvents],
+    decider: runHalts,
+    tables: [switches, context],
+    command(input, ctx) {
+      if (!is(input, GateRequestedSchema)) return null;
+      const r: GateRequested = input.data;
+      const active = new Map<string, KillSwitchEngaged>();
+      for (const s of switches.state.values()) {
+        // A request sent before the engage belongs to a run that was live then: the engage halted it.
+        if (
+          s.status === 'engaged' &&
+          applies(s.engaged, Effect.SAFE_STATE) &&
+          !s.haltedRuns.has(r.runId) &&
+          input.time >= s.engaged.engagedAtMs
+        )
+          active.set(s.engaged.switchId, s.engaged);
+      }
+      if (active.size === 0) return null;
+      const target = { tenantId: r.tenantId, agentId: r.agentId, runId: r.runId, tool: r.tool };
+      const hit = covering(active, target, ctx.now);
+      if (hit.length === 0) return null;
+      const run = context.state.runs.get(r.runId);
+      return {
+        type: 'HaltCoveredRun',
+        run: {
+          runId: r.runId,
+          tenantId: r.tenantId,
+          agentId: r.agentId,
+          tools: run?.tools ?? [],
+          lastCompletedStepId: run?.lastCompletedStepId ?? '',
+          lastCompletedRequestId: run?.lastCompletedRequestId ?? '',
+        },
+        switches: hit,
+        now: ctx.now,
+      };
+    },
+    route: (event) => routeKillSwitchEvent(event),
+  });
+}

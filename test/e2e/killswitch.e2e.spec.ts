@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import { freshDatabase, kafkaBrokers, eventually, uniquePrefix } from '@warden/platform/testing';
+import { WardenClient } from '@warden/sdk';
+import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
+import { call, Identity } from './http';
+
+/**
+ * Invariant 5 across six processes: once the engage call has returned, no request in the
+ * switch's scope is allowed — while requests are being driven at the moment it is engaged, and
+ * after policy, budget and approval restart with the switch still active.
+ */
+jest.setTimeout(240_000);
+
+describe('the kill switch, end to end across six processes', () => {
+  const prefix = uniquePrefix('e2e-ks');
+  const offset = 1500 + Math.floor(Math.random() * 50) * 10;
+  const ports = Object.fromEntries(SERVICES.map((s) => [s, DEFAULT_PORTS[s] + offset])) as Record<ServiceName, number>;
+  const admin: Identity = { subject: 'alice', roles: ['admin'], tenant: 'acme' };
+  const sre: Identity = { subject: 'sam', roles: ['sre'], tenant: 'acme' };
+  let db: { url: string; drop(): Promise<void> };
+  let stack: Stack;
+  let client: WardenClient;
+
+  const gate = (agentId: string, runId: string) =>
+    client.gate(
+      {
+        tenantId: 'acme',
+        agentId,
+        runId,
+        environment: 'prod',
+        action: { kind: 'tool_call', tool: 'payroll', name: 'read' },
+        estimatedTokens: 1,
+      },
+      { timeoutMs: 15_000 },
+    );
+
+  async function registerActiveAgent(agentId: string) {
+    const registered = await call(stack.urls.registry, 'POST', '/agents', admin, {
+      agentId,
+      mission: 'pay the right people',
+      owner: { team: 'payroll', contact: 'payroll@example.com' },
+      businessProcess: 'payroll',
+      model: 'gpt-5',
+      tools: [{ tool: 'payroll', actions: ['read'] }],
+      environments: ['prod'],
+      autonomyLevel: 2,
+      shutdownPath: 'disable the payroll connector',
+      reason: 'e2e',
+    });
+    expect(registered.status).toBe(201);
+    const activated = await call(stack.urls.registry, 'POST', `/agents/${agentId}/activate`, admin, {
+      expectedVersion: registered.body.version,
+      reason: 'e2e',
+    });
+    expect(activated.status).toBe(200);
+  }
+
+  beforeAll(async () => {
+    db = await freshDatabase('e2e_ks');
+    stack = await startStack({
+      brokers: kafkaBrokers().join(','),
+      databaseUrl: db.url,
+      topicPrefix: prefix,
+      ports,
+      logDir: join(__dirname, '..', '..', '.warden', 'e2e-logs', prefix),
+    });
+    client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-ks-agent' });
+    await registerActiveAgent('payroll-bot');
+    await registerActiveAgent('ledger-bot');
+    await eventually(
+      async () => (await gate('payroll-bot', 'run-warmup')).verdict === 'allow',
+      30_000,
+      'the registry to reach the gate',
+    );
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    if (stack) await stack.stop();
+    await db?.drop();
+  });
+
+  it('drives requests while engaging: after the engage call returned, zero requests in scope are allowed', async () => {
+    type Sent = { agentId: string; sentAt: number; verdict: string };
+    const sent: Sent[] = [];
+    let driving = true;
+    let n = 0;
+    const driver = async (agentId: string) => {
+      while (driving) {
+        const runId = `run-${agentId}-${n++}`;
+        const sentAt = performance.now();
+        const r = await gate(agentId, runId);
+        sent.push({ agentId, sentAt, verdict: r.verdict });
+      }
+    };
+    const drivers = [
+      ...Array.from({ length: 4 }, () => driver('payroll-bot')),
+      ...Array.from({ length: 2 }, () => driver('ledger-bot')),
+    ];
+    await eventually(() => sent.filter((s) => s.agentId === 'payroll-bot' && s.verdict === 'allow').length >= 10);
+    const engaged = await call(stack.urls.killswitch, 'POST', '/killswitches', sre, {
+      switchId: 'ks-e2e',
+      scope: { tenantId: 'acme', agentId: 'payroll-bot' },
+      reason: 'paying the wrong accounts',
+    });
+    const returnedAt = performance.now();
+    expect(engaged.status).toBe(201);
+    await eventually(() => sent.filter((s) => s.sentAt > returnedAt && s.agentId === 'payroll-bot').length >= 40);
+    await eventually(() => sent.filter((s) => s.sentAt > returnedAt && s.agentId === 'ledger-bot').length >= 10);
+    driving = false;
+    await Promise.all(drivers);
+
+    const after = sent.filter((s) => s.sentAt > returnedAt);
+    const inScope = after.filter((s) => s.agentId === 'payroll-bot');
+    expect(inScope.filter((s) => s.verdict === 'allow')).toEqual([]);
+    expect(new Set(inScope.map((s) => s.verdict))).toEqual(new Set(['deny']));
+    // Before the engage the same agent was allowed, and out of scope the gate kept allowing.
+    expect(sent.some((s) => s.sentAt < returnedAt && s.agentId === 'payroll-bot' && s.verdict === 'allow')).toBe(true);
+    expect(after.filter((s) => s.agentId === 'ledger-bot').every((s) => s.verdict === 'allow')).toBe(true);
+  });
+
+  it('after policy, budget and approval restart with the switch active, requests in scope are still denied', async () => {
+    for (const service of ['policy', 'budget', 'approval'] as const) await stack.restart(service);
+    const inScope = await Promise.all(Array.from({ length: 10 }, (_, i) => gate('payroll-bot', `run-restarted-${i}`)));
+    expect(inScope.map((r) => r.verdict)).toEqual(Array(10).fill('deny'));
+    expect((await gate('ledger-bot', 'run-restarted-other')).verdict).toBe('allow');
+  });
+
+  it('after release, the scope is allowed again', async () => {
+    const released = await call(stack.urls.killswitch, 'POST', '/killswitches/ks-e2e/release', sre, {
+      reason: 'fixed',
+    });
+    expect(released.status).toBe(200);
+    await eventually(
+      async () => (await gate('payroll-bot', 'run-after-release')).verdict === 'allow',
+      20_000,
+      'release',
+    );
+  });
+});
