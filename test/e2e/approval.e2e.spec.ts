@@ -108,6 +108,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
           diffFrom: '/amount',
           blastRadiusFrom: '/accounts',
           rollbackPath: 'reverse the transfer in the ledger',
+          auditEvent: 'payments.transferred',
         },
       ],
       reason: 'e2e',
@@ -138,6 +139,14 @@ describe('approval end to end (needs the admission policy and registry tool cont
       reason: 'e2e',
     });
     expect(activated.status).toBe(200);
+    // The agent acts on rita's behalf: she grants it that authority (the gate checks a live grant).
+    const rita: Identity = { subject: 'rita', roles: ['owner'], tenant: 'acme' };
+    const grant = await call(stack.urls.registry, 'POST', '/agents/treasury-bot/grants', rita, {
+      scopes: ['payments:transfer'],
+      expiresAtMs: Date.now() + 3_600_000,
+      reason: 'e2e',
+    });
+    expect(grant.status).toBe(201);
   });
 
   afterAll(async () => {
