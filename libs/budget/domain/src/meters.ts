@@ -168,7 +168,7 @@ export function check(
     const before = isTime ? elapsed : usageOf(meter, limit.window, now);
     const amount = isTime ? 0 : amountOf(limit, ask, meter, now);
     const after = before + amount;
-    if (after > limit.limit) {
+    if (isTime ? elapsed > limit.limit : amount > 0 && after > limit.limit) {
       return {
         budgetId: limit.budgetId,
         dimension: limit.dimension,
