@@ -118,6 +118,7 @@ const answerOf = (events: readonly LedgerEvent[]) =>
     (e) =>
       e.$typeName === 'warden.budget.v1.BudgetReserved' || e.$typeName === 'warden.budget.v1.BudgetReservationRefused',
   ) as BudgetReserved | BudgetReservationRefused;
+const refusalOf = (events: readonly LedgerEvent[]) => answerOf(events) as BudgetReservationRefused;
 const granted = (events: readonly LedgerEvent[]) => answerOf(events).$typeName === 'warden.budget.v1.BudgetReserved';
 
 beforeEach(() => {
@@ -224,7 +225,7 @@ describe('ledger decider (cross-run budgets of a tenant)', () => {
       hold('d', { toolCalls: 1 }, { req: { actionKind: ActionKind.TOOL_CALL, tool: 'search' } }),
     ]);
     expect(events.map(granted)).toEqual([true, true, false, true]);
-    expect(answerOf(events[2]).reason).toBe(
+    expect(refusalOf(events[2]).reason).toBe(
       'tool crm hourly tool calls budget exceeded: 2 used or held + 1 requested > limit 2',
     );
   });

@@ -3,7 +3,6 @@ import {
   BudgetDefined,
   BudgetDefinedSchema,
   BudgetHeld,
-  BudgetReleased,
   BudgetReservationRefused,
   BudgetReservationRefusedSchema,
   BudgetReserved,
@@ -117,6 +116,7 @@ const answerOf = (events: readonly RunBudgetEvent[]) =>
     (e) =>
       e.$typeName === 'warden.budget.v1.BudgetReserved' || e.$typeName === 'warden.budget.v1.BudgetReservationRefused',
   ) as BudgetReserved | BudgetReservationRefused;
+const refusalOf = (events: readonly RunBudgetEvent[]) => answerOf(events) as BudgetReservationRefused;
 const granted = (events: readonly RunBudgetEvent[]) => answerOf(events).$typeName === BudgetReservedSchema.typeName;
 
 beforeEach(() => {
@@ -209,7 +209,7 @@ describe('run budget decider (the run stage)', () => {
         reserve(tool('s1', 'search')),
       ]);
       expect(events.map(granted)).toEqual([true, false, true]);
-      expect(answerOf(events[1]).reason).toBe(
+      expect(refusalOf(events[1]).reason).toBe(
         'tool tickets per-run tool calls budget exceeded: 1 used or held + 1 requested > limit 1',
       );
     });
@@ -240,7 +240,7 @@ describe('run budget decider (the run stage)', () => {
         reserve(tool('s1', 'search')),
       ]);
       expect(events.map(granted)).toEqual([true, true, true, false]);
-      expect(answerOf(events[3]).reason).toBe('run scope budget exceeded: 2 used or held + 1 requested > limit 2');
+      expect(refusalOf(events[3]).reason).toBe('run scope budget exceeded: 2 used or held + 1 requested > limit 2');
       expect(
         answerOf(events[2]).$typeName === BudgetReservedSchema.typeName &&
           (answerOf(events[2]) as BudgetReserved).charges,
@@ -300,7 +300,7 @@ describe('run budget decider (the run stage)', () => {
         reserve(request('r2', { estimatedTokens: 1 }), { now: t0 + 1001 }),
       ]);
       expect(events.map(granted)).toEqual([false, false]);
-      expect(answerOf(events[1]).dimension).toBe(Dimension.TIME);
+      expect(refusalOf(events[1]).dimension).toBe(Dimension.TIME);
     });
 
     it('spend: the estimated cost counts in its currency; another currency cannot count', () => {
@@ -316,7 +316,7 @@ describe('run budget decider (the run stage)', () => {
       ]);
       expect(events.map(granted)).toEqual([true, false, false, true]);
       expect(answerOf(events[0])).toMatchObject({ reservedCost: { currency: 'USD', micros: 3000 } });
-      expect(answerOf(events[2]).reason).toBe('spend estimate in EUR cannot count against budget spend in USD');
+      expect(refusalOf(events[2]).reason).toBe('spend estimate in EUR cannot count against budget spend in USD');
     });
 
     it("spend: without an estimated cost, the tokens at the model's price in the latest table version", () => {
@@ -359,7 +359,7 @@ describe('run budget decider (the run stage)', () => {
       ]);
       expect(events.map(granted)).toEqual([true, true, false]);
       expect(answerOf(events[0])).toMatchObject({ reservedRiskPoints: 10 });
-      expect(answerOf(events[2]).dimension).toBe(Dimension.RISK);
+      expect(refusalOf(events[2]).dimension).toBe(Dimension.RISK);
     });
   });
 
@@ -534,7 +534,7 @@ describe('run budget decider (the run stage)', () => {
         reason: 'deadline passed',
       });
       expect(granted(play([reserve(request('r1', { deadlineMs: t0 }))]).last)).toBe(true);
-      expect(answerOf(play([reserve(request('r1', { estimatedTokens: -5 }))]).last).dimension).toBe(Dimension.TOKENS);
+      expect(refusalOf(play([reserve(request('r1', { estimatedTokens: -5 }))]).last).dimension).toBe(Dimension.TOKENS);
     });
 
     it('answers a duplicate request id with the identical event and counts it once', () => {
@@ -596,7 +596,7 @@ describe('run budget decider (the run stage)', () => {
     it('a run-level refusal answers at once, without the ledger', () => {
       const { last } = play([reserve(request('r1', { estimatedTokens: 1001 }))]);
       expect(last).toHaveLength(1);
-      expect(answerOf(last).dimension).toBe(Dimension.TOKENS);
+      expect(refusalOf(last).dimension).toBe(Dimension.TOKENS);
     });
 
     it('a duplicate while the hold is open asks the ledger again; after it closed it is refused as a duplicate', () => {
