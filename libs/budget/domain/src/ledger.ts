@@ -90,6 +90,8 @@ export interface LedgerState {
   readonly queues: { readonly ttl: Queue; readonly approval: Queue; readonly closed: Queue };
   /** When each closed hold closed, by reservation id. */
   readonly closedAt: PMap<number>;
+  /** The seq of the last charge event (LedgerHeld, LedgerSettled, LedgerReleased). */
+  readonly seq: number;
 }
 
 const ZERO = create(AskSchema);
@@ -117,6 +119,7 @@ function sweep(state: LedgerState, tenantId: string, now: number): LedgerRelease
           ),
           releasedAtMs: now,
           expired: true,
+          seq: state.seq + released.length + 1,
         }),
       );
     }
@@ -183,6 +186,7 @@ function hold(cmd: Extract<LedgerCommand, { type: 'HoldBudget' }>, state: Ledger
     heldAtMs: cmd.now,
     expiresAtMs: h.expiresAtMs,
     answer,
+    seq: state.seq + 1,
   });
   const crossings = outcome.crossings.map((c) =>
     crossingEvent(c, { reservationId: h.reservationId, request, at: cmd.now }),
@@ -214,6 +218,7 @@ function settle(cmd: Extract<LedgerCommand, { type: 'SettleHold' }>, state: Ledg
       charges,
       settledAtMs: cmd.now,
       late: !stillHeld,
+      seq: state.seq + 1,
     }),
     ...crossingsOf(limits, state.meters, charges, cmd.now).map((c) =>
       crossingEvent(c, { reservationId: h.reservationId, request, at: cmd.now }),
@@ -241,6 +246,7 @@ function release(cmd: Extract<LedgerCommand, { type: 'ReleaseHold' }>, state: Le
         true,
       ),
       releasedAtMs: cmd.now,
+      seq: state.seq + 1,
     }),
   ];
 }
@@ -311,6 +317,7 @@ function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerState {
           meters: applyCharges(state.meters, event.charges, 1, event.heldAtMs),
           holds: state.holds.set(h.reservationId, h),
           queues: { ...state.queues, ttl: queue },
+          seq: Math.max(state.seq, event.seq),
         },
         event.heldAtMs,
       );
@@ -342,7 +349,11 @@ function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerState {
       if (h?.status !== 'held' && h?.status !== 'expired') return state;
       const late = h.status === 'expired';
       const next = close(
-        { ...state, meters: applyCharges(state.meters, event.charges, late ? 0 : -1, event.settledAtMs) },
+        {
+          ...state,
+          meters: applyCharges(state.meters, event.charges, late ? 0 : -1, event.settledAtMs),
+          seq: Math.max(state.seq, event.seq),
+        },
         h,
         'settled',
         event.settledAtMs,
@@ -353,7 +364,11 @@ function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerState {
       const h = state.holds.get(event.reservationId);
       if (h?.status !== 'held') return state;
       const next = close(
-        { ...state, meters: applyCharges(state.meters, event.charges, -1, event.releasedAtMs) },
+        {
+          ...state,
+          meters: applyCharges(state.meters, event.charges, -1, event.releasedAtMs),
+          seq: Math.max(state.seq, event.seq),
+        },
         h,
         event.expired ? 'expired' : 'released',
         event.releasedAtMs,
@@ -394,6 +409,7 @@ export const ledger: Decider<LedgerCommand, LedgerState, LedgerEvent> = {
     holds: PMap.empty(),
     queues: { ttl: EMPTY_QUEUE, approval: EMPTY_QUEUE, closed: EMPTY_QUEUE },
     closedAt: PMap.empty(),
+    seq: 0,
   },
 
   decide(cmd, state) {

@@ -109,7 +109,10 @@ export function budgetLabel(limit: Pick<ResolvedLimit, 'scope' | 'window' | 'met
 }
 
 /** Which threshold a usage is at. */
-export function thresholdOf(usage: number, limit: ResolvedLimit): Threshold {
+export function thresholdOf(
+  usage: number,
+  limit: Pick<ResolvedLimit, 'limit' | 'degradeAtPercent' | 'askAtPercent'>,
+): Threshold {
   if (usage > 0 && usage >= limit.limit) return Threshold.STOP;
   const pct = limit.limit > 0 ? (usage * 100) / limit.limit : 0;
   if (limit.askAtPercent > 0 && pct >= limit.askAtPercent) return Threshold.ASK;
