@@ -23,6 +23,8 @@ export interface BenchConfig {
   /** Write a V8 CPU profile of every service (node --cpu-prof) next to its log. */
   readonly profile: boolean;
   readonly kafkaPort: number;
+  /** Which budgets the bench tenant has: `run` (the service's run defaults only) or `tenant` (also agent and tenant budgets: the ledger hop). */
+  readonly budgets: 'run' | 'tenant';
 }
 
 const DEFAULTS: Record<BenchMode, { rate: number; seconds: number; only: Only }> = {
@@ -47,6 +49,7 @@ export function readBenchConfig(source: Record<string, string | undefined> = pro
       keepTopics: env.oneOf('BENCH_KEEP_TOPICS', ['0', '1'] as const, '0'),
       profile: env.oneOf('BENCH_PROFILE', ['0', '1'] as const, '0'),
       kafkaPort: env.port('KAFKA_PORT', 19092),
+      budgets: env.oneOf('BENCH_BUDGETS', ['run', 'tenant'] as const, 'run'),
     },
     source,
   );
