@@ -340,6 +340,19 @@ describe('ledger decider (cross-run budgets of a tenant)', () => {
     expect(kept.holds.get('res-a')?.status).toBe('settled');
   });
 
+  it('numbers its charge events 1, 2, ... so readers can skip a duplicated record', () => {
+    defs = definitions(budget('tenant', BudgetScope.TENANT, '', { dimension: Dimension.TOKENS, limit: 1000 }));
+    const { events } = play([hold('a'), hold('b'), settle('a', 5), hold('c', {}, { now: t0 + TTL })]);
+    const seqs = events.flat().flatMap((e) => ('seq' in e ? [[e.$typeName.split('.').at(-1), e.seq]] : []));
+    expect(seqs).toEqual([
+      ['LedgerHeld', 1],
+      ['LedgerHeld', 2],
+      ['LedgerSettled', 3],
+      ['LedgerReleased', 4],
+      ['LedgerHeld', 5],
+    ]);
+  });
+
   it('rejects a hold request without a request', () => {
     const cmd = hold('a');
     if (cmd.type !== 'HoldBudget') throw new Error('hold');
