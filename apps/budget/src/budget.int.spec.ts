@@ -235,7 +235,10 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
     ]);
     expect(run).not.toHaveProperty('ledger');
     expect((await call('GET', '/budgets/default/usage?runId=run-u', undefined, 'auditor')).body).toMatchObject({
-      meters: [{ dimension: 'tokens', held: 850 }, { dimension: 'tool_calls', held: 0 }],
+      meters: [
+        { dimension: 'tokens', held: 850 },
+        { dimension: 'tool_calls', held: 0 },
+      ],
     });
     expect((await call('GET', '/budgets/default/usage', undefined, 'auditor')).body).toMatchObject({ field: 'runId' });
     expect((await call('GET', '/runs/run-u/usage', undefined, 'owner', 'other')).status).toBe(404);
