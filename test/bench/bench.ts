@@ -101,7 +101,7 @@ async function main(): Promise<number> {
     }
     if (config.only !== 'floor') {
       await attempt('warden', async () => {
-        const databaseUrl = await freshBenchDatabase('warden_bench');
+        const databaseUrl = await freshBenchDatabase(config.database);
         const logDir = join(outDir, `${stamp}-logs`);
         warden = await runWarden(config, { brokers, prefix, databaseUrl, logDir }, running, say);
       });

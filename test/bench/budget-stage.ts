@@ -1,4 +1,4 @@
-import { BudgetReservedSchema, CE, decode, is, Topic, topicName } from '@warden/contracts';
+import { BudgetHeldSchema, BudgetReservedSchema, CE, decode, is, Topic, topicName } from '@warden/contracts';
 import { KafkajsPort, Logger, readToEnd } from '@warden/platform';
 import { Histogram, HistogramData, Summary } from './histogram';
 import { stepIndex } from './open-loop';
@@ -7,6 +7,11 @@ import { stepIndex } from './open-loop';
 export interface BudgetShare {
   /** requestedAtMs -> BudgetReserved.reservedAtMs (SDK publish, broker, budget consumer fetch and queue). */
   readonly toReserved: Summary;
+  /**
+   * With cross-run budgets (BENCH_BUDGETS=tenant): requestedAtMs -> BudgetHeld.heldAtMs, the run
+   * stage; the rest of toReserved is the hop to the tenant's ledger. Undefined when no request went there.
+   */
+  readonly toRunStage?: Summary;
   /** requestedAtMs -> GateDecided.decidedAtMs, from the decisions the agents received. */
   readonly toDecided: Summary;
   /** mean(to reserved) / mean(to decided). */
@@ -34,18 +39,20 @@ export async function measureBudgetShare(
   await port.connect();
   const topic = topicName(prefix, Topic.budgetReservations);
   const toReserved = new Histogram();
+  const toHeld = new Histogram();
   try {
     const total = (await port.watermarks(topic)).reduce((a, w) => a + Number(w.high) - Number(w.low), 0);
     const every = Math.max(1, Math.ceil(total / MAX_SAMPLES));
     let seen = 0;
     const read = readToEnd(port, `${prefix}bench`, [topic], 'all', (record) => {
       seen += 1;
-      if (seen % every !== 0 || record.headers[CE.type] !== BudgetReservedSchema.typeName) return;
+      const type = record.headers[CE.type];
+      if (seen % every !== 0 || (type !== BudgetReservedSchema.typeName && type !== BudgetHeldSchema.typeName)) return;
       const envelope = decode(Topic.budgetReservations, record);
-      if (!is(envelope, BudgetReservedSchema)) return;
-      const request = envelope.data.request;
+      const request = (envelope.data as { request?: { stepId: string; requestedAtMs: number } }).request;
       if (!request || (stepIndex(request.stepId) ?? -1) < firstMeasured) return;
-      toReserved.record(envelope.data.reservedAtMs - request.requestedAtMs);
+      if (is(envelope, BudgetReservedSchema)) toReserved.record(envelope.data.reservedAtMs - request.requestedAtMs);
+      if (is(envelope, BudgetHeldSchema)) toHeld.record(envelope.data.heldAtMs - request.requestedAtMs);
     });
     read.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -63,8 +70,10 @@ export async function measureBudgetShare(
   const decided = Histogram.from(toDecided);
   const r = toReserved.summary();
   const d = decided.summary();
+  const h = toHeld.summary();
   return {
     toReserved: r,
+    toRunStage: h.count > 0 ? h : undefined,
     toDecided: d,
     shareOfMeans: r.mean / d.mean,
     shareOfMedians: r.p50 / d.p50,

@@ -25,6 +25,10 @@ export interface BenchConfig {
   readonly kafkaPort: number;
   /** Kill switches engaged after the load to measure propagation (0 skips it). */
   readonly killswitchEngages: number;
+  /** Which budgets the bench tenant has: `run` (the service's run defaults only) or `tenant` (also agent and tenant budgets: the ledger hop). */
+  readonly budgets: 'run' | 'tenant';
+  /** The Postgres database the bench drops and creates (another name lets two benches share a server). */
+  readonly database: string;
 }
 
 const DEFAULTS: Record<BenchMode, { rate: number; seconds: number; only: Only }> = {
@@ -50,6 +54,8 @@ export function readBenchConfig(source: Record<string, string | undefined> = pro
       profile: env.oneOf('BENCH_PROFILE', ['0', '1'] as const, '0'),
       kafkaPort: env.port('KAFKA_PORT', 19092),
       killswitchEngages: env.int('BENCH_KILLSWITCH_ENGAGES', 200, { min: 0, max: 10_000 }),
+      budgets: env.oneOf('BENCH_BUDGETS', ['run', 'tenant'] as const, 'run'),
+      database: env.string('BENCH_DATABASE', 'warden_bench'),
     },
     source,
   );

@@ -132,7 +132,8 @@ export function renderTable(config: BenchConfig, machine: Machine, warden?: Ward
   const lines = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('   '));
   const out = [
     `Warden bench (${config.mode}): ${config.rate} req/s open loop, ${config.seconds} s after ${config.warmupSeconds} s warm-up, ` +
-      `${config.runs} concurrent runs of ${config.stepsPerRun} steps over ${config.partitions} partitions, ${config.clients} load generator(s)`,
+      `${config.runs} concurrent runs of ${config.stepsPerRun} steps over ${config.partitions} partitions, ${config.clients} load generator(s), ` +
+      `budgets: ${config.budgets}`,
     `machine: ${machine.cores} cores, ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.java}, Kafka ${machine.kafka}`,
     '',
     ...lines,
@@ -149,6 +150,9 @@ export function renderTable(config: BenchConfig, machine: Machine, warden?: Ward
       b
         ? `  ${'request -> budget handled (reservedAtMs)'.padEnd(40)} ${f(b.toReserved.p50)} / ${f(b.toReserved.p99)}   (${b.sampled} sampled)`
         : `  request -> budget handled: not measured (${warden.budgetError})`,
+      ...(b?.toRunStage
+        ? [`  ${'request -> budget run stage (heldAtMs)'.padEnd(40)} ${f(b.toRunStage.p50)} / ${f(b.toRunStage.p99)}`]
+        : []),
       ...warden.load.hops.map((h) => `  ${h.name.padEnd(40)} ${f(h.summary.p50)} / ${f(h.summary.p99)}`),
     );
     if (b) {

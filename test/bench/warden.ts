@@ -5,6 +5,7 @@ import { WardenClient } from '@warden/sdk';
 import { publishRegistryBootstrap, SERVICES, Stack, startStack } from '@warden/local-stack';
 import { BENCH_AGENT, BENCH_CONTRACTS, registerBenchAgent, waitUntilAllowed } from './agent';
 import { BudgetShare, measureBudgetShare } from './budget-stage';
+import { defineBenchBudgets } from './budgets';
 import { BenchConfig } from './config';
 import { brokerPid, freePorts } from './infra';
 import { LoadReport, runLoad } from './load';
@@ -62,6 +63,7 @@ export async function runWarden(
   });
   await publishRegistryBootstrap(brokers, prefix, kek, BENCH_AGENT.tenantId, BENCH_CONTRACTS);
   await registerBenchAgent(running.stack.urls.registry);
+  if (config.budgets === 'tenant') await defineBenchBudgets(running.stack.urls.budget);
   const probe = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-probe' });
   try {
     await waitUntilAllowed(probe, 60_000);

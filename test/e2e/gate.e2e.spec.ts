@@ -252,6 +252,7 @@ describe('the gate, end to end across six processes', () => {
       Topic.registryEvents,
       Topic.killswitchEvents,
       Topic.approvalEvents,
+      Topic.budgetHolds,
     ];
     for (const topic of inputs) {
       await port.publish([
@@ -290,6 +291,26 @@ describe('the gate, end to end across six processes', () => {
     expect([...sources].sort()).toEqual([...inputs].sort());
     for (const r of recorder.on(Topic.deadLetter)) expect(r.headers.warden_dlq_reason).toBeTruthy();
     expect((await gate('payroll-bot', 'acme', 'run-poison', 'payroll', 'read')).verdict).toBe('allow');
+  });
+
+  it('denies the gate once an agent budget is used up across runs (the tenant ledger), and shows the usage', async () => {
+    const defined = await call(stack.urls.budget, 'PUT', '/budgets/globex-daily', globexAdmin, {
+      scope: 'agent',
+      subject: 'globex-bot',
+      limits: [{ dimension: 'tokens', window: 'calendar_day', limit: 15 }],
+    });
+    expect(defined.status).toBe(200);
+    expect((await gate('globex-bot', 'globex', 'run-budget-1', 'payroll', 'read')).verdict).toBe('allow');
+    const second = await gate('globex-bot', 'globex', 'run-budget-2', 'payroll', 'read');
+    expect(second).toMatchObject({
+      verdict: 'deny',
+      reason: 'budget refused: agent daily tokens budget exceeded: 10 used or held + 10 requested > limit 15',
+    });
+    const usage = await eventually(async () => {
+      const r = await call(stack.urls.budget, 'GET', '/budgets/globex-daily/usage', globexAdmin);
+      return (r.body.meters as { held: number }[] | undefined)?.[0]?.held === 10 && r.body;
+    });
+    expect(usage).toMatchObject({ meters: [{ meter: 'agent:globex-bot', held: 10, limit: 15, percent: 66 }] });
   });
 
   it('shuts every service down gracefully with exit code 0', async () => {

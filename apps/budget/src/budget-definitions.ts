@@ -1,14 +1,23 @@
-import { BudgetDefined, Topic } from '@warden/contracts';
-import { budgetDefinition, BudgetDefinitionCommand, BudgetDefinitionState } from '@warden/budget-domain';
+import { Topic } from '@warden/contracts';
+import {
+  budgetDefinition,
+  BudgetDefinitionCommand,
+  BudgetDefinitionEvent,
+  BudgetDefinitionState,
+} from '@warden/budget-domain';
 import { CommandGateway, ServiceRuntime, streamTable, Table } from '@warden/platform';
 
-export type BudgetDefinitionGateway = CommandGateway<BudgetDefinitionCommand, BudgetDefinitionState, BudgetDefined>;
+export type BudgetDefinitionGateway = CommandGateway<
+  BudgetDefinitionCommand,
+  BudgetDefinitionState,
+  BudgetDefinitionEvent
+>;
 export type BudgetDefinitionTable = Table<Map<string, BudgetDefinitionState>>;
 export const BUDGET_DEFINITIONS = Symbol('BudgetDefinitionGateway');
 
 /**
- * Wires the budget-definition aggregate (stream = tenant id, on budget.events): one table,
- * read by the HTTP commands and by the reservations processor.
+ * Wires the budget-definition aggregate (stream = tenant id, on budget.events): one table, read by
+ * the HTTP commands and by both budget processors.
  */
 export function wireBudgetDefinitions(
   runtime: ServiceRuntime,

@@ -1,10 +1,12 @@
 import {
   ActionKind,
   create,
+  GateRequested,
   GateRequestedSchema,
   Message,
   MoneySchema,
   StepCompletedSchema,
+  StepFailedSchema,
   Topic,
   TopicName,
 } from '@warden/contracts';
@@ -35,27 +37,51 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
       headers: { 'content-type': 'application/json', ...(await callerHeaders({ subject: 'olga', roles, tenant })) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    const text = await res.text();
     return {
       status: res.status,
       type: res.headers.get('content-type') ?? '',
-      body: (await res.json()) as Record<string, unknown>,
+      body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
     };
   };
-  const publish = (topic: TopicName, runId: string, data: Message) =>
-    publishEvent(port, prefix, topic, runId, data, { tenantId: 'acme', agentId: 'bot', runId });
-  const request = (requestId: string, estimatedTokens: number) =>
+  const publish = (topic: TopicName, runId: string, data: Message, agentId = 'bot') =>
+    publishEvent(port, prefix, topic, runId, data, { tenantId: 'acme', agentId, runId });
+  const request = (requestId: string, runId: string, over: Partial<Omit<GateRequested, '$typeName'>> = {}) =>
     publish(
       Topic.gateRequests,
-      'run-u',
+      runId,
       create(GateRequestedSchema, {
         requestId,
-        runId: 'run-u',
+        runId,
         tenantId: 'acme',
         agentId: 'bot',
         actionKind: ActionKind.MODEL_CALL,
-        estimatedTokens,
+        estimatedTokens: 100,
+        ...over,
       }),
+      over.agentId ?? 'bot',
     );
+  const answered = (requestId: string) =>
+    eventually(
+      () =>
+        recorder
+          .events(Topic.budgetReservations)
+          .find(
+            (e) =>
+              (e.type === 'warden.budget.v1.BudgetReserved' ||
+                e.type === 'warden.budget.v1.BudgetReservationRefused') &&
+              (e.data as { request?: GateRequested }).request?.requestId === requestId,
+          ),
+      20_000,
+      `the answer to ${requestId}`,
+    );
+  const caughtUp = () =>
+    eventually(async () => {
+      for (const name of ['run-usage', 'tenant-usage', 'step-costs']) {
+        if ((await budget.runtime.projection(name).lag()) !== 0) return false;
+      }
+      return true;
+    });
 
   beforeAll(async () => {
     db = await freshDatabase('budget');
@@ -75,112 +101,233 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
     await db.drop();
   });
 
-  it('shows the configured defaults until the tenant defines its run limits', async () => {
-    expect((await call('GET', '/budgets/run-defaults')).body).toEqual({
-      tenantId: 'acme',
-      limits: [
-        { dimension: 'tokens', limit: 100_000, source: 'default' },
-        { dimension: 'tool_calls', limit: 1000, source: 'default' },
-      ],
-      definedBy: null,
-      definedAt: null,
-    });
-  });
+  const agentDaily = {
+    name: 'agent daily',
+    scope: 'agent',
+    subject: 'bot',
+    limits: [
+      { dimension: 'tokens', window: 'calendar_day', limit: 1000, degradeAtPercent: 80, askAtPercent: 95 },
+      { dimension: 'spend', window: 'calendar_month', limit: 5_000_000, currency: 'USD' },
+    ],
+  };
 
-  it('defines run limits for the caller tenant, recorded on budget.events', async () => {
-    const put = await call('PUT', '/budgets/run-defaults', { limits: [{ dimension: 'tokens', limit: 1000 }] });
+  it('defines a budget for the caller tenant, recorded on budget.events, and reads it back', async () => {
+    const put = await call('PUT', '/budgets/bot-daily', agentDaily);
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({
-      tenantId: 'acme',
+      budgetId: 'bot-daily',
+      name: 'agent daily',
+      scope: 'agent',
+      subject: 'bot',
       limits: [
-        { dimension: 'tokens', limit: 1000, source: 'tenant' },
-        { dimension: 'tool_calls', limit: 1000, source: 'default' },
+        { dimension: 'tokens', window: 'calendar_day', limit: 1000, degradeAtPercent: 80, askAtPercent: 95 },
+        { dimension: 'spend', window: 'calendar_month', limit: 5_000_000, currency: 'USD' },
       ],
       definedBy: 'olga',
     });
-    // The call returns once the service has read its event back; the test's own reader may lag a little.
     await eventually(() => recorder.on(Topic.budgetEvents).length > 0, 20_000, 'the definition on budget.events');
     expect(recorder.events(Topic.budgetEvents).map((e) => [e.type, e.key])).toEqual([
       ['warden.budget.v1.BudgetDefined', 'acme'],
     ]);
-    expect((await call('GET', '/budgets/run-defaults', undefined, 'auditor')).body).toEqual(put.body);
-    expect((await call('GET', '/budgets/run-defaults', undefined, 'owner', 'other')).body).toMatchObject({
-      limits: [{ source: 'default' }, { source: 'default' }],
+    expect((await call('GET', '/budgets/bot-daily', undefined, 'auditor')).body).toEqual(put.body);
+    expect((await call('GET', '/budgets', undefined, 'auditor')).body).toEqual({
+      tenantId: 'acme',
+      budgets: [put.body],
+    });
+    expect((await call('GET', '/budgets/bot-daily', undefined, 'owner', 'other')).status).toBe(404);
+    expect((await call('GET', '/budgets', undefined, 'owner', 'other')).body).toEqual({
+      tenantId: 'other',
+      budgets: [],
     });
   });
 
   it('rejects bad definitions with problem+json naming the field, and records nothing', async () => {
     const before = recorder.on(Topic.budgetEvents).length;
-    const negative = await call('PUT', '/budgets/run-defaults', { limits: [{ dimension: 'tokens', limit: -5 }] });
+    const limit = (over: Record<string, unknown>) => ({
+      scope: 'tenant',
+      limits: [{ dimension: 'tokens', window: 'calendar_day', limit: 10, ...over }],
+    });
+    const negative = await call('PUT', '/budgets/b-bad', limit({ limit: -5 }));
     expect(negative).toMatchObject({ status: 400, body: { code: 'negative_limit', field: 'limits[0].limit' } });
     expect(negative.type).toContain('application/problem+json');
-    const unknown = await call('PUT', '/budgets/run-defaults', { limits: [{ dimension: 'spend', limit: 5 }] });
-    expect(unknown.body).toMatchObject({ code: 'unknown_dimension', field: 'limits[0].dimension' });
-    const twice = await call('PUT', '/budgets/run-defaults', {
-      limits: [
-        { dimension: 'tokens', limit: 5 },
-        { dimension: 'tokens', limit: 6 },
-      ],
+    expect((await call('PUT', '/budgets/b-bad', limit({ dimension: 'spend', currency: 'XYZ' }))).body).toMatchObject({
+      code: 'unknown_currency',
+      field: 'limits[0].currency',
     });
-    expect(twice.body).toMatchObject({ code: 'duplicate_dimension', field: 'limits[1].dimension' });
-    expect((await call('PUT', '/budgets/run-defaults', { limits: 3 })).body).toMatchObject({ field: 'limits' });
-    expect((await call('PUT', '/budgets/run-defaults', { limits: [] }, 'sre')).status).toBe(403);
-    expect((await call('GET', '/budgets/run-defaults', undefined, 'owner', '')).body).toMatchObject({
-      field: 'x-warden-tenant',
+    expect(
+      (
+        await call('PUT', '/budgets/b-bad', {
+          scope: 'agent',
+          subject: 'bot',
+          limits: [{ dimension: 'tokens', window: 'rolling_day', limit: 5 }],
+        })
+      ).body,
+    ).toMatchObject({ status: 400, code: 'overlapping_window', field: 'limits[0].window' });
+    expect((await call('PUT', '/budgets/b-bad', limit({ dimension: 'steps' }))).body).toMatchObject({
+      code: 'unknown_dimension',
+      field: 'limits[0].dimension',
     });
+    expect((await call('PUT', '/budgets/b-bad', { scope: 'tenant', limits: 3 })).body).toMatchObject({
+      field: 'limits',
+    });
+    expect((await call('PUT', '/budgets/b-bad', limit({}), 'sre')).status).toBe(403);
+    expect((await call('GET', '/budgets', undefined, 'owner', '')).body).toMatchObject({ field: 'x-warden-tenant' });
     await new Promise((r) => setTimeout(r, 300));
     expect(recorder.on(Topic.budgetEvents).length).toBe(before);
   });
 
-  it("fills run usage from the reservations processor's answers, tenant-scoped", async () => {
-    await request('u1', 600);
-    await request('u2', 500);
-    await request('u1', 600);
-    // All three answers (the duplicate re-answered) are on Kafka and projected.
-    await eventually(() => recorder.on(Topic.budgetReservations).length === 3);
-    await eventually(async () => (await budget.runtime.projection('run-usage').lag()) === 0);
-    const usage = (await call('GET', '/runs/run-u/usage', undefined, 'auditor')).body;
-    expect(usage).toMatchObject({
-      id: 'run-u',
-      tenant_id: 'acme',
-      agent_id: 'bot',
-      reserved_tokens: 600,
-      reservations: 1,
-      refusals: 1,
+  it('publishes versions of the model price table', async () => {
+    const table = { currency: 'USD', prices: [{ model: 'big', inputMicrosPer1k: 1000, outputMicrosPer1k: 3000 }] };
+    const v1 = await call('PUT', '/price-table', table);
+    expect(v1).toMatchObject({ status: 200, body: { version: 1, currency: 'USD', prices: table.prices } });
+    const v2 = await call('PUT', '/price-table', {
+      ...table,
+      prices: [{ ...table.prices[0], outputMicrosPer1k: 2000 }],
     });
-    expect(usage).not.toHaveProperty('ledger');
+    expect(v2.body).toMatchObject({ version: 2 });
+    expect((await call('GET', '/price-table', undefined, 'auditor')).body).toEqual(v2.body);
+    expect((await call('GET', '/price-table/versions/1', undefined, 'auditor')).body).toEqual(v1.body);
+    expect((await call('PUT', '/price-table', { ...table, currency: 'DOLLARS' })).body).toMatchObject({
+      status: 400,
+      code: 'unknown_currency',
+      field: 'currency',
+    });
+    expect((await call('GET', '/price-table', undefined, 'owner', 'other')).status).toBe(404);
+  });
 
-    await publish(
-      Topic.gateOutcomes,
-      'run-u',
-      create(StepCompletedSchema, {
-        requestId: 'u1',
-        tenantId: 'acme',
-        agentId: 'bot',
-        runId: 'run-u',
-        actualTokens: 640,
-        actualCost: create(MoneySchema, { currency: 'EUR', micros: 900 }),
-      }),
-    );
-    const settled = await eventually(async () => {
-      const r = await call('GET', '/runs/run-u/usage');
-      return r.body.settled_tokens === 640 && r.body;
+  it('shows the usage of agent and run meters, with their thresholds', async () => {
+    await request('u1', 'run-u', { estimatedTokens: 600, model: 'big' });
+    await request('u2', 'run-u', { estimatedTokens: 250, model: 'big' });
+    await answered('u2');
+    await caughtUp();
+    const usage = (await call('GET', '/budgets/bot-daily/usage', undefined, 'auditor')).body;
+    expect(usage).toMatchObject({
+      budgetId: 'bot-daily',
+      meters: expect.arrayContaining([
+        expect.objectContaining({
+          dimension: 'tokens',
+          meter: 'agent:bot',
+          held: 850,
+          used: 0,
+          limit: 1000,
+          percent: 85,
+          threshold: 'degrade',
+        }),
+        // 850 tokens at the dearer price of table version 2 (2,000 micros per 1k).
+        expect.objectContaining({
+          dimension: 'spend',
+          meter: 'agent:bot',
+          held: 1700,
+          limit: 5_000_000,
+          threshold: 'continue',
+        }),
+      ]),
     });
-    expect(settled).toMatchObject({
-      reserved_tokens: 0,
-      reservations: 1,
-      refusals: 1,
-      cost_micros: 900,
-      currency: 'EUR',
+    expect((await call('GET', '/usage', undefined, 'auditor')).body).toMatchObject({
+      tenantId: 'acme',
+      meters: usage.meters,
     });
+    const run = (await call('GET', '/runs/run-u/usage', undefined, 'auditor')).body;
+    expect(run).toMatchObject({ id: 'run-u', reserved_tokens: 850, reservations: 2, refusals: 0 });
+    expect(run.meters).toEqual([
+      expect.objectContaining({ budgetId: 'default', dimension: 'tokens', meter: 'run', held: 850, limit: 100_000 }),
+      expect.objectContaining({ budgetId: 'default', dimension: 'tool_calls', meter: 'run', held: 0, limit: 1000 }),
+    ]);
+    expect(run).not.toHaveProperty('ledger');
+    expect((await call('GET', '/budgets/default/usage?runId=run-u', undefined, 'auditor')).body).toMatchObject({
+      meters: [
+        { dimension: 'tokens', held: 850 },
+        { dimension: 'tool_calls', held: 0 },
+      ],
+    });
+    expect((await call('GET', '/budgets/default/usage', undefined, 'auditor')).body).toMatchObject({ field: 'runId' });
     expect((await call('GET', '/runs/run-u/usage', undefined, 'owner', 'other')).status).toBe(404);
   });
 
-  it('rebuilds run usage from Kafka to the same rows', async () => {
-    const rows = () => budget.runtime.db.query(`SELECT * FROM budget.run_usage ORDER BY id`);
-    const before = await rows();
-    await budget.runtime.projection('run-usage').rebuild();
-    await eventually(async () => (await budget.runtime.projection('run-usage').lag()) === 0);
-    expect(await rows()).toEqual(before);
+  it('rolls spend up per run, agent and business outcome', async () => {
+    await request('c1', 'run-c', { estimatedTokens: 10, businessOutcome: 'ticket-resolved' });
+    await request('c2', 'run-d', { estimatedTokens: 10, businessOutcome: 'ticket-resolved', agentId: 'helper' });
+    await request('c3', 'run-d', { estimatedTokens: 10, businessOutcome: 'refund-issued', agentId: 'helper' });
+    await answered('c3');
+    const cost = (micros: number) => create(MoneySchema, { currency: 'USD', micros });
+    const done = (requestId: string, runId: string, micros: number, agentId = 'helper') =>
+      publish(
+        Topic.gateOutcomes,
+        runId,
+        create(StepCompletedSchema, {
+          requestId,
+          runId,
+          tenantId: 'acme',
+          agentId,
+          actualTokens: 8,
+          actualCost: cost(micros),
+        }),
+        agentId,
+      );
+    await done('c1', 'run-c', 500, 'bot');
+    await done('c2', 'run-d', 700);
+    await publish(
+      Topic.gateOutcomes,
+      'run-d',
+      create(StepFailedSchema, {
+        requestId: 'c3',
+        runId: 'run-d',
+        tenantId: 'acme',
+        agentId: 'helper',
+        error: 'x',
+        actualTokens: 4,
+        actualCost: cost(90),
+      }),
+      'helper',
+    );
+    await eventually(async () => {
+      const r = await call('GET', '/costs?by=outcome', undefined, 'auditor');
+      return (r.body.costs as unknown[]).length === 2;
+    });
+    expect((await call('GET', '/costs?by=outcome', undefined, 'auditor')).body).toEqual({
+      tenantId: 'acme',
+      by: 'outcome',
+      costs: [
+        { key: 'ticket-resolved', currency: 'USD', costMicros: 1200, tokens: 16, steps: 2, failedSteps: 0 },
+        { key: 'refund-issued', currency: 'USD', costMicros: 90, tokens: 4, steps: 1, failedSteps: 1 },
+      ],
+    });
+    expect((await call('GET', '/costs?by=agent', undefined, 'auditor')).body.costs).toEqual([
+      { key: 'helper', currency: 'USD', costMicros: 790, tokens: 12, steps: 2, failedSteps: 1 },
+      { key: 'bot', currency: 'USD', costMicros: 500, tokens: 8, steps: 1, failedSteps: 0 },
+    ]);
+    expect((await call('GET', '/costs?by=run&key=run-c', undefined, 'auditor')).body.costs).toEqual([
+      { key: 'run-c', currency: 'USD', costMicros: 500, tokens: 8, steps: 1, failedSteps: 0 },
+    ]);
+    expect((await call('GET', '/costs?by=team', undefined, 'auditor')).body).toMatchObject({
+      status: 400,
+      field: 'by',
+    });
+    expect((await call('GET', '/costs?by=run&from=yesterday', undefined, 'auditor')).body).toMatchObject({
+      field: 'from',
+    });
+    expect((await call('GET', '/costs?by=agent', undefined, 'auditor', 'other')).body.costs).toEqual([]);
+  });
+
+  it('removes a budget', async () => {
+    expect((await call('DELETE', '/budgets/bot-daily', undefined, 'admin')).status).toBe(204);
+    expect((await call('GET', '/budgets/bot-daily')).status).toBe(404);
+    expect((await call('DELETE', '/budgets/bot-daily', undefined, 'admin')).status).toBe(404);
+  });
+
+  it('rebuilds the usage and cost tables from Kafka to the same rows', async () => {
+    await caughtUp();
+    for (const [name, table] of [
+      ['run-usage', 'budget.run_usage'],
+      ['tenant-usage', 'budget.tenant_usage'],
+      ['step-costs', 'budget.step_costs'],
+    ]) {
+      const rows = () => budget.runtime.db.query(`SELECT * FROM ${table} ORDER BY id`);
+      const before = await rows();
+      expect(before.length).toBeGreaterThan(0);
+      await budget.runtime.projection(name).rebuild();
+      await eventually(async () => (await budget.runtime.projection(name).lag()) === 0);
+      expect(await rows()).toEqual(before);
+    }
   });
 });

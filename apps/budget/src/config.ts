@@ -1,12 +1,16 @@
-import { RunLimits } from '@warden/budget-domain';
+import { RunDefaults } from '@warden/budget-domain';
 import { env, PlatformConfig, platformSchema, readConfig } from '@warden/platform';
 
 export interface BudgetConfig extends PlatformConfig {
   readonly httpHost: string;
   readonly httpPort: number;
-  /** Run limits for tenants that defined none (0 = unlimited). */
+  /** Run limits for tenants that define none for the dimension (0 = none). */
   readonly defaultRunTokens: number;
   readonly defaultRunToolCalls: number;
+  /** How long a reservation holds without an outcome before it expires. */
+  readonly reservationTtlMs: number;
+  /** How long a reservation holds once its request awaits approval. */
+  readonly approvalHoldMs: number;
 }
 
 export const readBudgetConfig = (source = process.env): BudgetConfig =>
@@ -17,11 +21,13 @@ export const readBudgetConfig = (source = process.env): BudgetConfig =>
       httpPort: env.port('BUDGET_HTTP_PORT', 7103),
       defaultRunTokens: env.int('BUDGET_DEFAULT_RUN_TOKENS', 100_000, { min: 0 }),
       defaultRunToolCalls: env.int('BUDGET_DEFAULT_RUN_TOOL_CALLS', 1000, { min: 0 }),
+      reservationTtlMs: env.int('BUDGET_RESERVATION_TTL_MS', 3_600_000, { min: 1000 }),
+      approvalHoldMs: env.int('BUDGET_APPROVAL_HOLD_MS', 86_400_000, { min: 1000 }),
     },
     source,
   );
 
-export const defaultRunLimits = (config: BudgetConfig): RunLimits => ({
+export const runDefaults = (config: BudgetConfig): RunDefaults => ({
   tokens: config.defaultRunTokens,
   toolCalls: config.defaultRunToolCalls,
 });

@@ -5,7 +5,8 @@ import { budgetService } from './service';
 serviceMain({
   name: 'budget',
   title: 'Warden budget',
-  description: 'Run budgets: reservations for gate requests, settlements, tenant run limits and run usage.',
+  description:
+    'Autonomy budgets: seven dimensions at tool, run, agent and tenant scope; reservations, settlements, usage and cost per outcome.',
   readConfig: () => readBudgetConfig(),
   build: budgetService,
 });

@@ -16,6 +16,9 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     budget.BudgetReservationRefusedSchema,
     budget.BudgetSettledSchema,
     budget.BudgetReleasedSchema,
+    budget.BudgetHeldSchema,
+    budget.BudgetHoldExtendedSchema,
+    budget.BudgetThresholdCrossedSchema,
   ],
   [Topic.gateDecisions]: [gate.GateDecidedSchema],
   [Topic.gateOutcomes]: [gate.StepCompletedSchema, gate.StepFailedSchema],
@@ -57,7 +60,11 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     policy.ShadowBundleClearedSchema,
   ],
   [Topic.policyShadow]: [policy.ShadowDecisionRecordedSchema],
-  [Topic.budgetEvents]: [budget.BudgetDefinedSchema],
+  [Topic.budgetEvents]: [
+    budget.BudgetDefinedSchema,
+    budget.BudgetRemovedSchema,
+    budget.PriceTableVersionPublishedSchema,
+  ],
   [Topic.killswitchEvents]: [
     killswitch.KillSwitchEngagedSchema,
     killswitch.KillSwitchReleasedSchema,
@@ -68,6 +75,20 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
   ],
   [Topic.deadLetter]: [],
   [Topic.approvalCommands]: [approval.CastApprovalVoteSchema, approval.ReviewApprovalTasksSchema],
+  [Topic.budgetHolds]: [
+    budget.HoldRequestedSchema,
+    budget.HoldSettlementRequestedSchema,
+    budget.HoldReleaseRequestedSchema,
+    budget.HoldExtensionRequestedSchema,
+  ],
+  [Topic.budgetLedger]: [
+    budget.LedgerHeldSchema,
+    budget.LedgerRefusedSchema,
+    budget.LedgerSettledSchema,
+    budget.LedgerReleasedSchema,
+    budget.BudgetHoldExtendedSchema,
+    budget.BudgetThresholdCrossedSchema,
+  ],
 };
 
 /** Every Warden message type, for decoding by CloudEvents type (= protobuf full name). */

@@ -32,6 +32,10 @@ export const Topic = {
   approvalCommands: 'approval.commands',
   /** Messages no consumer could handle, with the reason in headers. */
   deadLetter: 'deadletter',
+  /** HoldRequested / HoldSettlementRequested / HoldReleaseRequested / HoldExtensionRequested, from the budget run stage to the tenant's ledger; keyed by tenant id. */
+  budgetHolds: 'budget.holds',
+  /** The budget ledger's changelog (LedgerHeld, LedgerRefused, LedgerSettled, LedgerReleased, BudgetHoldExtended, BudgetThresholdCrossed); keyed by tenant id. */
+  budgetLedger: 'budget.ledger',
 } as const;
 
 export type TopicKey = keyof typeof Topic;

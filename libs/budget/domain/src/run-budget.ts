@@ -1,216 +1,490 @@
 import {
-  ActionKind,
+  Ask,
+  AskSchema,
+  BudgetHeld,
+  BudgetHeldSchema,
+  BudgetHoldExtended,
+  BudgetHoldExtendedSchema,
   BudgetReleased,
   BudgetReleasedSchema,
   BudgetReservationRefused,
   BudgetReservationRefusedSchema,
   BudgetReserved,
   BudgetReservedSchema,
+  BudgetScope,
   BudgetSettled,
   BudgetSettledSchema,
+  BudgetThresholdCrossed,
+  Charge,
   create,
   Dimension,
   GateRequested,
+  HoldExtensionRequested,
+  HoldExtensionRequestedSchema,
+  HoldReleaseRequested,
+  HoldReleaseRequestedSchema,
+  HoldRequested,
+  HoldRequestedSchema,
+  HoldSettlementRequested,
+  HoldSettlementRequestedSchema,
   Money,
+  MoneySchema,
 } from '@warden/contracts';
-import { assertNever, Decider, invalid } from '@warden/kernel';
+import { assertNever, Decider, fold, invalid } from '@warden/kernel';
+import { BudgetDefinitionState } from './budget-definition';
+import { crossingEvent } from './crossing';
+import { Actual, applyCharges, check, closingCharges, crossingsOf, isRefusal, Meters } from './meters';
+import { PMap } from './persistent-map';
+import { actualOf, applicableLimits, askOf, priceOf, RunDefaults } from './plan';
+import { dequeue, EMPTY_QUEUE, enqueue, oldestFirst, Queue } from './queue';
 
-/** Run-scope limits per dimension; 0 means unlimited. */
-export interface RunLimits {
-  readonly tokens: number;
-  readonly toolCalls: number;
+/** Most stale holds one command releases; the rest go with the next commands. */
+export const SWEEP_LIMIT = 256;
+
+interface CommandBase {
+  readonly now: number;
+  /** The tenant's budget definitions and price tables, as the definitions table has them. */
+  readonly definitions: BudgetDefinitionState | undefined;
+  readonly defaults: RunDefaults;
 }
 
 export type RunBudgetCommand =
-  | {
+  | (CommandBase & {
       readonly type: 'ReserveBudget';
       readonly request: GateRequested;
       readonly reservationId: string;
-      readonly now: number;
-      readonly limits: RunLimits;
+      /** The risk points of the request's action (from the tool contracts). */
+      readonly riskPoints: number;
       /** Kill switches in force whose scope covers the request: a killed scope has zero budget. */
       readonly killSwitchIds: readonly string[];
-    }
-  | {
+      /** How long a hold lasts without an outcome. */
+      readonly ttlMs: number;
+    })
+  | (CommandBase & {
       readonly type: 'SettleBudget';
       readonly requestId: string;
       readonly actualTokens: number;
       readonly actualCost: Money | undefined;
-      readonly now: number;
-    }
-  | {
+    })
+  | (CommandBase & {
       readonly type: 'ReleaseBudget';
       readonly requestId: string;
       readonly reason: string;
-      readonly now: number;
-    };
+      /** What a failed step reported using (0 and undefined for a denied or expired request). */
+      readonly chargedTokens: number;
+      readonly chargedCost: Money | undefined;
+    })
+  | (CommandBase & {
+      readonly type: 'ExtendHold';
+      readonly requestId: string;
+      readonly expiresAt: number;
+      readonly reason: string;
+    });
 
-/** Events of one run's budget (stream id = run id), in wire form, on budget.reservations. */
-export type RunBudgetEvent = BudgetReserved | BudgetReservationRefused | BudgetSettled | BudgetReleased;
+/**
+ * Events of one run's budget (stream id = run id). The run stage's own go to budget.reservations
+ * (its changelog); the Hold* requests go to the tenant's ledger on budget.holds.
+ */
+export type RunBudgetEvent =
+  | BudgetReserved
+  | BudgetReservationRefused
+  | BudgetSettled
+  | BudgetReleased
+  | BudgetHeld
+  | BudgetHoldExtended
+  | BudgetThresholdCrossed
+  | HoldRequested
+  | HoldSettlementRequested
+  | HoldReleaseRequested
+  | HoldExtensionRequested;
 
-/** How much of one dimension the run has used (settled) and holds (reserved, not yet settled). */
-export interface Meter {
-  readonly used: number;
-  readonly reserved: number;
-}
+export type ReservationStatus = 'reserved' | 'held' | 'refused' | 'settled' | 'released' | 'expired';
 
-export interface Reservation {
+export interface RunReservation {
   readonly reservationId: string;
-  readonly requestId: string;
-  readonly status: 'reserved' | 'refused' | 'settled' | 'released';
-  /** Tokens held while reserved; the actual tokens once settled. */
-  readonly tokens: number;
-  readonly toolCalls: number;
-  /** The answer given to the request, given again to a duplicate of it. */
-  readonly answer: BudgetReserved | BudgetReservationRefused;
+  readonly request: GateRequested;
+  readonly status: ReservationStatus;
+  /** What the reservation holds on the run's meters. */
+  readonly charges: readonly Charge[];
+  readonly ask: Ask;
+  readonly expiresAt: number;
+  readonly queue: 'ttl' | 'approval';
+  readonly seq: number;
+  /** The answer given to the request; a BudgetHeld when the tenant's ledger answers it. */
+  readonly answer: BudgetReserved | BudgetReservationRefused | BudgetHeld;
 }
 
 export interface RunBudgetState {
-  readonly tokens: Meter;
-  readonly toolCalls: Meter;
+  /** When the run's first request was answered (0 before): time budgets count from it. */
+  readonly startedAt: number;
+  readonly meters: Meters;
   /** Every answered request, by reservation id. */
-  readonly reservations: ReadonlyMap<string, Reservation>;
+  readonly reservations: PMap<RunReservation>;
   /** Request id -> reservation id. */
-  readonly requests: ReadonlyMap<string, string>;
+  readonly requests: PMap<string>;
+  /** Open holds in expiry order: ordinary ones, and those kept for a pending approval. */
+  readonly queues: { readonly ttl: Queue; readonly approval: Queue };
+  /** The run's tokens, used and held, reported on each reservation. */
+  readonly tokens: { readonly used: number; readonly held: number };
 }
 
-const EMPTY: Meter = { used: 0, reserved: 0 };
+const OPEN: readonly ReservationStatus[] = ['reserved', 'held'];
 
-/** What a request asks of each dimension. */
-interface Ask {
-  readonly tokens: number;
-  readonly toolCalls: number;
+function reservationOf(state: RunBudgetState, requestId: string): RunReservation | undefined {
+  const id = state.requests.get(requestId);
+  return id === undefined ? undefined : state.reservations.get(id);
 }
 
-interface Refusal {
-  readonly dimension: Dimension;
-  readonly reason: string;
+const money = (currency: string, micros: number): Money | undefined =>
+  currency === '' ? undefined : create(MoneySchema, { currency, micros });
+
+/** Releases of holds whose time is up, oldest first. */
+function sweep(state: RunBudgetState, now: number): BudgetReleased[] {
+  const released: BudgetReleased[] = [];
+  for (const queue of [state.queues.ttl, state.queues.approval]) {
+    for (const id of oldestFirst(queue)) {
+      const r = state.reservations.get(id);
+      if (!r || r.expiresAt > now || released.length >= SWEEP_LIMIT) break;
+      released.push(
+        create(BudgetReleasedSchema, {
+          reservationId: r.reservationId,
+          requestId: r.request.requestId,
+          runId: r.request.runId,
+          tenantId: r.request.tenantId,
+          agentId: r.request.agentId,
+          reason: `stale: no outcome before the hold expired at ${new Date(r.expiresAt).toISOString()}`,
+          releasedAtMs: now,
+          charges: closingCharges(
+            state.meters,
+            r.charges,
+            'release',
+            { tokens: 0, spendMicros: 0, currency: '' },
+            true,
+          ),
+          expired: true,
+          businessOutcome: r.request.businessOutcome,
+        }),
+      );
+    }
+  }
+  return released;
 }
 
-function askOf(request: GateRequested): Ask {
-  return { tokens: request.estimatedTokens, toolCalls: request.actionKind === ActionKind.TOOL_CALL ? 1 : 0 };
-}
-
-/** One dimension's check: would used + reserved + asked exceed the limit (0 = unlimited)? */
-function exceeds(name: string, meter: Meter, asked: number, limit: number): string | undefined {
-  const held = meter.used + meter.reserved;
-  if (limit === 0 || held + asked <= limit) return undefined;
-  return `run ${name} budget exceeded: ${held} used or reserved + ${asked} requested > limit ${limit}`;
-}
-
-/** Why the request gets no budget, checked in order: kill switch, deadline, estimate, each dimension. */
-function refusalOf(
+function refuse(
   cmd: Extract<RunBudgetCommand, { type: 'ReserveBudget' }>,
-  state: RunBudgetState,
-  ask: Ask,
-): Refusal | undefined {
+  dimension: Dimension,
+  reason: string,
+  budgetId = '',
+): BudgetReservationRefused {
+  return create(BudgetReservationRefusedSchema, {
+    reservationId: cmd.reservationId,
+    request: cmd.request,
+    dimension,
+    reason,
+    refusedAtMs: cmd.now,
+    budgetId,
+  });
+}
+
+/** A duplicate of an answered request: the same answer, or the ledger asked again while the hold is open. */
+function duplicate(r: RunReservation, cmd: Extract<RunBudgetCommand, { type: 'ReserveBudget' }>): RunBudgetEvent[] {
+  if (r.answer.$typeName !== BudgetHeldSchema.typeName) return [r.answer];
+  if (r.status === 'held' && r.answer.forwarded) return [r.answer.forwarded];
+  return [
+    create(BudgetReservationRefusedSchema, {
+      reservationId: r.reservationId,
+      request: cmd.request,
+      dimension: Dimension.UNSPECIFIED,
+      reason: `duplicate of request ${r.request.requestId}, whose reservation is ${r.status}`,
+      refusedAtMs: cmd.now,
+    }),
+  ];
+}
+
+function reserve(cmd: Extract<RunBudgetCommand, { type: 'ReserveBudget' }>, state: RunBudgetState): RunBudgetEvent[] {
   const r = cmd.request;
   if (cmd.killSwitchIds.length > 0) {
-    return { dimension: Dimension.SCOPE, reason: `kill switch ${cmd.killSwitchIds.join(', ')} engaged: no budget` };
+    return [refuse(cmd, Dimension.SCOPE, `kill switch ${cmd.killSwitchIds.join(', ')} engaged: no budget`)];
   }
-  if (r.deadlineMs > 0 && cmd.now > r.deadlineMs) return { dimension: Dimension.TIME, reason: 'deadline passed' };
-  if (!Number.isFinite(ask.tokens) || ask.tokens < 0) {
-    return { dimension: Dimension.TOKENS, reason: `estimated tokens must be a non-negative number, got ${ask.tokens}` };
+  if (r.deadlineMs > 0 && cmd.now > r.deadlineMs) return [refuse(cmd, Dimension.TIME, 'deadline passed')];
+  if (!Number.isFinite(r.estimatedTokens) || r.estimatedTokens < 0) {
+    return [refuse(cmd, Dimension.TOKENS, `estimated tokens must be a non-negative number, got ${r.estimatedTokens}`)];
   }
-  const tokens = exceeds('token', state.tokens, ask.tokens, cmd.limits.tokens);
-  if (tokens) return { dimension: Dimension.TOKENS, reason: tokens };
-  const toolCalls = exceeds('tool-call', state.toolCalls, ask.toolCalls, cmd.limits.toolCalls);
-  if (toolCalls) return { dimension: Dimension.TOOL_CALLS, reason: toolCalls };
-  return undefined;
+  if (r.estimatedCost && (!Number.isFinite(r.estimatedCost.micros) || r.estimatedCost.micros < 0)) {
+    return [
+      refuse(cmd, Dimension.SPEND, `estimated cost must be a non-negative amount, got ${r.estimatedCost.micros}`),
+    ];
+  }
+  const limits = applicableLimits(cmd.definitions, r, cmd.defaults);
+  const ask = askOf(r, priceOf(cmd.definitions, r.model), cmd.riskPoints);
+  const elapsed = state.startedAt > 0 ? cmd.now - state.startedAt : 0;
+  const outcome = check(limits.local, ask, state.meters, cmd.now, elapsed);
+  if (isRefusal(outcome)) return [refuse(cmd, outcome.dimension, outcome.reason, outcome.budgetId)];
+  const expiresAt = cmd.now + cmd.ttlMs;
+  const runTokens = limits.local.find((l) => l.scope === BudgetScope.RUN && l.dimension === Dimension.TOKENS);
+  const shared = {
+    reservationId: cmd.reservationId,
+    request: r,
+    approvalRequired: outcome.approvalReasons.length > 0,
+    approvalReason: outcome.approvalReasons.join('; '),
+    degradeHints: [...outcome.degradeHints],
+    runTokensUsed: state.tokens.used + state.tokens.held + ask.tokens,
+    runTokensLimit: runTokens?.limit ?? 0,
+  };
+  const crossings = outcome.crossings.map((c) =>
+    crossingEvent(c, { reservationId: cmd.reservationId, request: r, at: cmd.now }),
+  );
+  if (limits.crossRun.length === 0) {
+    const reserved = create(BudgetReservedSchema, {
+      ...shared,
+      reservedTokens: ask.tokens,
+      reservedToolCalls: ask.toolCalls,
+      reservedCost: money(ask.currency, ask.spendMicros),
+      reservedAtMs: cmd.now,
+      charges: [...outcome.charges],
+      expiresAtMs: expiresAt,
+      priceTableVersion: ask.priceTableVersion,
+      reservedRiskPoints: ask.riskPoints,
+      ask,
+    });
+    return [reserved, ...crossings];
+  }
+  const forwarded = create(HoldRequestedSchema, { ...shared, ask, requestedAtMs: cmd.now, expiresAtMs: expiresAt });
+  const held = create(BudgetHeldSchema, {
+    reservationId: cmd.reservationId,
+    request: r,
+    charges: [...outcome.charges],
+    heldAtMs: cmd.now,
+    expiresAtMs: expiresAt,
+    ask,
+    forwarded,
+  });
+  return [held, forwarded, ...crossings];
 }
 
-function open(state: RunBudgetState, requestId: string): Reservation | undefined {
-  const id = state.requests.get(requestId);
-  const reservation = id === undefined ? undefined : state.reservations.get(id);
-  return reservation?.status === 'reserved' ? reservation : undefined;
+/**
+ * What a step reported using, priced with the table version of its reservation (the latest when it
+ * had none). A completed step without a reported cost or price counts its reserved spend; a failed
+ * one counts only what it reported.
+ */
+function reportedUse(
+  r: RunReservation,
+  cmd: CommandBase,
+  tokens: number,
+  cost: Money | undefined,
+  completed: boolean,
+): Ask {
+  const quote = priceOf(cmd.definitions, r.request.model, r.ask.priceTableVersion);
+  const base = completed ? r.ask : create(AskSchema, { ...r.ask, spendMicros: 0, currency: '' });
+  return actualOf(base, tokens, cost, quote);
 }
 
-/** Changes the meters and the reservation's record; used by evolve only. */
-function apply(state: RunBudgetState, reservation: Reservation, tokens: Meter, toolCalls: Meter): RunBudgetState {
+const actualUse = (a: Ask): Actual => ({ tokens: a.tokens, spendMicros: a.spendMicros, currency: a.currency });
+
+function settle(cmd: Extract<RunBudgetCommand, { type: 'SettleBudget' }>, state: RunBudgetState): RunBudgetEvent[] {
+  const r = reservationOf(state, cmd.requestId);
+  if (!r || !['reserved', 'held', 'expired'].includes(r.status)) return [];
+  if (!Number.isFinite(cmd.actualTokens) || cmd.actualTokens < 0) {
+    throw invalid(
+      'invalid_actual_tokens',
+      `actual tokens must be a non-negative number, got ${cmd.actualTokens}`,
+      'actualTokens',
+    );
+  }
+  const actual = reportedUse(r, cmd, cmd.actualTokens, cmd.actualCost, true);
+  const stillHeld = r.status !== 'expired';
+  const charges = closingCharges(state.meters, r.charges, 'settle', actualUse(actual), stillHeld);
+  const limits = applicableLimits(cmd.definitions, r.request, cmd.defaults).local;
+  const settled = create(BudgetSettledSchema, {
+    reservationId: r.reservationId,
+    requestId: r.request.requestId,
+    runId: r.request.runId,
+    tenantId: r.request.tenantId,
+    agentId: r.request.agentId,
+    businessOutcome: r.request.businessOutcome,
+    actualTokens: cmd.actualTokens,
+    actualCost: money(actual.currency, actual.spendMicros),
+    settledAtMs: cmd.now,
+    charges,
+    late: !stillHeld,
+  });
+  const events: RunBudgetEvent[] = [
+    settled,
+    ...crossingsOf(limits, state.meters, charges, cmd.now).map((c) =>
+      crossingEvent(c, { reservationId: r.reservationId, request: r.request, at: cmd.now }),
+    ),
+  ];
+  if (r.answer.$typeName === BudgetHeldSchema.typeName) {
+    events.push(
+      create(HoldSettlementRequestedSchema, {
+        reservationId: r.reservationId,
+        tenantId: r.request.tenantId,
+        runId: r.request.runId,
+        requestId: r.request.requestId,
+        actual,
+        requestedAtMs: cmd.now,
+      }),
+    );
+  }
+  return events;
+}
+
+function release(cmd: Extract<RunBudgetCommand, { type: 'ReleaseBudget' }>, state: RunBudgetState): RunBudgetEvent[] {
+  const r = reservationOf(state, cmd.requestId);
+  if (!r || !OPEN.includes(r.status)) return [];
+  const tokens = Number.isFinite(cmd.chargedTokens) ? Math.max(0, cmd.chargedTokens) : 0;
+  const charged = reportedUse(r, cmd, tokens, cmd.chargedCost, false);
+  const released = create(BudgetReleasedSchema, {
+    reservationId: r.reservationId,
+    requestId: r.request.requestId,
+    runId: r.request.runId,
+    tenantId: r.request.tenantId,
+    agentId: r.request.agentId,
+    reason: cmd.reason,
+    releasedAtMs: cmd.now,
+    charges: closingCharges(state.meters, r.charges, 'release', actualUse(charged), true),
+    chargedTokens: charged.tokens,
+    chargedCost: money(charged.currency, charged.spendMicros),
+    businessOutcome: r.request.businessOutcome,
+  });
+  if (r.answer.$typeName !== BudgetHeldSchema.typeName) return [released];
+  return [
+    released,
+    create(HoldReleaseRequestedSchema, {
+      reservationId: r.reservationId,
+      tenantId: r.request.tenantId,
+      runId: r.request.runId,
+      requestId: r.request.requestId,
+      reason: cmd.reason,
+      charged,
+      requestedAtMs: cmd.now,
+    }),
+  ];
+}
+
+function extend(cmd: Extract<RunBudgetCommand, { type: 'ExtendHold' }>, state: RunBudgetState): RunBudgetEvent[] {
+  const r = reservationOf(state, cmd.requestId);
+  if (!r || !OPEN.includes(r.status) || r.expiresAt >= cmd.expiresAt) return [];
+  const ids = { reservationId: r.reservationId, tenantId: r.request.tenantId, runId: r.request.runId };
+  const extended = create(BudgetHoldExtendedSchema, {
+    ...ids,
+    requestId: r.request.requestId,
+    expiresAtMs: cmd.expiresAt,
+    reason: cmd.reason,
+    extendedAtMs: cmd.now,
+  });
+  if (r.answer.$typeName !== BudgetHeldSchema.typeName) return [extended];
+  return [
+    extended,
+    create(HoldExtensionRequestedSchema, {
+      ...ids,
+      requestId: r.request.requestId,
+      expiresAtMs: cmd.expiresAt,
+      requestedAtMs: cmd.now,
+    }),
+  ];
+}
+
+/** Opens a reservation (reserved or held) or records a refusal. */
+function answered(state: RunBudgetState, answer: BudgetReserved | BudgetHeld | BudgetReservationRefused, at: number) {
+  const request = answer.request;
+  if (!request || state.reservations.has(answer.reservationId) || state.requests.has(request.requestId)) return state;
+  const startedAt = state.startedAt || at;
+  const requests = state.requests.set(request.requestId, answer.reservationId);
+  if (answer.$typeName === BudgetReservationRefusedSchema.typeName) {
+    const refused: RunReservation = {
+      reservationId: answer.reservationId,
+      request,
+      status: 'refused',
+      charges: [],
+      ask: create(AskSchema),
+      expiresAt: 0,
+      queue: 'ttl',
+      seq: -1,
+      answer,
+    };
+    return { ...state, startedAt, requests, reservations: state.reservations.set(answer.reservationId, refused) };
+  }
+  const ask = answer.ask ?? create(AskSchema);
+  const { queue, seq } = enqueue(state.queues.ttl, answer.reservationId);
+  const reservation: RunReservation = {
+    reservationId: answer.reservationId,
+    request,
+    status: answer.$typeName === BudgetHeldSchema.typeName ? 'held' : 'reserved',
+    charges: answer.charges,
+    ask,
+    expiresAt: answer.expiresAtMs,
+    queue: 'ttl',
+    seq,
+    answer,
+  };
   return {
-    tokens,
-    toolCalls,
-    reservations: new Map(state.reservations).set(reservation.reservationId, reservation),
-    requests: new Map(state.requests).set(reservation.requestId, reservation.reservationId),
+    startedAt,
+    requests,
+    meters: applyCharges(state.meters, answer.charges, 1, at),
+    reservations: state.reservations.set(answer.reservationId, reservation),
+    queues: { ...state.queues, ttl: queue },
+    tokens: { ...state.tokens, held: state.tokens.held + ask.tokens },
+  };
+}
+
+/** Closes an open reservation with its closing charges. */
+function closed(
+  state: RunBudgetState,
+  reservationId: string,
+  status: ReservationStatus,
+  charges: readonly Charge[],
+  usedTokens: number,
+  at: number,
+): RunBudgetState {
+  const r = state.reservations.get(reservationId);
+  if (!r) return state;
+  const late = r.status === 'expired';
+  if (!OPEN.includes(r.status) && !(late && status === 'settled')) return state;
+  return {
+    ...state,
+    meters: applyCharges(state.meters, charges, late ? 0 : -1, at),
+    reservations: state.reservations.set(reservationId, { ...r, status }),
+    queues: late ? state.queues : { ...state.queues, [r.queue]: dequeue(state.queues[r.queue], r.seq) },
+    tokens: { used: state.tokens.used + usedTokens, held: state.tokens.held - (late ? 0 : r.ask.tokens) },
   };
 }
 
 /**
- * The budget of one run: reserve on a gate request, settle to the actual use when the step
- * completes, release when the request is denied, expires or fails. A request id gets one
- * answer, given again to duplicates; evolve ignores an event for a reservation it already has,
- * so nothing is counted twice.
+ * The budget of one run: the run stage of the gate. Each gate request is checked against every
+ * run-local limit at once (run scope, tool scope per run) and either refused or charged on all of
+ * them; when cross-run budgets (tool-wide, agent, tenant) also apply, the run's share is held and
+ * the tenant's ledger answers. A completed step settles to its actual use, a denied, expired or
+ * failed one is released, and a hold with no outcome expires after its time. A request id gets one
+ * answer, given again to duplicates; evolve ignores an event it has seen, so nothing counts twice.
  */
 export const runBudget: Decider<RunBudgetCommand, RunBudgetState, RunBudgetEvent> = {
-  initialState: { tokens: EMPTY, toolCalls: EMPTY, reservations: new Map(), requests: new Map() },
+  initialState: {
+    startedAt: 0,
+    meters: PMap.empty(),
+    reservations: PMap.empty(),
+    requests: PMap.empty(),
+    queues: { ttl: EMPTY_QUEUE, approval: EMPTY_QUEUE },
+    tokens: { used: 0, held: 0 },
+  },
 
   decide(cmd, state) {
+    const expired = sweep(state, cmd.now);
+    const current = fold(runBudget.evolve, state, expired);
     switch (cmd.type) {
       case 'ReserveBudget': {
-        const r = cmd.request;
-        if (r.requestId === '') throw invalid('request_id_required', 'the request has no request id', 'requestId');
-        const earlier = state.requests.get(r.requestId);
-        if (earlier !== undefined) return [state.reservations.get(earlier)!.answer];
-        const ask = askOf(r);
-        const refusal = refusalOf(cmd, state, ask);
-        if (refusal) {
-          return [
-            create(BudgetReservationRefusedSchema, {
-              reservationId: cmd.reservationId,
-              request: r,
-              dimension: refusal.dimension,
-              reason: refusal.reason,
-              refusedAtMs: cmd.now,
-            }),
-          ];
+        if (cmd.request.requestId === '') {
+          throw invalid('request_id_required', 'the request has no request id', 'requestId');
         }
-        return [
-          create(BudgetReservedSchema, {
-            reservationId: cmd.reservationId,
-            request: r,
-            reservedTokens: ask.tokens,
-            reservedToolCalls: ask.toolCalls,
-            reservedCost: r.estimatedCost,
-            reservedAtMs: cmd.now,
-            runTokensUsed: state.tokens.used + state.tokens.reserved + ask.tokens,
-            runTokensLimit: cmd.limits.tokens,
-          }),
-        ];
+        const earlier = reservationOf(current, cmd.request.requestId);
+        return [...expired, ...(earlier ? duplicate(earlier, cmd) : reserve(cmd, current))];
       }
-      case 'SettleBudget': {
-        const reservation = open(state, cmd.requestId);
-        if (!reservation) return [];
-        if (!Number.isFinite(cmd.actualTokens) || cmd.actualTokens < 0) {
-          throw invalid(
-            'invalid_actual_tokens',
-            `actual tokens must be a non-negative number, got ${cmd.actualTokens}`,
-            'actualTokens',
-          );
-        }
-        return [
-          create(BudgetSettledSchema, {
-            reservationId: reservation.reservationId,
-            requestId: reservation.requestId,
-            runId: reservation.answer.request?.runId ?? '',
-            actualTokens: cmd.actualTokens,
-            actualCost: cmd.actualCost,
-            settledAtMs: cmd.now,
-          }),
-        ];
-      }
-      case 'ReleaseBudget': {
-        const reservation = open(state, cmd.requestId);
-        if (!reservation) return [];
-        return [
-          create(BudgetReleasedSchema, {
-            reservationId: reservation.reservationId,
-            requestId: reservation.requestId,
-            runId: reservation.answer.request?.runId ?? '',
-            reason: cmd.reason,
-            releasedAtMs: cmd.now,
-          }),
-        ];
-      }
+      case 'SettleBudget':
+        return [...expired, ...settle(cmd, current)];
+      case 'ReleaseBudget':
+        return [...expired, ...release(cmd, current)];
+      case 'ExtendHold':
+        return [...expired, ...extend(cmd, current)];
       default:
         return assertNever(cmd, 'command');
     }
@@ -219,55 +493,50 @@ export const runBudget: Decider<RunBudgetCommand, RunBudgetState, RunBudgetEvent
   evolve(state, event) {
     switch (event.$typeName) {
       case 'warden.budget.v1.BudgetReserved':
-      case 'warden.budget.v1.BudgetReservationRefused': {
-        const requestId = event.request?.requestId ?? '';
-        if (state.reservations.has(event.reservationId) || state.requests.has(requestId)) return state;
-        if (event.$typeName === 'warden.budget.v1.BudgetReservationRefused') {
-          const refused: Reservation = {
-            reservationId: event.reservationId,
-            requestId,
-            status: 'refused',
-            tokens: 0,
-            toolCalls: 0,
-            answer: event,
-          };
-          return apply(state, refused, state.tokens, state.toolCalls);
-        }
-        const reserved: Reservation = {
-          reservationId: event.reservationId,
-          requestId,
-          status: 'reserved',
-          tokens: event.reservedTokens,
-          toolCalls: event.reservedToolCalls,
-          answer: event,
+      case 'warden.budget.v1.BudgetReservationRefused':
+        // The ledger's answers share this topic; the run's own share of them is its BudgetHeld.
+        if (event.fromLedger) return state;
+        return answered(
+          state,
+          event,
+          event.$typeName === 'warden.budget.v1.BudgetReserved' ? event.reservedAtMs : event.refusedAtMs,
+        );
+      case 'warden.budget.v1.BudgetHeld':
+        return answered(state, event, event.heldAtMs);
+      case 'warden.budget.v1.BudgetSettled':
+        return closed(state, event.reservationId, 'settled', event.charges, event.actualTokens, event.settledAtMs);
+      case 'warden.budget.v1.BudgetReleased':
+        return closed(
+          state,
+          event.reservationId,
+          event.expired ? 'expired' : 'released',
+          event.charges,
+          event.chargedTokens,
+          event.releasedAtMs,
+        );
+      case 'warden.budget.v1.BudgetHoldExtended': {
+        const r = state.reservations.get(event.reservationId);
+        if (!r || !OPEN.includes(r.status)) return state;
+        const from = dequeue(state.queues[r.queue], r.seq);
+        const queues = { ...state.queues, [r.queue]: from };
+        const { queue, seq } = enqueue(queues.approval, r.reservationId);
+        return {
+          ...state,
+          reservations: state.reservations.set(r.reservationId, {
+            ...r,
+            expiresAt: event.expiresAtMs,
+            queue: 'approval',
+            seq,
+          }),
+          queues: { ...queues, approval: queue },
         };
-        return apply(
-          state,
-          reserved,
-          { ...state.tokens, reserved: state.tokens.reserved + event.reservedTokens },
-          { ...state.toolCalls, reserved: state.toolCalls.reserved + event.reservedToolCalls },
-        );
       }
-      case 'warden.budget.v1.BudgetSettled': {
-        const r = state.reservations.get(event.reservationId);
-        if (r?.status !== 'reserved') return state;
-        return apply(
-          state,
-          { ...r, status: 'settled', tokens: event.actualTokens },
-          { used: state.tokens.used + event.actualTokens, reserved: state.tokens.reserved - r.tokens },
-          { used: state.toolCalls.used + r.toolCalls, reserved: state.toolCalls.reserved - r.toolCalls },
-        );
-      }
-      case 'warden.budget.v1.BudgetReleased': {
-        const r = state.reservations.get(event.reservationId);
-        if (r?.status !== 'reserved') return state;
-        return apply(
-          state,
-          { ...r, status: 'released' },
-          { ...state.tokens, reserved: state.tokens.reserved - r.tokens },
-          { ...state.toolCalls, reserved: state.toolCalls.reserved - r.toolCalls },
-        );
-      }
+      case 'warden.budget.v1.BudgetThresholdCrossed':
+      case 'warden.budget.v1.HoldRequested':
+      case 'warden.budget.v1.HoldSettlementRequested':
+      case 'warden.budget.v1.HoldReleaseRequested':
+      case 'warden.budget.v1.HoldExtensionRequested':
+        return state;
       default:
         return assertNever(event, 'event');
     }

@@ -1,2 +1,5 @@
+export * from './budget.queries';
+export * from './meters.json';
 export * from './run-usage.projection';
-export * from './run-usage.queries';
+export * from './step-costs.projection';
+export * from './tenant-usage.projection';

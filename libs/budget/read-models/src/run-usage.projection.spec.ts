@@ -1,6 +1,11 @@
 import {
   ActionKind,
+  AskSchema,
+  BudgetHeldSchema,
   BudgetReleasedSchema,
+  ChargeSchema,
+  Dimension,
+  Window,
   BudgetReservationRefusedSchema,
   BudgetReservedSchema,
   BudgetSettledSchema,
@@ -84,5 +89,60 @@ describe('run usage projection', () => {
   it('keys rows by run id', () => {
     expect(runUsageProjection.rowId(envelope(reserved(1, 1)))).toBe('run-1');
     expect(runUsageProjection.rowId(envelope(create(BudgetReleasedSchema, { runId: 'run-9' })))).toBe('run-9');
+  });
+
+  it('counts a run hold as a reservation, a ledger refusal of it as a refusal, and the run meters from charges', () => {
+    const charge = (held: number, used = 0) =>
+      create(ChargeSchema, {
+        budgetId: 'b',
+        dimension: Dimension.TOKENS,
+        window: Window.RUN,
+        meter: 'run',
+        held,
+        used,
+      });
+    const row = apply([
+      create(BudgetHeldSchema, {
+        reservationId: 'res-1',
+        request: request('r1'),
+        ask: create(AskSchema, { tokens: 40 }),
+        charges: [charge(40)],
+        heldAtMs: 1,
+      }),
+      create(BudgetReservationRefusedSchema, {
+        reservationId: 'res-1',
+        request: request('r1'),
+        fromLedger: true,
+        refusedAtMs: 2,
+      }),
+      create(BudgetReservationRefusedSchema, {
+        reservationId: 'res-1',
+        request: request('r1'),
+        fromLedger: true,
+        refusedAtMs: 2,
+      }),
+      create(BudgetReleasedSchema, { reservationId: 'res-1', runId: 'run-1', charges: [charge(-40)], releasedAtMs: 3 }),
+    ]);
+    expect(row).toMatchObject({ reservations: 0, refusals: 1, reserved_tokens: 0, released_tokens: 40 });
+    expect(row?.meters).toEqual({
+      'b|1|1|run': { budgetId: 'b', dimension: 1, window: 1, meter: 'run', slots: { '0': { held: 0, used: 0 } } },
+    });
+  });
+
+  it('counts what a failed step reported, and a late settlement of an expired hold', () => {
+    const row = apply([
+      reserved(1, 100),
+      reserved(2, 100),
+      create(BudgetReleasedSchema, {
+        reservationId: 'res-1',
+        runId: 'run-1',
+        chargedTokens: 30,
+        chargedCost: create(MoneySchema, { currency: 'USD', micros: 10 }),
+      }),
+      create(BudgetReleasedSchema, { reservationId: 'res-2', runId: 'run-1', expired: true }),
+      create(BudgetSettledSchema, { reservationId: 'res-2', runId: 'run-1', actualTokens: 70, late: true }),
+      create(BudgetSettledSchema, { reservationId: 'res-2', runId: 'run-1', actualTokens: 70, late: true }),
+    ]);
+    expect(row).toMatchObject({ reserved_tokens: 0, settled_tokens: 100, released_tokens: 100, cost_micros: 10 });
   });
 });

@@ -37,7 +37,10 @@ export interface ProcessorDefinition<C, S, E extends Message> {
   readonly decider: Decider<C, S, E>;
   /** The input as a command, or null to ignore it. A DomainError sends the input to the dead-letter topic. */
   command(input: Envelope, context: ProcessorContext): C | null;
-  /** Where an event goes. Its key must be the stream id (the input's key) to stay co-partitioned. */
+  /**
+   * Where an event goes. Its key must be the stream id (the input's key) to stay co-partitioned,
+   * unless the route says `byKey` (a topic outside `outputs`, partitioned by its own key).
+   */
   route(event: E, input: Envelope): Route;
   readonly tables?: readonly CatchesUp[];
 }
@@ -276,18 +279,19 @@ export class Processor<C, S, E extends Message> {
     if (events.length === 0) return [];
     ps.streams.set(stream, fold(this.def.decider.evolve, state, events));
     const src = { [SOURCE_HEADER]: `${record.topic}:${record.partition}:${record.offset}` };
-    return events.map((event, i) =>
-      toRecord(
+    return events.map((event, i) => {
+      const route = this.def.route(event, input);
+      return toRecord(
         this.deps.prefix,
         `warden://${this.deps.service}/${this.def.name}`,
         deterministicId(this.def.name, 'event', record.topic, record.partition, record.offset, i),
         now,
         event,
-        this.def.route(event, input),
+        route,
         src,
-        record.partition,
-      ),
-    );
+        route.byKey ? undefined : record.partition,
+      );
+    });
   }
 
   private rejected(record: RecordIn, code: string, reason: string, now: number): RecordOut {

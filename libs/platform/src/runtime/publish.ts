@@ -9,6 +9,11 @@ export interface Route {
   readonly tenantId: string;
   readonly agentId: string;
   readonly runId: string;
+  /**
+   * Publish to the partition of `key` (a repartition, e.g. to a stage keyed by tenant) instead of
+   * the input's partition. Only for topics that are not the processor's outputs (its changelog).
+   */
+  readonly byKey?: boolean;
 }
 
 export const SOURCE_HEADER = 'warden_src';

@@ -12,10 +12,10 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warden/budget/v1/budget.proto.
  */
 export const file_warden_budget_v1_budget: GenFile = /*@__PURE__*/
-  fileDesc("Ch13YXJkZW4vYnVkZ2V0L3YxL2J1ZGdldC5wcm90bxIQd2FyZGVuLmJ1ZGdldC52MSJGCgVMaW1pdBIuCglkaW1lbnNpb24YASABKA4yGy53YXJkZW4uYnVkZ2V0LnYxLkRpbWVuc2lvbhINCgVsaW1pdBgCIAEoASLIAQoNQnVkZ2V0RGVmaW5lZBIRCglidWRnZXRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEiwKBXNjb3BlGAMgASgOMh0ud2FyZGVuLmJ1ZGdldC52MS5CdWRnZXRTY29wZRIPCgdzdWJqZWN0GAQgASgJEicKBmxpbWl0cxgFIAMoCzIXLndhcmRlbi5idWRnZXQudjEuTGltaXQSEgoKZGVmaW5lZF9ieRgGIAEoCRIVCg1kZWZpbmVkX2F0X21zGAcgASgBItICCg5CdWRnZXRSZXNlcnZlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIuCgdyZXF1ZXN0GAIgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBIXCg9yZXNlcnZlZF90b2tlbnMYAyABKAESGwoTcmVzZXJ2ZWRfdG9vbF9jYWxscxgEIAEoARIsCg1yZXNlcnZlZF9jb3N0GAUgASgLMhUud2FyZGVuLmdhdGUudjEuTW9uZXkSFgoOcmVzZXJ2ZWRfYXRfbXMYBiABKAESFwoPcnVuX3Rva2Vuc191c2VkGAcgASgBEhgKEHJ1bl90b2tlbnNfbGltaXQYCCABKAESGQoRYXBwcm92YWxfcmVxdWlyZWQYCSABKAgSFwoPYXBwcm92YWxfcmVhc29uGAogASgJEhUKDWRlZ3JhZGVfaGludHMYCyADKAkiuQEKGEJ1ZGdldFJlc2VydmF0aW9uUmVmdXNlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIuCgdyZXF1ZXN0GAIgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBIuCglkaW1lbnNpb24YAyABKA4yGy53YXJkZW4uYnVkZ2V0LnYxLkRpbWVuc2lvbhIOCgZyZWFzb24YBCABKAkSFQoNcmVmdXNlZF9hdF9tcxgFIAEoASKlAQoNQnVkZ2V0U2V0dGxlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSFQoNYWN0dWFsX3Rva2VucxgDIAEoARIqCgthY3R1YWxfY29zdBgEIAEoCzIVLndhcmRlbi5nYXRlLnYxLk1vbmV5EhUKDXNldHRsZWRfYXRfbXMYBSABKAESEgoKcmVxdWVzdF9pZBgGIAEoCSJ0Cg5CdWRnZXRSZWxlYXNlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDgoGcmVhc29uGAMgASgJEhYKDnJlbGVhc2VkX2F0X21zGAQgASgBEhIKCnJlcXVlc3RfaWQYBSABKAkqvwEKCURpbWVuc2lvbhIZChVESU1FTlNJT05fVU5TUEVDSUZJRUQQABIUChBESU1FTlNJT05fVE9LRU5TEAESGAoURElNRU5TSU9OX1RPT0xfQ0FMTFMQAhIVChFESU1FTlNJT05fUkVUUklFUxADEhIKDkRJTUVOU0lPTl9USU1FEAQSEwoPRElNRU5TSU9OX1NQRU5EEAUSEwoPRElNRU5TSU9OX1NDT1BFEAYSEgoORElNRU5TSU9OX1JJU0sQByqJAQoLQnVkZ2V0U2NvcGUSHAoYQlVER0VUX1NDT1BFX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1NDT1BFX1RPT0wQARIUChBCVURHRVRfU0NPUEVfUlVOEAISFgoSQlVER0VUX1NDT1BFX0FHRU5UEAMSFwoTQlVER0VUX1NDT1BFX1RFTkFOVBAEYgZwcm90bzM", [file_warden_gate_v1_gate]);
+  fileDesc("Ch13YXJkZW4vYnVkZ2V0L3YxL2J1ZGdldC5wcm90bxIQd2FyZGVuLmJ1ZGdldC52MSK2AQoFTGltaXQSLgoJZGltZW5zaW9uGAEgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5EaW1lbnNpb24SDQoFbGltaXQYAiABKAESKAoGd2luZG93GAMgASgOMhgud2FyZGVuLmJ1ZGdldC52MS5XaW5kb3cSEAoIY3VycmVuY3kYBCABKAkSGgoSZGVncmFkZV9hdF9wZXJjZW50GAUgASgNEhYKDmFza19hdF9wZXJjZW50GAYgASgNItYBCg1CdWRnZXREZWZpbmVkEhEKCWJ1ZGdldF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSLAoFc2NvcGUYAyABKA4yHS53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFNjb3BlEg8KB3N1YmplY3QYBCABKAkSJwoGbGltaXRzGAUgAygLMhcud2FyZGVuLmJ1ZGdldC52MS5MaW1pdBISCgpkZWZpbmVkX2J5GAYgASgJEhUKDWRlZmluZWRfYXRfbXMYByABKAESDAoEbmFtZRgIIAEoCSJgCg1CdWRnZXRSZW1vdmVkEhEKCWJ1ZGdldF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCRIVCg1yZW1vdmVkX2F0X21zGAQgASgBIlYKCk1vZGVsUHJpY2USDQoFbW9kZWwYASABKAkSGwoTaW5wdXRfbWljcm9zX3Blcl8xaxgCIAEoARIcChRvdXRwdXRfbWljcm9zX3Blcl8xaxgDIAEoASKvAQoaUHJpY2VUYWJsZVZlcnNpb25QdWJsaXNoZWQSEQoJdGVuYW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SEAoIY3VycmVuY3kYAyABKAkSLAoGcHJpY2VzGAQgAygLMhwud2FyZGVuLmJ1ZGdldC52MS5Nb2RlbFByaWNlEhQKDHB1Ymxpc2hlZF9ieRgFIAEoCRIXCg9wdWJsaXNoZWRfYXRfbXMYBiABKAEi1QEKBkNoYXJnZRIRCglidWRnZXRfaWQYASABKAkSLgoJZGltZW5zaW9uGAIgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5EaW1lbnNpb24SKAoGd2luZG93GAMgASgOMhgud2FyZGVuLmJ1ZGdldC52MS5XaW5kb3cSDQoFbWV0ZXIYBCABKAkSDwoHc2xvdF9tcxgFIAEoARIMCgRoZWxkGAYgASgBEgwKBHVzZWQYByABKAESEAoIcmVzb3VyY2UYCCABKAkSEAoIY3VycmVuY3kYCSABKAkipgEKA0FzaxIOCgZ0b2tlbnMYASABKAESEgoKdG9vbF9jYWxscxgCIAEoARIPCgdyZXRyaWVzGAMgASgBEhQKDHNwZW5kX21pY3JvcxgEIAEoARIQCghjdXJyZW5jeRgFIAEoCRITCgtyaXNrX3BvaW50cxgGIAEoARIQCghyZXNvdXJjZRgHIAEoCRIbChNwcmljZV90YWJsZV92ZXJzaW9uGAggASgNIogECg5CdWRnZXRSZXNlcnZlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIuCgdyZXF1ZXN0GAIgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBIXCg9yZXNlcnZlZF90b2tlbnMYAyABKAESGwoTcmVzZXJ2ZWRfdG9vbF9jYWxscxgEIAEoARIsCg1yZXNlcnZlZF9jb3N0GAUgASgLMhUud2FyZGVuLmdhdGUudjEuTW9uZXkSFgoOcmVzZXJ2ZWRfYXRfbXMYBiABKAESFwoPcnVuX3Rva2Vuc191c2VkGAcgASgBEhgKEHJ1bl90b2tlbnNfbGltaXQYCCABKAESGQoRYXBwcm92YWxfcmVxdWlyZWQYCSABKAgSFwoPYXBwcm92YWxfcmVhc29uGAogASgJEhUKDWRlZ3JhZGVfaGludHMYCyADKAkSKQoHY2hhcmdlcxgMIAMoCzIYLndhcmRlbi5idWRnZXQudjEuQ2hhcmdlEhMKC2Zyb21fbGVkZ2VyGA0gASgIEhUKDWV4cGlyZXNfYXRfbXMYDiABKAESGwoTcHJpY2VfdGFibGVfdmVyc2lvbhgPIAEoDRIcChRyZXNlcnZlZF9yaXNrX3BvaW50cxgQIAEoARIiCgNhc2sYESABKAsyFS53YXJkZW4uYnVkZ2V0LnYxLkFzayLhAQoYQnVkZ2V0UmVzZXJ2YXRpb25SZWZ1c2VkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEi4KB3JlcXVlc3QYAiABKAsyHS53YXJkZW4uZ2F0ZS52MS5HYXRlUmVxdWVzdGVkEi4KCWRpbWVuc2lvbhgDIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEg4KBnJlYXNvbhgEIAEoCRIVCg1yZWZ1c2VkX2F0X21zGAUgASgBEhEKCWJ1ZGdldF9pZBgGIAEoCRITCgtmcm9tX2xlZGdlchgHIAEoCCKdAgoNQnVkZ2V0U2V0dGxlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSFQoNYWN0dWFsX3Rva2VucxgDIAEoARIqCgthY3R1YWxfY29zdBgEIAEoCzIVLndhcmRlbi5nYXRlLnYxLk1vbmV5EhUKDXNldHRsZWRfYXRfbXMYBSABKAESEgoKcmVxdWVzdF9pZBgGIAEoCRIRCgl0ZW5hbnRfaWQYByABKAkSEAoIYWdlbnRfaWQYCCABKAkSGAoQYnVzaW5lc3Nfb3V0Y29tZRgJIAEoCRIpCgdjaGFyZ2VzGAogAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USDAoEbGF0ZRgLIAEoCCK0AgoOQnVkZ2V0UmVsZWFzZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSDgoGcnVuX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIWCg5yZWxlYXNlZF9hdF9tcxgEIAEoARISCgpyZXF1ZXN0X2lkGAUgASgJEhEKCXRlbmFudF9pZBgGIAEoCRIQCghhZ2VudF9pZBgHIAEoCRIpCgdjaGFyZ2VzGAggAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USDwoHZXhwaXJlZBgJIAEoCBIWCg5jaGFyZ2VkX3Rva2VucxgKIAEoARIrCgxjaGFyZ2VkX2Nvc3QYCyABKAsyFS53YXJkZW4uZ2F0ZS52MS5Nb25leRIYChBidXNpbmVzc19vdXRjb21lGAwgASgJIoICCgpCdWRnZXRIZWxkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEi4KB3JlcXVlc3QYAiABKAsyHS53YXJkZW4uZ2F0ZS52MS5HYXRlUmVxdWVzdGVkEikKB2NoYXJnZXMYAyADKAsyGC53YXJkZW4uYnVkZ2V0LnYxLkNoYXJnZRISCgpoZWxkX2F0X21zGAQgASgBEhUKDWV4cGlyZXNfYXRfbXMYBSABKAESIgoDYXNrGAYgASgLMhUud2FyZGVuLmJ1ZGdldC52MS5Bc2sSMgoJZm9yd2FyZGVkGAcgASgLMh8ud2FyZGVuLmJ1ZGdldC52MS5Ib2xkUmVxdWVzdGVkIqIBChJCdWRnZXRIb2xkRXh0ZW5kZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEhUKDWV4cGlyZXNfYXRfbXMYBSABKAESDgoGcmVhc29uGAYgASgJEhYKDmV4dGVuZGVkX2F0X21zGAcgASgBIpwDChZCdWRnZXRUaHJlc2hvbGRDcm9zc2VkEhEKCXRlbmFudF9pZBgBIAEoCRIRCglidWRnZXRfaWQYAiABKAkSEwoLYnVkZ2V0X25hbWUYAyABKAkSLAoFc2NvcGUYBCABKA4yHS53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFNjb3BlEi4KCWRpbWVuc2lvbhgFIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEigKBndpbmRvdxgGIAEoDjIYLndhcmRlbi5idWRnZXQudjEuV2luZG93Eg0KBW1ldGVyGAcgASgJEg8KB3Nsb3RfbXMYCCABKAESLgoJdGhyZXNob2xkGAkgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5UaHJlc2hvbGQSDQoFdXNhZ2UYCiABKAESDQoFbGltaXQYCyABKAESFgoOcmVzZXJ2YXRpb25faWQYDCABKAkSEgoKcmVxdWVzdF9pZBgNIAEoCRIOCgZydW5faWQYDiABKAkSFQoNY3Jvc3NlZF9hdF9tcxgPIAEoASKpAgoNSG9sZFJlcXVlc3RlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIuCgdyZXF1ZXN0GAIgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBIiCgNhc2sYAyABKAsyFS53YXJkZW4uYnVkZ2V0LnYxLkFzaxIXCg9yZXF1ZXN0ZWRfYXRfbXMYBCABKAESFQoNZXhwaXJlc19hdF9tcxgFIAEoARIZChFhcHByb3ZhbF9yZXF1aXJlZBgGIAEoCBIXCg9hcHByb3ZhbF9yZWFzb24YByABKAkSFQoNZGVncmFkZV9oaW50cxgIIAMoCRIXCg9ydW5fdG9rZW5zX3VzZWQYCSABKAESGAoQcnVuX3Rva2Vuc19saW1pdBgKIAEoASKoAQoXSG9sZFNldHRsZW1lbnRSZXF1ZXN0ZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEiUKBmFjdHVhbBgFIAEoCzIVLndhcmRlbi5idWRnZXQudjEuQXNrEhcKD3JlcXVlc3RlZF9hdF9tcxgGIAEoASK2AQoUSG9sZFJlbGVhc2VSZXF1ZXN0ZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEg4KBnJlYXNvbhgFIAEoCRImCgdjaGFyZ2VkGAYgASgLMhUud2FyZGVuLmJ1ZGdldC52MS5Bc2sSFwoPcmVxdWVzdGVkX2F0X21zGAcgASgBIpcBChZIb2xkRXh0ZW5zaW9uUmVxdWVzdGVkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCRIVCg1leHBpcmVzX2F0X21zGAUgASgBEhcKD3JlcXVlc3RlZF9hdF9tcxgGIAEoASKCAgoKTGVkZ2VySGVsZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEAoIYWdlbnRfaWQYBSABKAkSKQoHY2hhcmdlcxgGIAMoCzIYLndhcmRlbi5idWRnZXQudjEuQ2hhcmdlEhIKCmhlbGRfYXRfbXMYByABKAESFQoNZXhwaXJlc19hdF9tcxgIIAEoARIwCgZhbnN3ZXIYCSABKAsyIC53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFJlc2VydmVkEgsKA3NlcRgKIAEoASKEAgoNTGVkZ2VyUmVmdXNlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEQoJYnVkZ2V0X2lkGAUgASgJEi4KCWRpbWVuc2lvbhgGIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEg4KBnJlYXNvbhgHIAEoCRIVCg1yZWZ1c2VkX2F0X21zGAggASgBEjoKBmFuc3dlchgJIAEoCzIqLndhcmRlbi5idWRnZXQudjEuQnVkZ2V0UmVzZXJ2YXRpb25SZWZ1c2VkIrsBCg1MZWRnZXJTZXR0bGVkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg4KBnJ1bl9pZBgEIAEoCRIpCgdjaGFyZ2VzGAUgAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USFQoNc2V0dGxlZF9hdF9tcxgGIAEoARIMCgRsYXRlGAcgASgIEgsKA3NlcRgIIAEoASLQAQoOTGVkZ2VyUmVsZWFzZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSDgoGcnVuX2lkGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIpCgdjaGFyZ2VzGAYgAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USFgoOcmVsZWFzZWRfYXRfbXMYByABKAESDwoHZXhwaXJlZBgIIAEoCBILCgNzZXEYCSABKAEqvwEKCURpbWVuc2lvbhIZChVESU1FTlNJT05fVU5TUEVDSUZJRUQQABIUChBESU1FTlNJT05fVE9LRU5TEAESGAoURElNRU5TSU9OX1RPT0xfQ0FMTFMQAhIVChFESU1FTlNJT05fUkVUUklFUxADEhIKDkRJTUVOU0lPTl9USU1FEAQSEwoPRElNRU5TSU9OX1NQRU5EEAUSEwoPRElNRU5TSU9OX1NDT1BFEAYSEgoORElNRU5TSU9OX1JJU0sQByqJAQoLQnVkZ2V0U2NvcGUSHAoYQlVER0VUX1NDT1BFX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1NDT1BFX1RPT0wQARIUChBCVURHRVRfU0NPUEVfUlVOEAISFgoSQlVER0VUX1NDT1BFX0FHRU5UEAMSFwoTQlVER0VUX1NDT1BFX1RFTkFOVBAEKskBCgZXaW5kb3cSFgoSV0lORE9XX1VOU1BFQ0lGSUVEEAASDgoKV0lORE9XX1JVThABEhcKE1dJTkRPV19ST0xMSU5HX0hPVVIQAhIWChJXSU5ET1dfUk9MTElOR19EQVkQAxIYChRXSU5ET1dfUk9MTElOR19NT05USBAEEhgKFFdJTkRPV19DQUxFTkRBUl9IT1VSEAUSFwoTV0lORE9XX0NBTEVOREFSX0RBWRAGEhkKFVdJTkRPV19DQUxFTkRBUl9NT05USBAHKnwKCVRocmVzaG9sZBIZChVUSFJFU0hPTERfVU5TUEVDSUZJRUQQABIWChJUSFJFU0hPTERfQ09OVElOVUUQARIVChFUSFJFU0hPTERfREVHUkFERRACEhEKDVRIUkVTSE9MRF9BU0sQAxISCg5USFJFU0hPTERfU1RPUBAEYgZwcm90bzM", [file_warden_gate_v1_gate]);
 
 /**
- * One budget limit: how much of a dimension a scope may use.
+ * One budget limit: how much of a dimension a scope may use in a window.
  *
  * @generated from message warden.budget.v1.Limit
  */
@@ -26,9 +26,39 @@ export type Limit = Message<"warden.budget.v1.Limit"> & {
   dimension: Dimension;
 
   /**
+   * In the dimension's unit: tokens, calls, retries, milliseconds (time), micros of `currency`
+   * (spend), distinct resources (scope) or risk points.
+   *
    * @generated from field: double limit = 2;
    */
   limit: number;
+
+  /**
+   * @generated from field: warden.budget.v1.Window window = 3;
+   */
+  window: Window;
+
+  /**
+   * ISO 4217 code of a spend limit; empty for every other dimension.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * Usage (held and used, with the request) at or past this percentage of the limit adds a degrade
+   * hint to the reservation; 0 = no degrade threshold.
+   *
+   * @generated from field: uint32 degrade_at_percent = 5;
+   */
+  degradeAtPercent: number;
+
+  /**
+   * At or past this percentage the request needs approval; 0 = no ask threshold.
+   *
+   * @generated from field: uint32 ask_at_percent = 6;
+   */
+  askAtPercent: number;
 };
 
 /**
@@ -80,6 +110,11 @@ export type BudgetDefined = Message<"warden.budget.v1.BudgetDefined"> & {
    * @generated from field: double defined_at_ms = 7;
    */
   definedAtMs: number;
+
+  /**
+   * @generated from field: string name = 8;
+   */
+  name: string;
 };
 
 /**
@@ -88,6 +123,243 @@ export type BudgetDefined = Message<"warden.budget.v1.BudgetDefined"> & {
  */
 export const BudgetDefinedSchema: GenMessage<BudgetDefined> = /*@__PURE__*/
   messageDesc(file_warden_budget_v1_budget, 1);
+
+/**
+ * budget.events, keyed by tenant id: a budget no longer applies (its usage history stays).
+ *
+ * @generated from message warden.budget.v1.BudgetRemoved
+ */
+export type BudgetRemoved = Message<"warden.budget.v1.BudgetRemoved"> & {
+  /**
+   * @generated from field: string budget_id = 1;
+   */
+  budgetId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string removed_by = 3;
+   */
+  removedBy: string;
+
+  /**
+   * @generated from field: double removed_at_ms = 4;
+   */
+  removedAtMs: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.BudgetRemoved.
+ * Use `create(BudgetRemovedSchema)` to create a new message.
+ */
+export const BudgetRemovedSchema: GenMessage<BudgetRemoved> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 2);
+
+/**
+ * The price of one model, in micros of the table's currency per 1,000 tokens.
+ *
+ * @generated from message warden.budget.v1.ModelPrice
+ */
+export type ModelPrice = Message<"warden.budget.v1.ModelPrice"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: double input_micros_per_1k = 2;
+   */
+  inputMicrosPer1k: number;
+
+  /**
+   * @generated from field: double output_micros_per_1k = 3;
+   */
+  outputMicrosPer1k: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.ModelPrice.
+ * Use `create(ModelPriceSchema)` to create a new message.
+ */
+export const ModelPriceSchema: GenMessage<ModelPrice> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 3);
+
+/**
+ * budget.events, keyed by tenant id: a new version of the tenant's model price table. Spend
+ * estimates and settlements without a reported cost use the version in force at reservation.
+ *
+ * @generated from message warden.budget.v1.PriceTableVersionPublished
+ */
+export type PriceTableVersionPublished = Message<"warden.budget.v1.PriceTableVersionPublished"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: repeated warden.budget.v1.ModelPrice prices = 4;
+   */
+  prices: ModelPrice[];
+
+  /**
+   * @generated from field: string published_by = 5;
+   */
+  publishedBy: string;
+
+  /**
+   * @generated from field: double published_at_ms = 6;
+   */
+  publishedAtMs: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.PriceTableVersionPublished.
+ * Use `create(PriceTableVersionPublishedSchema)` to create a new message.
+ */
+export const PriceTableVersionPublishedSchema: GenMessage<PriceTableVersionPublished> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 4);
+
+/**
+ * One budget's share of a reservation: a change to one meter (a limit counted for one scope key
+ * in one window slot). Usage projections are sums of these.
+ *
+ * @generated from message warden.budget.v1.Charge
+ */
+export type Charge = Message<"warden.budget.v1.Charge"> & {
+  /**
+   * @generated from field: string budget_id = 1;
+   */
+  budgetId: string;
+
+  /**
+   * @generated from field: warden.budget.v1.Dimension dimension = 2;
+   */
+  dimension: Dimension;
+
+  /**
+   * @generated from field: warden.budget.v1.Window window = 3;
+   */
+  window: Window;
+
+  /**
+   * The scope key the usage counts for: "run", "tool:<tool>" (per run), "agent:<id>",
+   * "tool:<tool>" (tenant-wide), "tenant".
+   *
+   * @generated from field: string meter = 4;
+   */
+  meter: string;
+
+  /**
+   * Start of the window slot the usage belongs to (0 for run windows).
+   *
+   * @generated from field: double slot_ms = 5;
+   */
+  slotMs: number;
+
+  /**
+   * Change of the amount held by open reservations: + on reserve, - on settle and release.
+   *
+   * @generated from field: double held = 6;
+   */
+  held: number;
+
+  /**
+   * Change of the amount used: the actual use, on settlement.
+   *
+   * @generated from field: double used = 7;
+   */
+  used: number;
+
+  /**
+   * For the scope dimension: the tool or resource touched.
+   *
+   * @generated from field: string resource = 8;
+   */
+  resource: string;
+
+  /**
+   * For the spend dimension: the limit's currency (an actual cost in another one cannot count).
+   *
+   * @generated from field: string currency = 9;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message warden.budget.v1.Charge.
+ * Use `create(ChargeSchema)` to create a new message.
+ */
+export const ChargeSchema: GenMessage<Charge> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 5);
+
+/**
+ * What a request asks of every dimension, as the run stage computed it (price and risk resolved).
+ *
+ * @generated from message warden.budget.v1.Ask
+ */
+export type Ask = Message<"warden.budget.v1.Ask"> & {
+  /**
+   * @generated from field: double tokens = 1;
+   */
+  tokens: number;
+
+  /**
+   * @generated from field: double tool_calls = 2;
+   */
+  toolCalls: number;
+
+  /**
+   * @generated from field: double retries = 3;
+   */
+  retries: number;
+
+  /**
+   * @generated from field: double spend_micros = 4;
+   */
+  spendMicros: number;
+
+  /**
+   * @generated from field: string currency = 5;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: double risk_points = 6;
+   */
+  riskPoints: number;
+
+  /**
+   * The tool or resource the request touches ("tool:tickets", "memory:notes", "agent:helper"); empty for none.
+   *
+   * @generated from field: string resource = 7;
+   */
+  resource: string;
+
+  /**
+   * @generated from field: uint32 price_table_version = 8;
+   */
+  priceTableVersion: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.Ask.
+ * Use `create(AskSchema)` to create a new message.
+ */
+export const AskSchema: GenMessage<Ask> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 6);
 
 /**
  * budget.reservations, keyed by run id: the budget stage's answer to a gate request.
@@ -157,6 +429,46 @@ export type BudgetReserved = Message<"warden.budget.v1.BudgetReserved"> & {
    * @generated from field: repeated string degrade_hints = 11;
    */
   degradeHints: string[];
+
+  /**
+   * The meters this reservation holds (the run stage's own; empty on the ledger's answer, whose
+   * charges are on its LedgerHeld).
+   *
+   * @generated from field: repeated warden.budget.v1.Charge charges = 12;
+   */
+  charges: Charge[];
+
+  /**
+   * Answered by the tenant's ledger for a request with cross-run budgets; the run stage's hold for
+   * it is its BudgetHeld.
+   *
+   * @generated from field: bool from_ledger = 13;
+   */
+  fromLedger: boolean;
+
+  /**
+   * When the hold is released if no outcome settles or releases it first.
+   *
+   * @generated from field: double expires_at_ms = 14;
+   */
+  expiresAtMs: number;
+
+  /**
+   * @generated from field: uint32 price_table_version = 15;
+   */
+  priceTableVersion: number;
+
+  /**
+   * @generated from field: double reserved_risk_points = 16;
+   */
+  reservedRiskPoints: number;
+
+  /**
+   * Everything the request reserved, per dimension.
+   *
+   * @generated from field: warden.budget.v1.Ask ask = 17;
+   */
+  ask?: Ask | undefined;
 };
 
 /**
@@ -164,7 +476,7 @@ export type BudgetReserved = Message<"warden.budget.v1.BudgetReserved"> & {
  * Use `create(BudgetReservedSchema)` to create a new message.
  */
 export const BudgetReservedSchema: GenMessage<BudgetReserved> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 2);
+  messageDesc(file_warden_budget_v1_budget, 7);
 
 /**
  * @generated from message warden.budget.v1.BudgetReservationRefused
@@ -194,6 +506,18 @@ export type BudgetReservationRefused = Message<"warden.budget.v1.BudgetReservati
    * @generated from field: double refused_at_ms = 5;
    */
   refusedAtMs: number;
+
+  /**
+   * The budget that refused; empty for a kill switch, a passed deadline or a bad estimate.
+   *
+   * @generated from field: string budget_id = 6;
+   */
+  budgetId: string;
+
+  /**
+   * @generated from field: bool from_ledger = 7;
+   */
+  fromLedger: boolean;
 };
 
 /**
@@ -201,7 +525,7 @@ export type BudgetReservationRefused = Message<"warden.budget.v1.BudgetReservati
  * Use `create(BudgetReservationRefusedSchema)` to create a new message.
  */
 export const BudgetReservationRefusedSchema: GenMessage<BudgetReservationRefused> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 3);
+  messageDesc(file_warden_budget_v1_budget, 8);
 
 /**
  * @generated from message warden.budget.v1.BudgetSettled
@@ -238,6 +562,35 @@ export type BudgetSettled = Message<"warden.budget.v1.BudgetSettled"> & {
    * @generated from field: string request_id = 6;
    */
   requestId: string;
+
+  /**
+   * @generated from field: string tenant_id = 7;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 8;
+   */
+  agentId: string;
+
+  /**
+   * The request's business outcome label, for cost per outcome.
+   *
+   * @generated from field: string business_outcome = 9;
+   */
+  businessOutcome: string;
+
+  /**
+   * @generated from field: repeated warden.budget.v1.Charge charges = 10;
+   */
+  charges: Charge[];
+
+  /**
+   * The hold had expired before the outcome arrived: the actual use is counted anyway.
+   *
+   * @generated from field: bool late = 11;
+   */
+  late: boolean;
 };
 
 /**
@@ -245,7 +598,7 @@ export type BudgetSettled = Message<"warden.budget.v1.BudgetSettled"> & {
  * Use `create(BudgetSettledSchema)` to create a new message.
  */
 export const BudgetSettledSchema: GenMessage<BudgetSettled> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 4);
+  messageDesc(file_warden_budget_v1_budget, 9);
 
 /**
  * @generated from message warden.budget.v1.BudgetReleased
@@ -277,6 +630,45 @@ export type BudgetReleased = Message<"warden.budget.v1.BudgetReleased"> & {
    * @generated from field: string request_id = 5;
    */
   requestId: string;
+
+  /**
+   * @generated from field: string tenant_id = 6;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 7;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: repeated warden.budget.v1.Charge charges = 8;
+   */
+  charges: Charge[];
+
+  /**
+   * Released because no outcome arrived before the hold expired (a stale reservation).
+   *
+   * @generated from field: bool expired = 9;
+   */
+  expired: boolean;
+
+  /**
+   * What a failed step reported using: counted though the reservation is released.
+   *
+   * @generated from field: double charged_tokens = 10;
+   */
+  chargedTokens: number;
+
+  /**
+   * @generated from field: warden.gate.v1.Money charged_cost = 11;
+   */
+  chargedCost?: Money | undefined;
+
+  /**
+   * @generated from field: string business_outcome = 12;
+   */
+  businessOutcome: string;
 };
 
 /**
@@ -284,7 +676,649 @@ export type BudgetReleased = Message<"warden.budget.v1.BudgetReleased"> & {
  * Use `create(BudgetReleasedSchema)` to create a new message.
  */
 export const BudgetReleasedSchema: GenMessage<BudgetReleased> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 5);
+  messageDesc(file_warden_budget_v1_budget, 10);
+
+/**
+ * budget.reservations, keyed by run id: the run stage holds the run's own budgets for a request
+ * that cross-run budgets also apply to; the tenant's ledger answers it (BudgetReserved or
+ * BudgetReservationRefused with from_ledger). A refusal reaches the run stage as the deny decision.
+ *
+ * @generated from message warden.budget.v1.BudgetHeld
+ */
+export type BudgetHeld = Message<"warden.budget.v1.BudgetHeld"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: warden.gate.v1.GateRequested request = 2;
+   */
+  request?: GateRequested | undefined;
+
+  /**
+   * @generated from field: repeated warden.budget.v1.Charge charges = 3;
+   */
+  charges: Charge[];
+
+  /**
+   * @generated from field: double held_at_ms = 4;
+   */
+  heldAtMs: number;
+
+  /**
+   * @generated from field: double expires_at_ms = 5;
+   */
+  expiresAtMs: number;
+
+  /**
+   * @generated from field: warden.budget.v1.Ask ask = 6;
+   */
+  ask?: Ask | undefined;
+
+  /**
+   * What the run stage sent the ledger, sent again for a duplicate of the request while the hold is open.
+   *
+   * @generated from field: warden.budget.v1.HoldRequested forwarded = 7;
+   */
+  forwarded?: HoldRequested | undefined;
+};
+
+/**
+ * Describes the message warden.budget.v1.BudgetHeld.
+ * Use `create(BudgetHeldSchema)` to create a new message.
+ */
+export const BudgetHeldSchema: GenMessage<BudgetHeld> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 11);
+
+/**
+ * budget.reservations (run stage) or budget.ledger (ledger): a hold now lasts until
+ * `expires_at_ms`, because its request awaits approval.
+ *
+ * @generated from message warden.budget.v1.BudgetHoldExtended
+ */
+export type BudgetHoldExtended = Message<"warden.budget.v1.BudgetHoldExtended"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: double expires_at_ms = 5;
+   */
+  expiresAtMs: number;
+
+  /**
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: double extended_at_ms = 7;
+   */
+  extendedAtMs: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.BudgetHoldExtended.
+ * Use `create(BudgetHoldExtendedSchema)` to create a new message.
+ */
+export const BudgetHoldExtendedSchema: GenMessage<BudgetHoldExtended> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 12);
+
+/**
+ * budget.reservations (run-local budgets) or budget.ledger (cross-run budgets): usage of one
+ * meter rose to or past a threshold.
+ *
+ * @generated from message warden.budget.v1.BudgetThresholdCrossed
+ */
+export type BudgetThresholdCrossed = Message<"warden.budget.v1.BudgetThresholdCrossed"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string budget_id = 2;
+   */
+  budgetId: string;
+
+  /**
+   * @generated from field: string budget_name = 3;
+   */
+  budgetName: string;
+
+  /**
+   * @generated from field: warden.budget.v1.BudgetScope scope = 4;
+   */
+  scope: BudgetScope;
+
+  /**
+   * @generated from field: warden.budget.v1.Dimension dimension = 5;
+   */
+  dimension: Dimension;
+
+  /**
+   * @generated from field: warden.budget.v1.Window window = 6;
+   */
+  window: Window;
+
+  /**
+   * @generated from field: string meter = 7;
+   */
+  meter: string;
+
+  /**
+   * @generated from field: double slot_ms = 8;
+   */
+  slotMs: number;
+
+  /**
+   * @generated from field: warden.budget.v1.Threshold threshold = 9;
+   */
+  threshold: Threshold;
+
+  /**
+   * Held and used after the change, and the limit.
+   *
+   * @generated from field: double usage = 10;
+   */
+  usage: number;
+
+  /**
+   * @generated from field: double limit = 11;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: string reservation_id = 12;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string request_id = 13;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 14;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: double crossed_at_ms = 15;
+   */
+  crossedAtMs: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.BudgetThresholdCrossed.
+ * Use `create(BudgetThresholdCrossedSchema)` to create a new message.
+ */
+export const BudgetThresholdCrossedSchema: GenMessage<BudgetThresholdCrossed> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 13);
+
+/**
+ * budget.holds, keyed by tenant id: the run stage asks the tenant's ledger to hold the cross-run
+ * budgets (tool-wide, agent, tenant) for a request, and to answer it.
+ *
+ * @generated from message warden.budget.v1.HoldRequested
+ */
+export type HoldRequested = Message<"warden.budget.v1.HoldRequested"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: warden.gate.v1.GateRequested request = 2;
+   */
+  request?: GateRequested | undefined;
+
+  /**
+   * @generated from field: warden.budget.v1.Ask ask = 3;
+   */
+  ask?: Ask | undefined;
+
+  /**
+   * @generated from field: double requested_at_ms = 4;
+   */
+  requestedAtMs: number;
+
+  /**
+   * @generated from field: double expires_at_ms = 5;
+   */
+  expiresAtMs: number;
+
+  /**
+   * The run stage's share of the answer, merged into it.
+   *
+   * @generated from field: bool approval_required = 6;
+   */
+  approvalRequired: boolean;
+
+  /**
+   * @generated from field: string approval_reason = 7;
+   */
+  approvalReason: string;
+
+  /**
+   * @generated from field: repeated string degrade_hints = 8;
+   */
+  degradeHints: string[];
+
+  /**
+   * @generated from field: double run_tokens_used = 9;
+   */
+  runTokensUsed: number;
+
+  /**
+   * @generated from field: double run_tokens_limit = 10;
+   */
+  runTokensLimit: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.HoldRequested.
+ * Use `create(HoldRequestedSchema)` to create a new message.
+ */
+export const HoldRequestedSchema: GenMessage<HoldRequested> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 14);
+
+/**
+ * budget.holds, keyed by tenant id: the step completed; settle the ledger's hold to `actual`.
+ *
+ * @generated from message warden.budget.v1.HoldSettlementRequested
+ */
+export type HoldSettlementRequested = Message<"warden.budget.v1.HoldSettlementRequested"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: warden.budget.v1.Ask actual = 5;
+   */
+  actual?: Ask | undefined;
+
+  /**
+   * @generated from field: double requested_at_ms = 6;
+   */
+  requestedAtMs: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.HoldSettlementRequested.
+ * Use `create(HoldSettlementRequestedSchema)` to create a new message.
+ */
+export const HoldSettlementRequestedSchema: GenMessage<HoldSettlementRequested> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 15);
+
+/**
+ * budget.holds, keyed by tenant id: release the ledger's hold, counting what a failed step used.
+ *
+ * @generated from message warden.budget.v1.HoldReleaseRequested
+ */
+export type HoldReleaseRequested = Message<"warden.budget.v1.HoldReleaseRequested"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: warden.budget.v1.Ask charged = 6;
+   */
+  charged?: Ask | undefined;
+
+  /**
+   * @generated from field: double requested_at_ms = 7;
+   */
+  requestedAtMs: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.HoldReleaseRequested.
+ * Use `create(HoldReleaseRequestedSchema)` to create a new message.
+ */
+export const HoldReleaseRequestedSchema: GenMessage<HoldReleaseRequested> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 16);
+
+/**
+ * budget.holds, keyed by tenant id: keep the ledger's hold until `expires_at_ms` (approval pending).
+ *
+ * @generated from message warden.budget.v1.HoldExtensionRequested
+ */
+export type HoldExtensionRequested = Message<"warden.budget.v1.HoldExtensionRequested"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: double expires_at_ms = 5;
+   */
+  expiresAtMs: number;
+
+  /**
+   * @generated from field: double requested_at_ms = 6;
+   */
+  requestedAtMs: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.HoldExtensionRequested.
+ * Use `create(HoldExtensionRequestedSchema)` to create a new message.
+ */
+export const HoldExtensionRequestedSchema: GenMessage<HoldExtensionRequested> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 17);
+
+/**
+ * budget.ledger, keyed by tenant id: the ledger held the cross-run budgets for a request.
+ *
+ * @generated from message warden.budget.v1.LedgerHeld
+ */
+export type LedgerHeld = Message<"warden.budget.v1.LedgerHeld"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 4;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string agent_id = 5;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: repeated warden.budget.v1.Charge charges = 6;
+   */
+  charges: Charge[];
+
+  /**
+   * @generated from field: double held_at_ms = 7;
+   */
+  heldAtMs: number;
+
+  /**
+   * @generated from field: double expires_at_ms = 8;
+   */
+  expiresAtMs: number;
+
+  /**
+   * The answer published on budget.reservations, published again for a duplicate.
+   *
+   * @generated from field: warden.budget.v1.BudgetReserved answer = 9;
+   */
+  answer?: BudgetReserved | undefined;
+
+  /**
+   * Position among the ledger's charge events of the tenant (1, 2, ...): readers skip a duplicate.
+   *
+   * @generated from field: double seq = 10;
+   */
+  seq: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.LedgerHeld.
+ * Use `create(LedgerHeldSchema)` to create a new message.
+ */
+export const LedgerHeldSchema: GenMessage<LedgerHeld> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 18);
+
+/**
+ * budget.ledger, keyed by tenant id: the ledger refused a request.
+ *
+ * @generated from message warden.budget.v1.LedgerRefused
+ */
+export type LedgerRefused = Message<"warden.budget.v1.LedgerRefused"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 4;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string budget_id = 5;
+   */
+  budgetId: string;
+
+  /**
+   * @generated from field: warden.budget.v1.Dimension dimension = 6;
+   */
+  dimension: Dimension;
+
+  /**
+   * @generated from field: string reason = 7;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: double refused_at_ms = 8;
+   */
+  refusedAtMs: number;
+
+  /**
+   * The answer published on budget.reservations, published again for a duplicate.
+   *
+   * @generated from field: warden.budget.v1.BudgetReservationRefused answer = 9;
+   */
+  answer?: BudgetReservationRefused | undefined;
+};
+
+/**
+ * Describes the message warden.budget.v1.LedgerRefused.
+ * Use `create(LedgerRefusedSchema)` to create a new message.
+ */
+export const LedgerRefusedSchema: GenMessage<LedgerRefused> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 19);
+
+/**
+ * budget.ledger, keyed by tenant id: a ledger hold settled to the actual use.
+ *
+ * @generated from message warden.budget.v1.LedgerSettled
+ */
+export type LedgerSettled = Message<"warden.budget.v1.LedgerSettled"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 4;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: repeated warden.budget.v1.Charge charges = 5;
+   */
+  charges: Charge[];
+
+  /**
+   * @generated from field: double settled_at_ms = 6;
+   */
+  settledAtMs: number;
+
+  /**
+   * @generated from field: bool late = 7;
+   */
+  late: boolean;
+
+  /**
+   * @generated from field: double seq = 8;
+   */
+  seq: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.LedgerSettled.
+ * Use `create(LedgerSettledSchema)` to create a new message.
+ */
+export const LedgerSettledSchema: GenMessage<LedgerSettled> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 20);
+
+/**
+ * budget.ledger, keyed by tenant id: a ledger hold released (deny, expired decision, failed step,
+ * or stale: `expired`).
+ *
+ * @generated from message warden.budget.v1.LedgerReleased
+ */
+export type LedgerReleased = Message<"warden.budget.v1.LedgerReleased"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string run_id = 4;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: repeated warden.budget.v1.Charge charges = 6;
+   */
+  charges: Charge[];
+
+  /**
+   * @generated from field: double released_at_ms = 7;
+   */
+  releasedAtMs: number;
+
+  /**
+   * @generated from field: bool expired = 8;
+   */
+  expired: boolean;
+
+  /**
+   * @generated from field: double seq = 9;
+   */
+  seq: number;
+};
+
+/**
+ * Describes the message warden.budget.v1.LedgerReleased.
+ * Use `create(LedgerReleasedSchema)` to create a new message.
+ */
+export const LedgerReleasedSchema: GenMessage<LedgerReleased> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 21);
 
 /**
  * @generated from enum warden.budget.v1.Dimension
@@ -372,4 +1406,98 @@ export enum BudgetScope {
  */
 export const BudgetScopeSchema: GenEnum<BudgetScope> = /*@__PURE__*/
   enumDesc(file_warden_budget_v1_budget, 1);
+
+/**
+ * The period a limit counts usage over. Calendar windows are UTC; rolling windows cover at least
+ * the last hour, day or 30 days (usage leaves them in 1/60 steps, never early).
+ *
+ * @generated from enum warden.budget.v1.Window
+ */
+export enum Window {
+  /**
+   * Read as WINDOW_RUN (definitions made before windows existed).
+   *
+   * @generated from enum value: WINDOW_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: WINDOW_RUN = 1;
+   */
+  RUN = 1,
+
+  /**
+   * @generated from enum value: WINDOW_ROLLING_HOUR = 2;
+   */
+  ROLLING_HOUR = 2,
+
+  /**
+   * @generated from enum value: WINDOW_ROLLING_DAY = 3;
+   */
+  ROLLING_DAY = 3,
+
+  /**
+   * @generated from enum value: WINDOW_ROLLING_MONTH = 4;
+   */
+  ROLLING_MONTH = 4,
+
+  /**
+   * @generated from enum value: WINDOW_CALENDAR_HOUR = 5;
+   */
+  CALENDAR_HOUR = 5,
+
+  /**
+   * @generated from enum value: WINDOW_CALENDAR_DAY = 6;
+   */
+  CALENDAR_DAY = 6,
+
+  /**
+   * @generated from enum value: WINDOW_CALENDAR_MONTH = 7;
+   */
+  CALENDAR_MONTH = 7,
+}
+
+/**
+ * Describes the enum warden.budget.v1.Window.
+ */
+export const WindowSchema: GenEnum<Window> = /*@__PURE__*/
+  enumDesc(file_warden_budget_v1_budget, 2);
+
+/**
+ * Where a budget's usage stands: below every threshold, past degrade, past ask, or used up.
+ *
+ * @generated from enum warden.budget.v1.Threshold
+ */
+export enum Threshold {
+  /**
+   * @generated from enum value: THRESHOLD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: THRESHOLD_CONTINUE = 1;
+   */
+  CONTINUE = 1,
+
+  /**
+   * @generated from enum value: THRESHOLD_DEGRADE = 2;
+   */
+  DEGRADE = 2,
+
+  /**
+   * @generated from enum value: THRESHOLD_ASK = 3;
+   */
+  ASK = 3,
+
+  /**
+   * @generated from enum value: THRESHOLD_STOP = 4;
+   */
+  STOP = 4,
+}
+
+/**
+ * Describes the enum warden.budget.v1.Threshold.
+ */
+export const ThresholdSchema: GenEnum<Threshold> = /*@__PURE__*/
+  enumDesc(file_warden_budget_v1_budget, 3);
 
