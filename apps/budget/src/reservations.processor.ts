@@ -90,7 +90,10 @@ export function wireReservations(
             reason: 'approval pending',
           };
         }
-        if (d.verdict !== Verdict.DENY && d.verdict !== Verdict.EXPIRED) return null;
+        // Nothing runs after a deny, an expiry or already_completed (the step ran before): release.
+        if (d.verdict !== Verdict.DENY && d.verdict !== Verdict.EXPIRED && d.verdict !== Verdict.ALREADY_COMPLETED) {
+          return null;
+        }
         const reason = `decision ${Verdict[d.verdict].toLowerCase()}: ${d.reason}`;
         return {
           ...base,
