@@ -25,6 +25,12 @@ export const Topic = {
   killswitchEvents: 'killswitch.events',
   /** Messages no consumer could handle, with the reason in headers. */
   deadLetter: 'deadletter',
+  /** AuditQueued: gate decisions re-keyed by tenant id for the audit chain (trace). */
+  traceAuditQueue: 'trace.audit.queue',
+  /** AuditRecorded: each tenant's hash chain of decisions; keyed by tenant id (trace). */
+  traceAudit: 'trace.audit',
+  /** HoldPlaced / HoldReleased: legal and incident holds on runs; keyed by tenant id (trace). */
+  traceHolds: 'trace.holds',
 } as const;
 
 export type TopicKey = keyof typeof Topic;
