@@ -1,6 +1,12 @@
 import { conflict, notFound } from '@warden/kernel';
-import { Logger, ProjectionRunner, ServiceRuntime } from '@warden/platform';
-import { requestsProjection, runsProjection } from '@warden/trace-read-models';
+import { ConsumerStatus, Logger, ProjectionRunner, ServiceRuntime } from '@warden/platform';
+import {
+  auditProjection,
+  holdsProjection,
+  killSwitchesProjection,
+  requestsProjection,
+  runsProjection,
+} from '@warden/trace-read-models';
 
 export interface ProjectionState {
   readonly name: string;
@@ -9,14 +15,25 @@ export interface ProjectionState {
   readonly lag: number;
 }
 
+/** A consumer of trace besides the projections (the audit forwarder, the span exporter). */
+export interface Worker {
+  readonly name: string;
+  readonly status: ConsumerStatus;
+}
+
 /** The trace projections of this instance, for the operator API: status, lag and rebuild. */
 export class TraceProjections {
   private readonly rebuilding = new Set<string>();
+  private readonly workers: Worker[] = [];
 
   constructor(
-    private readonly runners: readonly ProjectionRunner[],
+    readonly runners: readonly ProjectionRunner[],
     private readonly logger: Logger,
   ) {}
+
+  addWorker(worker: Worker): void {
+    this.workers.push(worker);
+  }
 
   async states(): Promise<ProjectionState[]> {
     return Promise.all(
@@ -26,6 +43,10 @@ export class TraceProjections {
         lag: await r.lag(),
       })),
     );
+  }
+
+  consumers(): { name: string; status: ConsumerStatus }[] {
+    return this.workers.map((w) => ({ name: w.name, status: w.status }));
   }
 
   /** Starts a rebuild (truncate, replay from the beginning) and returns at once. */
@@ -41,7 +62,16 @@ export class TraceProjections {
   }
 }
 
-/** Wires the two trace projections into the runtime. */
+/** Wires the trace projections into the runtime. */
 export function wireTraceProjections(runtime: ServiceRuntime): TraceProjections {
-  return new TraceProjections([runtime.project(requestsProjection), runtime.project(runsProjection)], runtime.logger);
+  return new TraceProjections(
+    [
+      runtime.project(requestsProjection),
+      runtime.project(runsProjection),
+      runtime.project(auditProjection),
+      runtime.project(killSwitchesProjection),
+      runtime.project(holdsProjection),
+    ],
+    runtime.logger,
+  );
 }

@@ -62,7 +62,13 @@ export class AuditForwarder {
                 sourceOffset: Number(record.offset),
                 decision,
               }),
-              { topic: Topic.traceAuditQueue, key: tenantId, tenantId, agentId: decision.agentId, runId: decision.runId },
+              {
+                topic: Topic.traceAuditQueue,
+                key: tenantId,
+                tenantId,
+                agentId: decision.agentId,
+                runId: decision.runId,
+              },
             ),
           );
         }

@@ -6,3 +6,4 @@ export * from './run-filter';
 export * from './verdicts';
 export * from './replay/evaluator';
 export * from './replay/verification';
+export * from './otel/gen-ai-span';

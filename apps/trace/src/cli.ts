@@ -1,0 +1,35 @@
+import { configOrExit } from '@warden/platform';
+import { VERIFY_SOURCES, verifyAudit, VerifySource } from './audit/verify.service';
+import { readTraceConfig } from './config';
+import { traceService } from './service';
+
+const USAGE = `usage: trace verify --tenant <tenant id> [--source postgres|kafka|both]\n`;
+
+/**
+ * `trace verify --tenant X`: verifies the tenant's audit chain and prints the report as JSON.
+ * Exit 0 when intact, 2 when a record is altered, missing or reordered, 64 on bad usage.
+ */
+export async function verifyCommand(args: readonly string[]): Promise<number> {
+  const flag = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const tenant = flag('tenant');
+  const source = (flag('source') ?? 'both') as VerifySource;
+  if (!tenant || !VERIFY_SOURCES.includes(source)) {
+    process.stderr.write(USAGE);
+    return 64;
+  }
+  const config = configOrExit(() => readTraceConfig());
+  const { runtime } = traceService(config);
+  try {
+    await runtime.db.initialize();
+    await runtime.port.connect();
+    const report = await verifyAudit(runtime, tenant, source);
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return report.ok ? 0 : 2;
+  } finally {
+    await runtime.port.close();
+    if (runtime.db.isInitialized) await runtime.db.destroy();
+  }
+}
