@@ -149,10 +149,9 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
     });
     await trace.caughtUp();
     const before = await trace.checksum('trace.requests');
-    expect((await trace.call('GET', '/admin/projections', sre)).body).toEqual([
-      { name: 'requests', status: 'running', lag: 0 },
-      { name: 'runs', status: 'running', lag: 0 },
-    ]);
+    expect((await trace.call('GET', '/admin/projections', sre)).body).toEqual(
+      ['requests', 'runs', 'audit', 'kill_switches', 'holds'].map((name) => ({ name, status: 'running', lag: 0 })),
+    );
     const accepted = await trace.call('POST', '/admin/projections/requests/rebuild', sre);
     expect(accepted).toMatchObject({ status: 202, body: { name: 'requests', status: 'rebuilding' } });
     await trace.caughtUp();

@@ -1,4 +1,4 @@
-import { ChainLink, linkHash } from './chain';
+import { canonical, ChainLink, linkHash } from './chain';
 
 export type ChainProblemKind = 'altered' | 'missing' | 'reordered' | 'diverged';
 
@@ -79,7 +79,7 @@ export function compareChains(
   for (const link of copy) {
     const original = bySeq.get(link.seq);
     if (!original) return { kind: 'diverged', seq: link.seq, decisionId: link.decisionId, detail: 'not in Kafka' };
-    if (original.hash !== link.hash) {
+    if (original.hash !== link.hash || canonical(original) !== canonical(link)) {
       return {
         kind: 'diverged',
         seq: link.seq,
