@@ -14,6 +14,7 @@ import {
   listHolds,
   listRequests,
   listRuns,
+  requestsOfRun,
   runTimeline,
   tenantSummary,
 } from '@warden/trace-read-models';
@@ -170,8 +171,6 @@ export class ExportRunHandler implements IQueryHandler<ExportRun> {
     const db = this.runtime.db;
     const runs = await getRuns(db, tenantId, runId);
     if (runs.length === 0) throw notFound('not_found', `no run ${runId}`);
-    const requests = await listRequests(db, tenantId, { runId, limit: 1_000_000 });
-    const full = await Promise.all((requests as { id: string }[]).map((r) => getRequest(db, tenantId, r.id)));
     const audit = await auditRowsOfRun(db, tenantId, runId);
     return {
       format: 'warden.trace.incident/v1',
@@ -179,7 +178,7 @@ export class ExportRunHandler implements IQueryHandler<ExportRun> {
       runId,
       runs,
       holds: await heldRuns(db, tenantId, { runId }),
-      requests: full.sort((a, b) => String(a?.requested_at).localeCompare(String(b?.requested_at))),
+      requests: await requestsOfRun(db, tenantId, runId),
       audit: {
         records: audit,
         chain: await verifyAudit(this.runtime, tenantId, 'postgres').then((v) => v.postgres),
