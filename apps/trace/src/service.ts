@@ -49,6 +49,7 @@ export function traceService(
           captureContent: config.captureContent,
           partitions: config.partitions,
           maxOpen: 100_000,
+          requestWaitMs: 5_000,
           outcomeWaitMs: 10 * 60_000,
         })
       : undefined;

@@ -21,36 +21,38 @@ const TOPICS: readonly TopicName[] = [Topic.gateRequests, Topic.gateDecisions, T
 
 /** Bounds on what waits in memory for the rest of its chain. */
 export interface ExporterLimits {
-  /** Requests remembered for their traceparent, and allowed decisions waiting for their outcome. */
+  /** Open chains kept; past this the oldest is exported as it is (or dropped when undecided). */
   readonly maxOpen: number;
-  /** An allowed decision's span is exported without outcome after this long. */
+  /** A decided chain whose request was not seen is exported without a parent after this long. */
+  readonly requestWaitMs: number;
+  /** An allowed chain is exported without outcome after this long. */
   readonly outcomeWaitMs: number;
 }
 
-interface Awaiting {
-  readonly request: GateRequested;
-  readonly traceparent: string | undefined;
-  readonly decision: GateDecided;
+/** A gate request's chain as far as it has been read (the topics are read concurrently, in any order). */
+interface Open {
   readonly since: number;
+  requestSeen: boolean;
+  traceparent?: string;
+  decision?: GateDecided;
+  outcome?: StepCompleted | StepFailed;
 }
 
 /**
- * Exports one GenAI span per gate request (docs/adr/0060): when its final decision is not an
- * allow, or when the agent reports the outcome of an allowed one. Its parent is the agent's
- * own span, from the `traceparent` of the GateRequested envelope. Consumes the gate topics in
- * its own group and keeps open chains in memory (bounded); offsets are committed as read, so
- * a chain still open when the process stops is not exported.
+ * Exports one GenAI span per gate request (docs/adr/0060) once its chain is complete: its
+ * request (whose envelope carries the agent's `traceparent`, the span's parent), its final
+ * decision and, for an allowed request, the outcome the agent reported. Consumes the gate
+ * topics in its own group and keeps open chains in memory (bounded); offsets are committed as
+ * read, so a chain still open when the process stops is not exported.
  */
 export class GenAiSpanExporter {
   private handle: ConsumerHandle | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private state: ConsumerStatus = 'starting';
-  private readonly traceparents = new Map<string, string | undefined>();
-  private readonly awaiting = new Map<string, Awaiting>();
+  private readonly open = new Map<string, Open>();
   /** Requests whose span went out, so a re-delivered decision or outcome is not exported twice. */
   private readonly done = new Map<string, true>();
   readonly name = 'otel-genai';
-  exported = 0;
 
   constructor(
     private readonly runtime: ServiceRuntime,
@@ -79,9 +81,10 @@ export class GenAiSpanExporter {
       },
       onBatch: async (topic, _partition, records) => {
         const name = names.get(topic)!;
+        const now = Date.now();
         for (const record of records) {
           try {
-            this.apply(name, decode(name, record));
+            this.apply(decode(name, record), now);
           } catch (error) {
             // The projections dead-letter what does not decode; spans just skip it.
             log.debug('no span for an undecodable record', { topic, offset: record.offset, error });
@@ -90,7 +93,7 @@ export class GenAiSpanExporter {
         return records.at(-1)?.offset;
       },
     });
-    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(this.options.outcomeWaitMs, 10_000));
+    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(this.options.requestWaitMs, 1_000));
     this.sweeper.unref();
     this.state = 'running';
   }
@@ -102,63 +105,76 @@ export class GenAiSpanExporter {
     this.state = 'stopped';
   }
 
-  private apply(topic: TopicName, event: ReturnType<typeof decode>): void {
-    if (topic === Topic.gateRequests && event.type === GateRequestedSchema.typeName) {
-      const request = event.data as GateRequested;
-      this.remember(this.traceparents, request.requestId, event.traceparent);
+  private apply(event: ReturnType<typeof decode>, now: number): void {
+    const data = event.data as GateRequested | GateDecided | StepCompleted | StepFailed;
+    if (!data.requestId || this.done.has(data.requestId)) return;
+    if (event.type === GateRequestedSchema.typeName) {
+      const chain = this.chain(data.requestId, now);
+      chain.requestSeen = true;
+      chain.traceparent = event.traceparent;
+    } else if (event.type === GateDecidedSchema.typeName) {
+      const decision = data as GateDecided;
+      if (!decision.final || !decision.request) return;
+      const chain = this.chain(decision.requestId, now);
+      chain.decision ??= decision;
+    } else if (event.type === StepCompletedSchema.typeName || event.type === StepFailedSchema.typeName) {
+      this.chain(data.requestId, now).outcome ??= data as StepCompleted | StepFailed;
+    } else {
       return;
     }
-    if (event.type === GateDecidedSchema.typeName) {
-      const decision = event.data as GateDecided;
-      const seen = this.awaiting.has(decision.requestId) || this.done.has(decision.requestId);
-      if (!decision.final || !decision.request || seen) return;
-      const traceparent = this.traceparents.get(decision.requestId);
-      this.traceparents.delete(decision.requestId);
-      if (decision.verdict === Verdict.ALLOW) {
-        this.remember(this.awaiting, decision.requestId, {
-          request: decision.request,
-          traceparent,
-          decision,
-          since: Date.now(),
-        });
-      } else {
-        this.export({ request: decision.request, traceparent, decision });
-      }
-      return;
-    }
-    if (event.type === StepCompletedSchema.typeName || event.type === StepFailedSchema.typeName) {
-      const outcome = event.data as StepCompleted | StepFailed;
-      const open = this.awaiting.get(outcome.requestId);
-      if (!open) return;
-      this.awaiting.delete(outcome.requestId);
-      this.export({ ...open, outcome });
+    const chain = this.open.get(data.requestId)!;
+    if (chain.requestSeen && chain.decision && (chain.decision.verdict !== Verdict.ALLOW || chain.outcome)) {
+      this.export(data.requestId, chain, false);
     }
   }
 
-  /** Exports allowed decisions whose outcome did not come in time. */
+  /** Exports chains that waited long enough for their request or their outcome. */
   sweep(now: number): void {
-    for (const [id, open] of this.awaiting) {
-      if (now - open.since < this.options.outcomeWaitMs) break;
-      this.awaiting.delete(id);
-      this.export({ ...open, outcomeMissing: true });
+    for (const [id, chain] of this.open) {
+      const age = now - chain.since;
+      if (!chain.decision) {
+        if (age >= this.options.outcomeWaitMs) this.open.delete(id);
+        continue;
+      }
+      const complete = chain.decision.verdict !== Verdict.ALLOW || chain.outcome !== undefined;
+      if ((complete && age >= this.options.requestWaitMs) || age >= this.options.outcomeWaitMs) {
+        this.export(id, chain, !complete);
+      }
     }
   }
 
-  private remember<V>(map: Map<string, V>, key: string, value: V): void {
-    map.set(key, value);
-    if (map.size <= this.options.maxOpen) return;
-    const oldest = map.keys().next().value as string;
-    const evicted = map.get(oldest);
-    map.delete(oldest);
-    if (map === (this.awaiting as Map<string, unknown>)) {
-      this.export({ ...(evicted as Awaiting), outcomeMissing: true });
+  private chain(requestId: string, now: number): Open {
+    let chain = this.open.get(requestId);
+    if (!chain) {
+      chain = { since: now, requestSeen: false };
+      this.open.set(requestId, chain);
+      if (this.open.size > this.options.maxOpen) {
+        const [oldest, evicted] = this.open.entries().next().value as [string, Open];
+        if (evicted.decision) this.export(oldest, evicted, !evicted.outcome);
+        else this.open.delete(oldest);
+      }
     }
+    return chain;
   }
 
-  private export(chain: Parameters<typeof gateSpan>[0]): void {
-    this.remember(this.done, chain.request.requestId, true);
-    emitSpan(this.tracer, gateSpan(chain, { captureContent: this.options.captureContent }));
-    this.exported += 1;
+  private export(requestId: string, chain: Open, outcomeMissing: boolean): void {
+    this.open.delete(requestId);
+    this.done.set(requestId, true);
+    if (this.done.size > this.options.maxOpen) this.done.delete(this.done.keys().next().value as string);
+    const decision = chain.decision!;
+    emitSpan(
+      this.tracer,
+      gateSpan(
+        {
+          request: decision.request!,
+          traceparent: chain.traceparent,
+          decision,
+          outcome: chain.outcome,
+          outcomeMissing,
+        },
+        { captureContent: this.options.captureContent },
+      ),
+    );
   }
 }
 
