@@ -1,3 +1,13 @@
+import {
+  create,
+  HoldKind,
+  HoldPlacedSchema,
+  KillSwitchEngagedSchema,
+  KillSwitchReleasedSchema,
+  ScopeSchema,
+  Topic,
+} from '@warden/contracts';
+import { eventually } from '@warden/platform/testing';
 import { gateChain, GateEvent, Path, TraceHarness } from './testing/trace.harness';
 
 /**
@@ -20,10 +30,44 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
     }
   }
 
-  const checksums = async () => ({
-    requests: await trace.checksum('trace.requests'),
-    runs: await trace.checksum('trace.runs'),
-  });
+  const none = { tenantId: '', agentId: '', runId: '' };
+  for (let k = 0; k < 4; k++) {
+    const scope = create(ScopeSchema, { tenantId: 'acme', agentId: `bot-${k % 3}` });
+    events.push({
+      topic: Topic.killswitchEvents,
+      key: `ks-${k}`,
+      run: none,
+      time: t + k,
+      data: create(KillSwitchEngagedSchema, { switchId: `ks-${k}`, scope, engagedBy: 'sam', engagedAtMs: t + k }),
+    });
+    if (k % 2 === 0) {
+      events.push({
+        topic: Topic.killswitchEvents,
+        key: `ks-${k}`,
+        run: none,
+        time: t + 500 + k,
+        data: create(KillSwitchReleasedSchema, { switchId: `ks-${k}`, scope, releasedAtMs: t + 500 + k }),
+      });
+    }
+    events.push({
+      topic: Topic.traceHolds,
+      key: 'acme',
+      run: none,
+      time: t + k,
+      data: create(HoldPlacedSchema, {
+        holdId: `hold-${k}`,
+        tenantId: 'acme',
+        runId: `run-${k}`,
+        kind: HoldKind.LEGAL,
+        reason: 'litigation',
+        placedAtMs: t + k,
+      }),
+    });
+  }
+  const decisions = events.filter((e) => e.topic === Topic.gateDecisions).length;
+  const tables = ['trace.requests', 'trace.runs', 'trace.audit', 'trace.kill_switches', 'trace.holds'];
+  const checksums = async () =>
+    Object.fromEntries(await Promise.all(tables.map(async (table) => [table, await trace.checksum(table)])));
 
   beforeAll(async () => {
     trace = await TraceHarness.start('trace-rebuild');
@@ -32,6 +76,11 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
     for (const topic of [...new Set(events.map((e) => e.topic))].reverse()) {
       await trace.publish(events.filter((e) => e.topic === topic));
     }
+    await eventually(
+      async () => (await trace.checksum('trace.audit')).rows === decisions,
+      60_000,
+      'every decision in the audit chain',
+    );
     await trace.caughtUp();
   });
   afterAll(async () => {
@@ -41,8 +90,10 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
   it('projects every request and run of a few hundred events', async () => {
     expect(events.length).toBeGreaterThan(500);
     const sums = await checksums();
-    expect(sums.requests.rows).toBe(runs * perRun);
-    expect(sums.runs.rows).toBe(runs);
+    expect(sums['trace.requests'].rows).toBe(runs * perRun);
+    expect(sums['trace.runs'].rows).toBe(runs);
+    expect(sums['trace.kill_switches'].rows).toBe(4);
+    expect(sums['trace.holds'].rows).toBe(4);
     const incomplete = await trace.sql<{ id: string }>(
       `SELECT id FROM trace.requests
         WHERE request_source <> 'gate.requests' OR verdict IS NULL OR reservation_status IS NULL
@@ -58,7 +109,7 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
 
   it('rebuild(): truncate and replay gives the same checksums', async () => {
     const before = await checksums();
-    await Promise.all([trace.runtime.projection('requests').rebuild(), trace.runtime.projection('runs').rebuild()]);
+    await Promise.all(trace.projections.runners.map((r) => r.rebuild()));
     await trace.caughtUp();
     expect(await checksums()).toEqual(before);
   });
