@@ -7,6 +7,7 @@ import { readBenchConfig } from './config';
 import { runFloor, stopChild } from './floor';
 import { deleteByPrefix, ensureKafka, freshBenchDatabase, ROOT, stopKafka } from './infra';
 import { LoadReport } from './load';
+import { ProjectionReport, renderProjection, runProjectionBench } from './projection';
 import { checks, describeMachine, problems, renderTable } from './report';
 import { Running, runWarden, WardenRun } from './warden';
 
@@ -72,6 +73,7 @@ async function main(): Promise<number> {
 
   let warden: WardenRun | undefined;
   let floor: LoadReport | undefined;
+  let projection: ProjectionReport | undefined;
   const failures: string[] = [];
   const attempt = async (what: string, run: () => Promise<void>) => {
     try {
@@ -83,13 +85,30 @@ async function main(): Promise<number> {
   };
   try {
     startedKafka = ensureKafka(say);
-    if (config.only !== 'warden') {
+    if (config.only === 'both' || config.only === 'floor') {
       say(`floor: bare kafkajs pipeline, 3 hops, ${config.partitions} partitions (topics ${prefix}floor.*)`);
       await attempt('floor', async () => {
         floor = await runFloor(config, brokers, prefix, say, running.children);
       });
     }
-    if (config.only !== 'floor') {
+    if (config.only === 'both' || config.only === 'projection') {
+      await attempt('projection', async () => {
+        projection = await runProjectionBench(
+          {
+            brokers,
+            prefix,
+            databaseUrl: await freshBenchDatabase('warden_bench_projection'),
+            logDir: join(outDir, `${stamp}-logs`),
+            partitions: config.partitions,
+            requests: config.projectionRequests,
+            rate: config.projectionRate,
+          },
+          running.children,
+          say,
+        );
+      });
+    }
+    if (config.only !== 'floor' && config.only !== 'projection') {
       await attempt('warden', async () => {
         const databaseUrl = await freshBenchDatabase('warden_bench');
         const logDir = join(outDir, `${stamp}-logs`);
@@ -113,6 +132,7 @@ async function main(): Promise<number> {
         prefix,
         warden: warden && { ...warden.load, budget: warden.budget ?? warden.budgetError, unhealthy: warden.unhealthy },
         floor,
+        projection,
         ratio: warden &&
           floor && {
             p50: warden.load.latency.scheduled.p50 / floor.latency.scheduled.p50,
@@ -126,7 +146,11 @@ async function main(): Promise<number> {
       2,
     ),
   );
-  process.stdout.write(`\n${renderTable(config, machine, warden, floor)}\n\nresult: ${file}\n`);
+  const sections = [
+    ...(config.only === 'projection' ? [] : [renderTable(config, machine, warden, floor)]),
+    ...(projection ? [renderProjection(projection)] : []),
+  ];
+  process.stdout.write(`\n${sections.join('\n\n')}\n\nresult: ${file}\n`);
   for (const p of found) process.stdout.write(`FAILED: ${p}\n`);
   return found.length > 0 ? 1 : 0;
 }

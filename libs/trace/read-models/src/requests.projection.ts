@@ -140,7 +140,7 @@ export const requestsProjection: ProjectionDefinition<RequestRow> = {
     const data = event.data as Handled;
     const current = row ?? blank(requestIdOf(data), event);
     const next = withTraceparent(apply(current, data), event);
-    return storable(withLatency({ ...next, updated_at: latest(current.updated_at, iso(event.time)) }));
+    return storableColumns({ ...next, updated_at: latest(current.updated_at, iso(event.time)) });
   },
 };
 
@@ -249,7 +249,7 @@ function withRequest(row: RequestRow, request: GateRequested | undefined, source
   if (row.request_source !== null && REQUEST_SOURCES.indexOf(row.request_source) <= REQUEST_SOURCES.indexOf(source)) {
     return row;
   }
-  return {
+  return withLatency({
     ...row,
     tenant_id: request.tenantId,
     agent_id: request.agentId,
@@ -268,7 +268,7 @@ function withRequest(row: RequestRow, request: GateRequested | undefined, source
     parent_step_id: request.parentStepId || null,
     request: messageJson(GateRequestedSchema, request),
     request_source: source,
-  };
+  });
 }
 
 /** The budget stage's answer; the first one recorded stays. */
@@ -291,7 +291,7 @@ function decision(row: RequestRow, d: GateDecided): RequestRow {
   const verdict = verdictName(d.verdict);
   const seen = { ...row, decisions_seen: row.decisions_seen + 1 };
   if (!supersedes(row.verdict, verdict)) return seen;
-  return {
+  return withLatency({
     ...seen,
     decision: messageJson(GateDecidedSchema, { ...d, request: undefined }),
     verdict,
@@ -300,7 +300,7 @@ function decision(row: RequestRow, d: GateDecided): RequestRow {
     policy_bundle_version: d.context?.versions?.policyBundleVersion || null,
     risk_score: d.context ? Math.min(d.context.riskScore, INT4_MAX) : null,
     risk_class: d.context ? (RiskClass[d.context.riskClass] ?? `unknown_${d.context.riskClass}`).toLowerCase() : null,
-  };
+  });
 }
 
 /** The agent's trace context comes from its own GateRequested only (other events carry Warden's spans). */
@@ -330,6 +330,23 @@ function outcome(row: RequestRow, status: 'completed' | 'failed', o: StepComplet
     actual_tokens: quantity(o.actualTokens),
     cost_micros: quantity(o.actualCost?.micros),
   };
+}
+
+/**
+ * NUL, which Postgres refuses, replaced in the text columns. The JSON columns are left to the
+ * projection runner, which replaces it when it writes them: walking every row's JSON on every
+ * event is what a rebuild spent most of its time on.
+ */
+function storableColumns(row: RequestRow): RequestRow {
+  let out: Record<string, unknown> | undefined;
+  for (const key in row) {
+    const value = row[key];
+    if (typeof value === 'string' && value.includes('\u0000')) {
+      out ??= { ...row };
+      out[key] = storable(value);
+    }
+  }
+  return (out as RequestRow | undefined) ?? row;
 }
 
 function withLatency(row: RequestRow): RequestRow {
