@@ -102,6 +102,7 @@ async function main(): Promise<number> {
             partitions: config.partitions,
             requests: config.projectionRequests,
             rate: config.projectionRate,
+            profileDir: config.profile ? join(outDir, `${stamp}-logs`, 'profiles') : undefined,
           },
           running.children,
           say,

@@ -58,6 +58,8 @@ export interface ProjectionBenchOptions {
   readonly requests: number;
   /** Events per second offered while lag is sampled (the first half of the requests). */
   readonly rate: number;
+  /** With BENCH_PROFILE=1: where the trace service writes a CPU profile of the rebuilds. */
+  readonly profileDir?: string;
 }
 
 const sre = { subject: 'bench', roles: 'sre', tenant: 'bench' };
@@ -95,6 +97,12 @@ export async function runProjectionBench(
       WARDEN_INSTANCE_ID: 'trace-bench',
       TRACE_HTTP_PORT: String(httpPort),
       LOG_LEVEL: 'warn',
+      ...(options.profileDir
+        ? {
+            NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(__dirname, 'profiler.js')}`.trim(),
+            BENCH_PROFILE_DIR: options.profileDir,
+          }
+        : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -152,6 +160,7 @@ export async function runProjectionBench(
     const burstSeconds = (Date.now() - burstStart) / 1000;
 
     const rebuild: ProjectionReport['rebuild'][number][] = [];
+    if (options.profileDir) child.kill('SIGUSR2');
     const perTopic = new Map<string, number>();
     for (const r of records) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
     const topicsOf: Record<string, readonly TopicName[]> = {
@@ -205,7 +214,10 @@ export async function runProjectionBench(
 
 const EVENTS_PER_REQUEST = 5;
 
-/** Gate chains on the allow path, as budget, policy and the agent would publish them, in publish order. */
+/**
+ * Gate chains on the allow path, as budget, policy and the agent would publish them, in publish
+ * order: 64 concurrent runs of 200 steps, like the gate bench's load.
+ */
 function chains(prefix: string, requests: number): RecordOut[] {
   const out: RecordOut[] = [];
   const t = Date.UTC(2026, 0, 1);
@@ -230,7 +242,7 @@ function chains(prefix: string, requests: number): RecordOut[] {
     const run = {
       tenantId: `tenant-${i % 4}`,
       agentId: `agent-${i % 16}`,
-      runId: `run-${Math.floor(i / 200)}-${i % 64}`,
+      runId: `run-${Math.floor(i / 12_800)}-${i % 64}`,
     };
     const requestId = `req-${i}`;
     const at = t + i;

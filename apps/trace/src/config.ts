@@ -10,6 +10,8 @@ export interface TraceConfig extends PlatformConfig {
   readonly otelExport: 'auto' | 'on' | 'off';
   /** Content attributes (tool call arguments) on the GenAI spans; off by default. */
   readonly captureContent: boolean;
+  /** A bulk rebuild writes what it folded once this many rows are in memory. */
+  readonly rebuildMaxRows: number;
 }
 
 export const readTraceConfig = (source = process.env): TraceConfig => {
@@ -20,6 +22,7 @@ export const readTraceConfig = (source = process.env): TraceConfig => {
       httpPort: env.port('TRACE_HTTP_PORT', 7105),
       retentionDays: env.int('TRACE_RETENTION_DAYS', 0, { min: 0, max: 36_500 }),
       retentionIntervalMs: env.int('TRACE_RETENTION_INTERVAL_MS', 3_600_000, { min: 1_000, max: 86_400_000 }),
+      rebuildMaxRows: env.int('TRACE_REBUILD_MAX_ROWS', 200_000, { min: 1, max: 10_000_000 }),
       otelExport: env.oneOf('TRACE_OTEL_EXPORT', ['auto', 'on', 'off'] as const, 'auto'),
       captureContent: env.oneOf(
         'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',

@@ -1,5 +1,6 @@
 import { conflict, notFound } from '@warden/kernel';
-import { ConsumerStatus, Logger, ProjectionRunner, ServiceRuntime } from '@warden/platform';
+import { ConsumerStatus, ProjectionDefinition, ProjectionRunner, Row, ServiceRuntime } from '@warden/platform';
+import { bulkRebuild } from './bulk-rebuild';
 import {
   auditProjection,
   holdsProjection,
@@ -26,10 +27,15 @@ export class TraceProjections {
   private readonly rebuilding = new Set<string>();
   private readonly workers: Worker[] = [];
 
+  readonly runners: readonly ProjectionRunner[];
+
   constructor(
-    readonly runners: readonly ProjectionRunner[],
-    private readonly logger: Logger,
-  ) {}
+    private readonly runtime: ServiceRuntime,
+    private readonly projections: readonly { runner: ProjectionRunner; def: ProjectionDefinition<Row> }[],
+    private readonly maxRows: number,
+  ) {
+    this.runners = projections.map((p) => p.runner);
+  }
 
   addWorker(worker: Worker): void {
     this.workers.push(worker);
@@ -49,29 +55,42 @@ export class TraceProjections {
     return this.workers.map((w) => ({ name: w.name, status: w.status }));
   }
 
-  /** Starts a rebuild (truncate, replay from the beginning) and returns at once. */
+  /** Starts a rebuild (truncate, replay from the beginning, in bulk) and returns at once. */
   rebuild(name: string): void {
-    const runner = this.runners.find((r) => r.name === name);
-    if (!runner) throw notFound('unknown_projection', `no projection ${name}`);
+    const started = this.rebuildNow(name);
+    void started.catch((error) => this.runtime.logger.error('projection rebuild failed', { projection: name, error }));
+  }
+
+  /** Rebuilds a projection in bulk and resolves when its runner is running again. */
+  rebuildNow(name: string) {
+    const found = this.projections.find((p) => p.runner.name === name);
+    if (!found) throw notFound('unknown_projection', `no projection ${name}`);
     if (this.rebuilding.has(name)) throw conflict('rebuild_in_progress', `projection ${name} is already being rebuilt`);
     this.rebuilding.add(name);
-    void runner
-      .rebuild()
-      .catch((error) => this.logger.error('projection rebuild failed', { projection: name, error }))
-      .finally(() => this.rebuilding.delete(name));
+    return this.bulk(found);
+  }
+
+  private async bulk(found: { runner: ProjectionRunner; def: ProjectionDefinition<Row> }) {
+    try {
+      return await bulkRebuild(this.runtime, found.runner, found.def, { schema: 'trace', maxRows: this.maxRows });
+    } finally {
+      this.rebuilding.delete(found.runner.name);
+    }
   }
 }
 
 /** Wires the trace projections into the runtime. */
-export function wireTraceProjections(runtime: ServiceRuntime): TraceProjections {
+export function wireTraceProjections(runtime: ServiceRuntime, rebuildMaxRows: number): TraceProjections {
+  const defs = [
+    requestsProjection,
+    runsProjection,
+    auditProjection,
+    killSwitchesProjection,
+    holdsProjection,
+  ] as unknown as ProjectionDefinition<Row>[];
   return new TraceProjections(
-    [
-      runtime.project(requestsProjection),
-      runtime.project(runsProjection),
-      runtime.project(auditProjection),
-      runtime.project(killSwitchesProjection),
-      runtime.project(holdsProjection),
-    ],
-    runtime.logger,
+    runtime,
+    defs.map((def) => ({ def, runner: runtime.project(def) })),
+    rebuildMaxRows,
   );
 }

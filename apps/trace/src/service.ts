@@ -40,7 +40,7 @@ export function traceService(
     schema: 'trace',
     migrations: [Init1763700000000, TraceFabric1763800000000],
   });
-  const projections = wireTraceProjections(runtime);
+  const projections = wireTraceProjections(runtime, config.rebuildMaxRows);
   const { forwarder } = wireAudit(runtime, config.partitions);
   const holds = wireHolds(runtime, config.instanceId);
   const spans =

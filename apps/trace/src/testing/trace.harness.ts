@@ -54,11 +54,16 @@ export class TraceHarness {
     readonly db: { url: string; drop(): Promise<void> },
     readonly port: KafkaPort,
     private readonly options: TraceOptions,
+    private readonly extraEnv: Record<string, string>,
   ) {}
 
-  static async start(name: string, options: TraceOptions = {}): Promise<TraceHarness> {
+  static async start(
+    name: string,
+    options: TraceOptions = {},
+    env: Record<string, string> = {},
+  ): Promise<TraceHarness> {
     const prefix = uniquePrefix(name);
-    const harness = new TraceHarness(prefix, await freshDatabase(name), await provisionedPort(prefix, 3), options);
+    const harness = new TraceHarness(prefix, await freshDatabase(name), await provisionedPort(prefix, 3), options, env);
     await harness.startService();
     return harness;
   }
@@ -70,6 +75,7 @@ export class TraceHarness {
       WARDEN_TOPIC_PREFIX: this.prefix,
       WARDEN_INSTANCE_ID: 'trace-test',
       WARDEN_PARTITIONS: '3',
+      ...this.extraEnv,
     };
   }
 
