@@ -1,5 +1,5 @@
 import { conflict, notFound } from '@warden/kernel';
-import { ConsumerStatus, ProjectionDefinition, ProjectionRunner, Row, ServiceRuntime } from '@warden/platform';
+import { ProjectionDefinition, ProjectionRunner, Row, ServiceRuntime } from '@warden/platform';
 import { bulkRebuild } from './bulk-rebuild';
 import {
   auditProjection,
@@ -16,16 +16,9 @@ export interface ProjectionState {
   readonly lag: number;
 }
 
-/** A consumer of trace besides the projections (the audit forwarder, the span exporter). */
-export interface Worker {
-  readonly name: string;
-  readonly status: ConsumerStatus;
-}
-
 /** The trace projections of this instance, for the operator API: status, lag and rebuild. */
 export class TraceProjections {
   private readonly rebuilding = new Set<string>();
-  private readonly workers: Worker[] = [];
 
   readonly runners: readonly ProjectionRunner[];
 
@@ -37,10 +30,6 @@ export class TraceProjections {
     this.runners = projections.map((p) => p.runner);
   }
 
-  addWorker(worker: Worker): void {
-    this.workers.push(worker);
-  }
-
   async states(): Promise<ProjectionState[]> {
     return Promise.all(
       this.runners.map(async (r) => ({
@@ -49,10 +38,6 @@ export class TraceProjections {
         lag: await r.lag(),
       })),
     );
-  }
-
-  consumers(): { name: string; status: ConsumerStatus }[] {
-    return this.workers.map((w) => ({ name: w.name, status: w.status }));
   }
 
   /** Starts a rebuild (truncate, replay from the beginning, in bulk) and returns at once. */

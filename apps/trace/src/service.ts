@@ -58,8 +58,6 @@ export function traceService(
     spans,
     new RetentionJob(runtime, config.retentionDays, config.retentionIntervalMs),
   );
-  projections.addWorker(forwarder);
-  if (spans) projections.addWorker(spans);
   const module = ServiceModule.with({
     runtime,
     imports: [CqrsModule.forRoot()],

@@ -1,5 +1,5 @@
 import { AuditQueuedSchema, create, decode, GateDecided, Topic, topicName } from '@warden/contracts';
-import { ConsumerHandle, ConsumerStatus, deterministicId, RecordOut, ServiceRuntime, toRecord } from '@warden/platform';
+import { ConsumerHandle, deterministicId, RecordOut, ServiceRuntime, toRecord } from '@warden/platform';
 
 /**
  * Forwards every gate decision to trace.audit.queue, re-keyed by tenant id, so the audit chain
@@ -10,17 +10,12 @@ import { ConsumerHandle, ConsumerStatus, deterministicId, RecordOut, ServiceRunt
  */
 export class AuditForwarder {
   private handle: ConsumerHandle | undefined;
-  private state: ConsumerStatus = 'starting';
   readonly name = 'audit-forwarder';
 
   constructor(
     private readonly runtime: ServiceRuntime,
     private readonly partitions: number,
   ) {}
-
-  get status(): ConsumerStatus {
-    return this.state;
-  }
 
   async start(): Promise<void> {
     const { port, prefix, logger, metrics } = this.runtime;
@@ -34,7 +29,6 @@ export class AuditForwarder {
       concurrency: this.partitions,
       batching: { minBytes: 16 * 1024, maxWaitMs: 100 },
       onCrash: (error) => {
-        this.state = 'crashed';
         log.error('audit forwarder crashed', { error });
       },
       onBatch: async (topic, partition, records) => {
@@ -77,12 +71,10 @@ export class AuditForwarder {
         return records.at(-1)?.offset;
       },
     });
-    this.state = 'running';
   }
 
   async stop(): Promise<void> {
     await this.handle?.stop();
     this.handle = undefined;
-    this.state = 'stopped';
   }
 }

@@ -14,7 +14,7 @@ import {
   topicName,
   Verdict,
 } from '@warden/contracts';
-import { ConsumerHandle, ConsumerStatus, extractTraceContext, ServiceRuntime } from '@warden/platform';
+import { ConsumerHandle, extractTraceContext, ServiceRuntime } from '@warden/platform';
 import { gateSpan, SpanSpec } from '@warden/trace-domain';
 
 const TOPICS: readonly TopicName[] = [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes];
@@ -48,7 +48,6 @@ interface Open {
 export class GenAiSpanExporter {
   private handle: ConsumerHandle | undefined;
   private sweeper: NodeJS.Timeout | undefined;
-  private state: ConsumerStatus = 'starting';
   private readonly open = new Map<string, Open>();
   /** Requests whose span went out, so a re-delivered decision or outcome is not exported twice. */
   private readonly done = new Map<string, true>();
@@ -59,10 +58,6 @@ export class GenAiSpanExporter {
     private readonly tracer: Tracer,
     private readonly options: { readonly captureContent: boolean; readonly partitions: number } & ExporterLimits,
   ) {}
-
-  get status(): ConsumerStatus {
-    return this.state;
-  }
 
   async start(): Promise<void> {
     const { port, prefix, logger } = this.runtime;
@@ -76,7 +71,6 @@ export class GenAiSpanExporter {
       concurrency: this.options.partitions,
       batching: { minBytes: 16 * 1024, maxWaitMs: 100 },
       onCrash: (error) => {
-        this.state = 'crashed';
         log.error('GenAI span exporter crashed', { error });
       },
       onBatch: async (topic, _partition, records) => {
@@ -95,14 +89,12 @@ export class GenAiSpanExporter {
     });
     this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(this.options.requestWaitMs, 1_000));
     this.sweeper.unref();
-    this.state = 'running';
   }
 
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.handle?.stop();
     this.handle = undefined;
-    this.state = 'stopped';
   }
 
   private apply(event: ReturnType<typeof decode>, now: number): void {
