@@ -13,15 +13,18 @@ export const Topic = {
   gateDecisions: 'gate.decisions',
   /** StepCompleted / StepFailed, from agents; keyed by run id. */
   gateOutcomes: 'gate.outcomes',
-  /** Approval tasks and their resolution; keyed by run id. */
+  /** Approval tasks and their resolution, keyed by run id; standing approvals, keyed by "standing:<tenant>". */
   approvalEvents: 'approval.events',
-  /** Agent lifecycle and profile events; keyed by agent id. */
+  /**
+   * Agent lifecycle, profile, credentials and delegation grants, keyed by agent id; tool contracts,
+   * keyed by "tool:<tenant>/<tool>"; signing keys, keyed by "keys".
+   */
   registryEvents: 'registry.events',
   /** Policy bundles; keyed by tenant id. */
   policyEvents: 'policy.events',
   /** Budget definitions; keyed by tenant id. */
   budgetEvents: 'budget.events',
-  /** Kill switches; keyed by switch id. */
+  /** Kill switches and revocations, keyed by switch id; RunHalted, keyed by run id. */
   killswitchEvents: 'killswitch.events',
   /** Messages no consumer could handle, with the reason in headers. */
   deadLetter: 'deadletter',

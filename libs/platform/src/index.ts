@@ -21,3 +21,4 @@ export * from './runtime/table';
 export * from './http/input';
 export * from './http/problem';
 export * from './auth/caller-headers';
+export * from './crypto/sealed-key';

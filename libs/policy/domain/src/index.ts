@@ -1,2 +1,3 @@
 export * from './agent-directory';
 export * from './gate';
+export * from './bundles/api';

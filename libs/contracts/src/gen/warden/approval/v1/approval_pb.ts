@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warden/approval/v1/approval.proto.
  */
 export const file_warden_approval_v1_approval: GenFile = /*@__PURE__*/
-  fileDesc("CiF3YXJkZW4vYXBwcm92YWwvdjEvYXBwcm92YWwucHJvdG8SEndhcmRlbi5hcHByb3ZhbC52MSK6AgoSQXBwcm92YWxUYXNrT3BlbmVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRITCgtkZWNpc2lvbl9pZBgDIAEoCRIuCgdyZXF1ZXN0GAQgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBItCgpyaXNrX2NsYXNzGAUgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhIKCnJpc2tfc2NvcmUYBiABKA0SDwoHcmVhc29ucxgHIAMoCRIMCgRkaWZmGAggASgJEhQKDGJsYXN0X3JhZGl1cxgJIAEoCRIVCg1yb2xsYmFja19wYXRoGAogASgJEhQKDG9wZW5lZF9hdF9tcxgLIAEoARIVCg1leHBpcmVzX2F0X21zGAwgASgBIp0BCg9BcHByb3ZhbEdyYW50ZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIYChBhcmd1bWVudHNfZGlnZXN0GAQgASgJEhMKC2FwcHJvdmVkX2J5GAUgASgJEg8KB2NvbW1lbnQYBiABKAkSFQoNZ3JhbnRlZF9hdF9tcxgHIAEoASJ/Cg5BcHByb3ZhbERlbmllZBIPCgd0YXNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhEKCWRlbmllZF9ieRgEIAEoCRIPCgdjb21tZW50GAUgASgJEhQKDGRlbmllZF9hdF9tcxgGIAEoASJdCg9BcHByb3ZhbEV4cGlyZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIVCg1leHBpcmVkX2F0X21zGAQgASgBYgZwcm90bzM", [file_warden_gate_v1_gate]);
+  fileDesc("CiF3YXJkZW4vYXBwcm92YWwvdjEvYXBwcm92YWwucHJvdG8SEndhcmRlbi5hcHByb3ZhbC52MSLSAgoSQXBwcm92YWxUYXNrT3BlbmVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRITCgtkZWNpc2lvbl9pZBgDIAEoCRIuCgdyZXF1ZXN0GAQgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBItCgpyaXNrX2NsYXNzGAUgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhIKCnJpc2tfc2NvcmUYBiABKA0SDwoHcmVhc29ucxgHIAMoCRIMCgRkaWZmGAggASgJEhQKDGJsYXN0X3JhZGl1cxgJIAEoCRIVCg1yb2xsYmFja19wYXRoGAogASgJEhQKDG9wZW5lZF9hdF9tcxgLIAEoARIVCg1leHBpcmVzX2F0X21zGAwgASgBEhYKDnBvbGljeV92ZXJzaW9uGA0gASgJIt8BCg9BcHByb3ZhbEdyYW50ZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIYChBhcmd1bWVudHNfZGlnZXN0GAQgASgJEhMKC2FwcHJvdmVkX2J5GAUgASgJEg8KB2NvbW1lbnQYBiABKAkSFQoNZ3JhbnRlZF9hdF9tcxgHIAEoARIWCg5wb2xpY3lfdmVyc2lvbhgIIAEoCRIVCg1leHBpcmVzX2F0X21zGAkgASgBEhEKCWFwcHJvdmVycxgKIAMoCSJ/Cg5BcHByb3ZhbERlbmllZBIPCgd0YXNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhEKCWRlbmllZF9ieRgEIAEoCRIPCgdjb21tZW50GAUgASgJEhQKDGRlbmllZF9hdF9tcxgGIAEoASJdCg9BcHByb3ZhbEV4cGlyZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIVCg1leHBpcmVkX2F0X21zGAQgASgBIokCChdTdGFuZGluZ0FwcHJvdmFsR3JhbnRlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDAoEdG9vbBgEIAEoCRIPCgdhY3Rpb25zGAUgAygJEjEKDm1heF9yaXNrX2NsYXNzGAYgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhAKCG1heF91c2VzGAcgASgNEhUKDWV4cGlyZXNfYXRfbXMYCCABKAESEgoKZ3JhbnRlZF9ieRgJIAEoCRIOCgZyZWFzb24YCiABKAkSFQoNZ3JhbnRlZF9hdF9tcxgLIAEoASJ8ChdTdGFuZGluZ0FwcHJvdmFsUmV2b2tlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmV2b2tlZF9ieRgDIAEoCRIOCgZyZWFzb24YBCABKAkSFQoNcmV2b2tlZF9hdF9tcxgFIAEoASJqChlTdGFuZGluZ0FwcHJvdmFsRXhoYXVzdGVkEhMKC3N0YW5kaW5nX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgR1c2VzGAMgASgNEhcKD2V4aGF1c3RlZF9hdF9tcxgEIAEoAWIGcHJvdG8z", [file_warden_gate_v1_gate]);
 
 /**
  * approval.events, keyed by run id (the run of the request the task is for).
@@ -79,6 +79,13 @@ export type ApprovalTaskOpened = Message<"warden.approval.v1.ApprovalTaskOpened"
    * @generated from field: double expires_at_ms = 12;
    */
   expiresAtMs: number;
+
+  /**
+   * The policy bundle version the pending decision was made with; an approval is bound to it.
+   *
+   * @generated from field: string policy_version = 13;
+   */
+  policyVersion: string;
 };
 
 /**
@@ -126,6 +133,25 @@ export type ApprovalGranted = Message<"warden.approval.v1.ApprovalGranted"> & {
    * @generated from field: double granted_at_ms = 7;
    */
   grantedAtMs: number;
+
+  /**
+   * What the approval is bound to: the policy version and an expiry (with arguments_digest).
+   *
+   * @generated from field: string policy_version = 8;
+   */
+  policyVersion: string;
+
+  /**
+   * @generated from field: double expires_at_ms = 9;
+   */
+  expiresAtMs: number;
+
+  /**
+   * Everyone who approved (a quorum may need several); approved_by is the last of them.
+   *
+   * @generated from field: repeated string approvers = 10;
+   */
+  approvers: string[];
 };
 
 /**
@@ -208,4 +234,153 @@ export type ApprovalExpired = Message<"warden.approval.v1.ApprovalExpired"> & {
  */
 export const ApprovalExpiredSchema: GenMessage<ApprovalExpired> = /*@__PURE__*/
   messageDesc(file_warden_approval_v1_approval, 3);
+
+/**
+ * A pre-approved class of action, with limits and an expiry, that the policy service may use
+ * instead of opening a task. approval.events, keyed by "standing:<tenant id>".
+ *
+ * @generated from message warden.approval.v1.StandingApprovalGranted
+ */
+export type StandingApprovalGranted = Message<"warden.approval.v1.StandingApprovalGranted"> & {
+  /**
+   * @generated from field: string standing_id = 1;
+   */
+  standingId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * Empty = any agent of the tenant.
+   *
+   * @generated from field: string agent_id = 3;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string tool = 4;
+   */
+  tool: string;
+
+  /**
+   * Empty = every action of the tool.
+   *
+   * @generated from field: repeated string actions = 5;
+   */
+  actions: string[];
+
+  /**
+   * The highest risk class it covers.
+   *
+   * @generated from field: warden.gate.v1.RiskClass max_risk_class = 6;
+   */
+  maxRiskClass: RiskClass;
+
+  /**
+   * 0 = unlimited.
+   *
+   * @generated from field: uint32 max_uses = 7;
+   */
+  maxUses: number;
+
+  /**
+   * @generated from field: double expires_at_ms = 8;
+   */
+  expiresAtMs: number;
+
+  /**
+   * @generated from field: string granted_by = 9;
+   */
+  grantedBy: string;
+
+  /**
+   * @generated from field: string reason = 10;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: double granted_at_ms = 11;
+   */
+  grantedAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.StandingApprovalGranted.
+ * Use `create(StandingApprovalGrantedSchema)` to create a new message.
+ */
+export const StandingApprovalGrantedSchema: GenMessage<StandingApprovalGranted> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 4);
+
+/**
+ * @generated from message warden.approval.v1.StandingApprovalRevoked
+ */
+export type StandingApprovalRevoked = Message<"warden.approval.v1.StandingApprovalRevoked"> & {
+  /**
+   * @generated from field: string standing_id = 1;
+   */
+  standingId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string revoked_by = 3;
+   */
+  revokedBy: string;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: double revoked_at_ms = 5;
+   */
+  revokedAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.StandingApprovalRevoked.
+ * Use `create(StandingApprovalRevokedSchema)` to create a new message.
+ */
+export const StandingApprovalRevokedSchema: GenMessage<StandingApprovalRevoked> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 5);
+
+/**
+ * The standing approval reached max_uses (counted from gate decisions that used it).
+ *
+ * @generated from message warden.approval.v1.StandingApprovalExhausted
+ */
+export type StandingApprovalExhausted = Message<"warden.approval.v1.StandingApprovalExhausted"> & {
+  /**
+   * @generated from field: string standing_id = 1;
+   */
+  standingId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: uint32 uses = 3;
+   */
+  uses: number;
+
+  /**
+   * @generated from field: double exhausted_at_ms = 4;
+   */
+  exhaustedAtMs: number;
+};
+
+/**
+ * Describes the message warden.approval.v1.StandingApprovalExhausted.
+ * Use `create(StandingApprovalExhaustedSchema)` to create a new message.
+ */
+export const StandingApprovalExhaustedSchema: GenMessage<StandingApprovalExhausted> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 6);
 

@@ -2,15 +2,15 @@
 // @generated from file warden/killswitch/v1/killswitch.proto (package warden.killswitch.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file warden/killswitch/v1/killswitch.proto.
  */
 export const file_warden_killswitch_v1_killswitch: GenFile = /*@__PURE__*/
-  fileDesc("CiV3YXJkZW4va2lsbHN3aXRjaC92MS9raWxsc3dpdGNoLnByb3RvEhR3YXJkZW4ua2lsbHN3aXRjaC52MSJKCgVTY29wZRIRCgl0ZW5hbnRfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEgwKBHRvb2wYBCABKAkipAEKEUtpbGxTd2l0Y2hFbmdhZ2VkEhEKCXN3aXRjaF9pZBgBIAEoCRIqCgVzY29wZRgCIAEoCzIbLndhcmRlbi5raWxsc3dpdGNoLnYxLlNjb3BlEg4KBnJlYXNvbhgDIAEoCRISCgplbmdhZ2VkX2J5GAQgASgJEhUKDWVuZ2FnZWRfYXRfbXMYBSABKAESFQoNZXhwaXJlc19hdF9tcxgGIAEoASKQAQoSS2lsbFN3aXRjaFJlbGVhc2VkEhEKCXN3aXRjaF9pZBgBIAEoCRIqCgVzY29wZRgCIAEoCzIbLndhcmRlbi5raWxsc3dpdGNoLnYxLlNjb3BlEg4KBnJlYXNvbhgDIAEoCRITCgtyZWxlYXNlZF9ieRgEIAEoCRIWCg5yZWxlYXNlZF9hdF9tcxgFIAEoAWIGcHJvdG8z");
+  fileDesc("CiV3YXJkZW4va2lsbHN3aXRjaC92MS9raWxsc3dpdGNoLnByb3RvEhR3YXJkZW4ua2lsbHN3aXRjaC52MSJKCgVTY29wZRIRCgl0ZW5hbnRfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEgwKBHRvb2wYBCABKAki0wEKEUtpbGxTd2l0Y2hFbmdhZ2VkEhEKCXN3aXRjaF9pZBgBIAEoCRIqCgVzY29wZRgCIAEoCzIbLndhcmRlbi5raWxsc3dpdGNoLnYxLlNjb3BlEg4KBnJlYXNvbhgDIAEoCRISCgplbmdhZ2VkX2J5GAQgASgJEhUKDWVuZ2FnZWRfYXRfbXMYBSABKAESFQoNZXhwaXJlc19hdF9tcxgGIAEoARItCgdlZmZlY3RzGAcgAygOMhwud2FyZGVuLmtpbGxzd2l0Y2gudjEuRWZmZWN0IpABChJLaWxsU3dpdGNoUmVsZWFzZWQSEQoJc3dpdGNoX2lkGAEgASgJEioKBXNjb3BlGAIgASgLMhsud2FyZGVuLmtpbGxzd2l0Y2gudjEuU2NvcGUSDgoGcmVhc29uGAMgASgJEhMKC3JlbGVhc2VkX2J5GAQgASgJEhYKDnJlbGVhc2VkX2F0X21zGAUgASgBIrwBCglSdW5IYWx0ZWQSDgoGcnVuX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIRCglzd2l0Y2hfaWQYBCABKAkSDgoGcmVhc29uGAUgASgJEh4KFmxhc3RfY29tcGxldGVkX3N0ZXBfaWQYBiABKAkSIQoZbGFzdF9jb21wbGV0ZWRfcmVxdWVzdF9pZBgHIAEoCRIUCgxoYWx0ZWRfYXRfbXMYCCABKAEihwEKFURlY2lzaW9uVG9rZW5zUmV2b2tlZBIRCglzd2l0Y2hfaWQYASABKAkSKgoFc2NvcGUYAiABKAsyGy53YXJkZW4ua2lsbHN3aXRjaC52MS5TY29wZRIYChBpc3N1ZWRfYmVmb3JlX21zGAMgASgBEhUKDXJldm9rZWRfYXRfbXMYBCABKAEq9AEKBkVmZmVjdBIWChJFRkZFQ1RfVU5TUEVDSUZJRUQQABITCg9FRkZFQ1RfU1RPUF9SVU4QARIXChNFRkZFQ1RfUkVWT0tFX1RPT0xTEAISHwobRUZGRUNUX0ZSRUVaRV9NRU1PUllfV1JJVEVTEAMSGgoWRUZGRUNUX1BSRVZFTlRfUkVUUklFUxAEEhsKF0VGRkVDVF9CTE9DS19ERUxFR0FUSU9OEAUSGgoWRUZGRUNUX1BSRVNFUlZFX1RSQUNFUxAGEhcKE0VGRkVDVF9OT1RJRllfT1dORVIQBxIVChFFRkZFQ1RfU0FGRV9TVEFURRAIYgZwcm90bzM");
 
 /**
  * A kill switch's scope. Empty fields are wildcards; an entirely empty scope is global.
@@ -84,6 +84,13 @@ export type KillSwitchEngaged = Message<"warden.killswitch.v1.KillSwitchEngaged"
    * @generated from field: double expires_at_ms = 6;
    */
   expiresAtMs: number;
+
+  /**
+   * The effects it applies; empty means all eight.
+   *
+   * @generated from field: repeated warden.killswitch.v1.Effect effects = 7;
+   */
+  effects: Effect[];
 };
 
 /**
@@ -129,4 +136,170 @@ export type KillSwitchReleased = Message<"warden.killswitch.v1.KillSwitchRelease
  */
 export const KillSwitchReleasedSchema: GenMessage<KillSwitchReleased> = /*@__PURE__*/
   messageDesc(file_warden_killswitch_v1_killswitch, 2);
+
+/**
+ * A run stopped by a kill switch, in a known safe state. Orchestrators subscribe to it.
+ * killswitch.events, keyed by run id.
+ *
+ * @generated from message warden.killswitch.v1.RunHalted
+ */
+export type RunHalted = Message<"warden.killswitch.v1.RunHalted"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 3;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string switch_id = 4;
+   */
+  switchId: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * The last step of the run that completed (StepCompleted), empty if none did.
+   *
+   * @generated from field: string last_completed_step_id = 6;
+   */
+  lastCompletedStepId: string;
+
+  /**
+   * @generated from field: string last_completed_request_id = 7;
+   */
+  lastCompletedRequestId: string;
+
+  /**
+   * @generated from field: double halted_at_ms = 8;
+   */
+  haltedAtMs: number;
+};
+
+/**
+ * Describes the message warden.killswitch.v1.RunHalted.
+ * Use `create(RunHaltedSchema)` to create a new message.
+ */
+export const RunHaltedSchema: GenMessage<RunHalted> = /*@__PURE__*/
+  messageDesc(file_warden_killswitch_v1_killswitch, 3);
+
+/**
+ * Decision tokens in scope issued before `issued_before_ms` are revoked.
+ * killswitch.events, keyed by switch id.
+ *
+ * @generated from message warden.killswitch.v1.DecisionTokensRevoked
+ */
+export type DecisionTokensRevoked = Message<"warden.killswitch.v1.DecisionTokensRevoked"> & {
+  /**
+   * @generated from field: string switch_id = 1;
+   */
+  switchId: string;
+
+  /**
+   * @generated from field: warden.killswitch.v1.Scope scope = 2;
+   */
+  scope?: Scope | undefined;
+
+  /**
+   * @generated from field: double issued_before_ms = 3;
+   */
+  issuedBeforeMs: number;
+
+  /**
+   * @generated from field: double revoked_at_ms = 4;
+   */
+  revokedAtMs: number;
+};
+
+/**
+ * Describes the message warden.killswitch.v1.DecisionTokensRevoked.
+ * Use `create(DecisionTokensRevokedSchema)` to create a new message.
+ */
+export const DecisionTokensRevokedSchema: GenMessage<DecisionTokensRevoked> = /*@__PURE__*/
+  messageDesc(file_warden_killswitch_v1_killswitch, 4);
+
+/**
+ * The eight effects of a kill switch, each applied by the service that owns it.
+ *
+ * @generated from enum warden.killswitch.v1.Effect
+ */
+export enum Effect {
+  /**
+   * @generated from enum value: EFFECT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Policy denies every gate request in scope (including retries and late approvals).
+   *
+   * @generated from enum value: EFFECT_STOP_RUN = 1;
+   */
+  STOP_RUN = 1,
+
+  /**
+   * Decision tokens in scope are revoked (revocation list); tool calls in scope are denied.
+   *
+   * @generated from enum value: EFFECT_REVOKE_TOOLS = 2;
+   */
+  REVOKE_TOOLS = 2,
+
+  /**
+   * Policy denies memory writes in scope.
+   *
+   * @generated from enum value: EFFECT_FREEZE_MEMORY_WRITES = 3;
+   */
+  FREEZE_MEMORY_WRITES = 3,
+
+  /**
+   * Policy denies retries (attempt > 1) in scope.
+   *
+   * @generated from enum value: EFFECT_PREVENT_RETRIES = 4;
+   */
+  PREVENT_RETRIES = 4,
+
+  /**
+   * Policy denies delegation to and from agents in scope.
+   *
+   * @generated from enum value: EFFECT_BLOCK_DELEGATION = 5;
+   */
+  BLOCK_DELEGATION = 5,
+
+  /**
+   * Trace marks the runs in scope as an incident and holds them from retention.
+   *
+   * @generated from enum value: EFFECT_PRESERVE_TRACES = 6;
+   */
+  PRESERVE_TRACES = 6,
+
+  /**
+   * The owner is notified (event and signed webhook).
+   *
+   * @generated from enum value: EFFECT_NOTIFY_OWNER = 7;
+   */
+  NOTIFY_OWNER = 7,
+
+  /**
+   * RunHalted is published for each run in scope, naming its last completed step.
+   *
+   * @generated from enum value: EFFECT_SAFE_STATE = 8;
+   */
+  SAFE_STATE = 8,
+}
+
+/**
+ * Describes the enum warden.killswitch.v1.Effect.
+ */
+export const EffectSchema: GenEnum<Effect> = /*@__PURE__*/
+  enumDesc(file_warden_killswitch_v1_killswitch, 0);
 

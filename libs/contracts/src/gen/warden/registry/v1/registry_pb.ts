@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MemoryClass } from "../../gate/v1/gate_pb";
+import type { DataClass, MemoryClass, RiskClass } from "../../gate/v1/gate_pb";
 import { file_warden_gate_v1_gate } from "../../gate/v1/gate_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warden/registry/v1/registry.proto.
  */
 export const file_warden_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiF3YXJkZW4vcmVnaXN0cnkvdjEvcmVnaXN0cnkucHJvdG8SEndhcmRlbi5yZWdpc3RyeS52MSImCgVPd25lchIMCgR0ZWFtGAEgASgJEg8KB2NvbnRhY3QYAiABKAkiXwoJVG9vbEdyYW50EgwKBHRvb2wYASABKAkSDwoHYWN0aW9ucxgCIAMoCRIYChBjb250cmFjdF92ZXJzaW9uGAMgASgJEhkKEWRlZmluaXRpb25fZGlnZXN0GAQgASgJIm0KDE1lbW9yeUFjY2VzcxINCgVzdG9yZRgBIAEoCRIxCgxtZW1vcnlfY2xhc3MYAiABKA4yGy53YXJkZW4uZ2F0ZS52MS5NZW1vcnlDbGFzcxIMCgRyZWFkGAMgASgIEg0KBXdyaXRlGAQgASgIIjMKBkNoYW5nZRIKCgJieRgBIAEoCRIOCgZyZWFzb24YAiABKAkSDQoFYXRfbXMYAyABKAEiiAQKDEFnZW50UHJvZmlsZRIPCgdtaXNzaW9uGAEgASgJEigKBW93bmVyGAIgASgLMhkud2FyZGVuLnJlZ2lzdHJ5LnYxLk93bmVyEhgKEGJ1c2luZXNzX3Byb2Nlc3MYAyABKAkSDQoFbW9kZWwYBCABKAkSLAoFdG9vbHMYBSADKAsyHS53YXJkZW4ucmVnaXN0cnkudjEuVG9vbEdyYW50EjAKBm1lbW9yeRgGIAMoCzIgLndhcmRlbi5yZWdpc3RyeS52MS5NZW1vcnlBY2Nlc3MSPQoYZm9yYmlkZGVuX21lbW9yeV9jbGFzc2VzGAcgAygOMhsud2FyZGVuLmdhdGUudjEuTWVtb3J5Q2xhc3MSFAoMZW52aXJvbm1lbnRzGAggAygJEhYKDmF1dG9ub215X2xldmVsGAkgASgNEhUKDXNodXRkb3duX3BhdGgYCiABKAkSFQoNcm9sbGJhY2tfcGF0aBgLIAEoCRIUCgxkZWxlZ2F0ZXNfdG8YDCADKAkSFgoOYnVkZ2V0X3Byb2ZpbGUYDSABKAkSPAoGbGFiZWxzGA4gAygLMiwud2FyZGVuLnJlZ2lzdHJ5LnYxLkFnZW50UHJvZmlsZS5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqYBCg9BZ2VudFJlZ2lzdGVyZWQSEAoIYWdlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEjEKB3Byb2ZpbGUYAyABKAsyIC53YXJkZW4ucmVnaXN0cnkudjEuQWdlbnRQcm9maWxlEg8KB3ZlcnNpb24YBCABKA0SKgoGY2hhbmdlGAUgASgLMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLkNoYW5nZSKqAQoTQWdlbnRQcm9maWxlVXBkYXRlZBIQCghhZ2VudF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMQoHcHJvZmlsZRgDIAEoCzIgLndhcmRlbi5yZWdpc3RyeS52MS5BZ2VudFByb2ZpbGUSDwoHdmVyc2lvbhgEIAEoDRIqCgZjaGFuZ2UYBSABKAsyGi53YXJkZW4ucmVnaXN0cnkudjEuQ2hhbmdlInIKDkFnZW50QWN0aXZhdGVkEhAKCGFnZW50X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgNEioKBmNoYW5nZRgEIAEoCzIaLndhcmRlbi5yZWdpc3RyeS52MS5DaGFuZ2UicgoOQWdlbnRTdXNwZW5kZWQSEAoIYWdlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKA0SKgoGY2hhbmdlGAQgASgLMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLkNoYW5nZSJwCgxBZ2VudFJldGlyZWQSEAoIYWdlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKA0SKgoGY2hhbmdlGAQgASgLMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLkNoYW5nZSqMAQoKQWdlbnRTdGF0ZRIbChdBR0VOVF9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUFHRU5UX1NUQVRFX0RSQUZUEAESFgoSQUdFTlRfU1RBVEVfQUNUSVZFEAISGQoVQUdFTlRfU1RBVEVfU1VTUEVOREVEEAMSFwoTQUdFTlRfU1RBVEVfUkVUSVJFRBAEYgZwcm90bzM", [file_warden_gate_v1_gate]);
+  fileDesc("CiF3YXJkZW4vcmVnaXN0cnkvdjEvcmVnaXN0cnkucHJvdG8SEndhcmRlbi5yZWdpc3RyeS52MSImCgVPd25lchIMCgR0ZWFtGAEgASgJEg8KB2NvbnRhY3QYAiABKAkiXwoJVG9vbEdyYW50EgwKBHRvb2wYASABKAkSDwoHYWN0aW9ucxgCIAMoCRIYChBjb250cmFjdF92ZXJzaW9uGAMgASgJEhkKEWRlZmluaXRpb25fZGlnZXN0GAQgASgJIm0KDE1lbW9yeUFjY2VzcxINCgVzdG9yZRgBIAEoCRIxCgxtZW1vcnlfY2xhc3MYAiABKA4yGy53YXJkZW4uZ2F0ZS52MS5NZW1vcnlDbGFzcxIMCgRyZWFkGAMgASgIEg0KBXdyaXRlGAQgASgIIjMKBkNoYW5nZRIKCgJieRgBIAEoCRIOCgZyZWFzb24YAiABKAkSDQoFYXRfbXMYAyABKAEiiAQKDEFnZW50UHJvZmlsZRIPCgdtaXNzaW9uGAEgASgJEigKBW93bmVyGAIgASgLMhkud2FyZGVuLnJlZ2lzdHJ5LnYxLk93bmVyEhgKEGJ1c2luZXNzX3Byb2Nlc3MYAyABKAkSDQoFbW9kZWwYBCABKAkSLAoFdG9vbHMYBSADKAsyHS53YXJkZW4ucmVnaXN0cnkudjEuVG9vbEdyYW50EjAKBm1lbW9yeRgGIAMoCzIgLndhcmRlbi5yZWdpc3RyeS52MS5NZW1vcnlBY2Nlc3MSPQoYZm9yYmlkZGVuX21lbW9yeV9jbGFzc2VzGAcgAygOMhsud2FyZGVuLmdhdGUudjEuTWVtb3J5Q2xhc3MSFAoMZW52aXJvbm1lbnRzGAggAygJEhYKDmF1dG9ub215X2xldmVsGAkgASgNEhUKDXNodXRkb3duX3BhdGgYCiABKAkSFQoNcm9sbGJhY2tfcGF0aBgLIAEoCRIUCgxkZWxlZ2F0ZXNfdG8YDCADKAkSFgoOYnVkZ2V0X3Byb2ZpbGUYDSABKAkSPAoGbGFiZWxzGA4gAygLMiwud2FyZGVuLnJlZ2lzdHJ5LnYxLkFnZW50UHJvZmlsZS5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqYBCg9BZ2VudFJlZ2lzdGVyZWQSEAoIYWdlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEjEKB3Byb2ZpbGUYAyABKAsyIC53YXJkZW4ucmVnaXN0cnkudjEuQWdlbnRQcm9maWxlEg8KB3ZlcnNpb24YBCABKA0SKgoGY2hhbmdlGAUgASgLMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLkNoYW5nZSKqAQoTQWdlbnRQcm9maWxlVXBkYXRlZBIQCghhZ2VudF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMQoHcHJvZmlsZRgDIAEoCzIgLndhcmRlbi5yZWdpc3RyeS52MS5BZ2VudFByb2ZpbGUSDwoHdmVyc2lvbhgEIAEoDRIqCgZjaGFuZ2UYBSABKAsyGi53YXJkZW4ucmVnaXN0cnkudjEuQ2hhbmdlInIKDkFnZW50QWN0aXZhdGVkEhAKCGFnZW50X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgNEioKBmNoYW5nZRgEIAEoCzIaLndhcmRlbi5yZWdpc3RyeS52MS5DaGFuZ2UicgoOQWdlbnRTdXNwZW5kZWQSEAoIYWdlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKA0SKgoGY2hhbmdlGAQgASgLMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLkNoYW5nZSJwCgxBZ2VudFJldGlyZWQSEAoIYWdlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKA0SKgoGY2hhbmdlGAQgASgLMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLkNoYW5nZSItCglSYXRlTGltaXQSDQoFY2FsbHMYASABKA0SEQoJd2luZG93X21zGAIgASgBIjwKC1Byb2hpYml0aW9uEgoKAmlkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEgwKBHdoZW4YAyABKAki0wEKClRvb2xBY3Rpb24SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRItCgpyaXNrX2NsYXNzGAMgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhkKEXJlcXVpcmVzX2FwcHJvdmFsGAQgASgIEhEKCWRpZmZfZnJvbRgFIAEoCRIZChFibGFzdF9yYWRpdXNfZnJvbRgGIAEoCRIVCg1yb2xsYmFja19wYXRoGAcgASgJEhMKC2F1ZGl0X2V2ZW50GAggASgJItYDCgxUb29sQ29udHJhY3QSDAoEdG9vbBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhkKEWRlZmluaXRpb25fZGlnZXN0GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhQKDGNhcGFiaWxpdGllcxgFIAMoCRISCgptdXN0X25ldmVyGAYgAygJEjUKDHByb2hpYml0aW9ucxgHIAMoCzIfLndhcmRlbi5yZWdpc3RyeS52MS5Qcm9oaWJpdGlvbhIZChFpbnB1dF9zY2hlbWFfanNvbhgIIAEoCRIaChJvdXRwdXRfc2NoZW1hX2pzb24YCSABKAkSMgoPZGF0YV9jbGFzc2VzX2luGAogAygOMhkud2FyZGVuLmdhdGUudjEuRGF0YUNsYXNzEjMKEGRhdGFfY2xhc3Nlc19vdXQYCyADKA4yGS53YXJkZW4uZ2F0ZS52MS5EYXRhQ2xhc3MSMQoKcmF0ZV9saW1pdBgMIAEoCzIdLndhcmRlbi5yZWdpc3RyeS52MS5SYXRlTGltaXQSLwoHYWN0aW9ucxgNIAMoCzIeLndhcmRlbi5yZWdpc3RyeS52MS5Ub29sQWN0aW9uEhIKCm93bmVyX3RlYW0YDiABKAkiigEKFVRvb2xDb250cmFjdFB1Ymxpc2hlZBIRCgl0ZW5hbnRfaWQYASABKAkSMgoIY29udHJhY3QYAiABKAsyIC53YXJkZW4ucmVnaXN0cnkudjEuVG9vbENvbnRyYWN0EioKBmNoYW5nZRgDIAEoCzIaLndhcmRlbi5yZWdpc3RyeS52MS5DaGFuZ2UidQoVVG9vbENvbnRyYWN0V2l0aGRyYXduEhEKCXRlbmFudF9pZBgBIAEoCRIMCgR0b29sGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSKgoGY2hhbmdlGAQgASgLMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLkNoYW5nZSL1AQoZQWdlbnRDcmVkZW50aWFsUmVnaXN0ZXJlZBIQCghhZ2VudF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSFQoNY3JlZGVudGlhbF9pZBgDIAEoCRIwCgRraW5kGAQgASgOMiIud2FyZGVuLnJlZ2lzdHJ5LnYxLkNyZWRlbnRpYWxLaW5kEhIKCnB1YmxpY19qd2sYBSABKAkSEwoLc2VjcmV0X2hhc2gYBiABKAkSFQoNZXhwaXJlc19hdF9tcxgHIAEoARIqCgZjaGFuZ2UYCCABKAsyGi53YXJkZW4ucmVnaXN0cnkudjEuQ2hhbmdlIoABChZBZ2VudENyZWRlbnRpYWxSZXZva2VkEhAKCGFnZW50X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIVCg1jcmVkZW50aWFsX2lkGAMgASgJEioKBmNoYW5nZRgEIAEoCzIaLndhcmRlbi5yZWdpc3RyeS52MS5DaGFuZ2UirgEKEURlbGVnYXRpb25HcmFudGVkEhAKCGdyYW50X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIPCgdzdWJqZWN0GAQgASgJEg4KBnNjb3BlcxgFIAMoCRIVCg1leHBpcmVzX2F0X21zGAYgASgBEioKBmNoYW5nZRgHIAEoCzIaLndhcmRlbi5yZWdpc3RyeS52MS5DaGFuZ2UihwEKEURlbGVnYXRpb25SZXZva2VkEhAKCGdyYW50X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIPCgdzdWJqZWN0GAQgASgJEioKBmNoYW5nZRgFIAEoCzIaLndhcmRlbi5yZWdpc3RyeS52MS5DaGFuZ2UiywEKEVNpZ25pbmdLZXlSb3RhdGVkEgsKA2tpZBgBIAEoCRInCgN1c2UYAiABKA4yGi53YXJkZW4ucmVnaXN0cnkudjEuS2V5VXNlEgsKA2FsZxgDIAEoCRISCgpwdWJsaWNfandrGAQgASgJEhoKEnNlYWxlZF9wcml2YXRlX2tleRgFIAEoCRIXCg9hY3RpdmF0ZWRfYXRfbXMYBiABKAESKgoGY2hhbmdlGAcgASgLMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLkNoYW5nZSJ1ChFTaWduaW5nS2V5UmV0aXJlZBILCgNraWQYASABKAkSJwoDdXNlGAIgASgOMhoud2FyZGVuLnJlZ2lzdHJ5LnYxLktleVVzZRIqCgZjaGFuZ2UYAyABKAsyGi53YXJkZW4ucmVnaXN0cnkudjEuQ2hhbmdlKowBCgpBZ2VudFN0YXRlEhsKF0FHRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRQUdFTlRfU1RBVEVfRFJBRlQQARIWChJBR0VOVF9TVEFURV9BQ1RJVkUQAhIZChVBR0VOVF9TVEFURV9TVVNQRU5ERUQQAxIXChNBR0VOVF9TVEFURV9SRVRJUkVEEAQqdAoOQ3JlZGVudGlhbEtpbmQSHwobQ1JFREVOVElBTF9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaQ1JFREVOVElBTF9LSU5EX1BVQkxJQ19LRVkQARIhCh1DUkVERU5USUFMX0tJTkRfQ0xJRU5UX1NFQ1JFVBACKlYKBktleVVzZRIXChNLRVlfVVNFX1VOU1BFQ0lGSUVEEAASFwoTS0VZX1VTRV9BR0VOVF9UT0tFThABEhoKFktFWV9VU0VfREVDSVNJT05fVE9LRU4QAmIGcHJvdG8z", [file_warden_gate_v1_gate]);
 
 /**
  * @generated from message warden.registry.v1.Owner
@@ -387,6 +387,528 @@ export const AgentRetiredSchema: GenMessage<AgentRetired> = /*@__PURE__*/
   messageDesc(file_warden_registry_v1_registry, 9);
 
 /**
+ * A rate limit: at most `calls` calls per `window_ms`, per agent.
+ *
+ * @generated from message warden.registry.v1.RateLimit
+ */
+export type RateLimit = Message<"warden.registry.v1.RateLimit"> & {
+  /**
+   * @generated from field: uint32 calls = 1;
+   */
+  calls: number;
+
+  /**
+   * @generated from field: double window_ms = 2;
+   */
+  windowMs: number;
+};
+
+/**
+ * Describes the message warden.registry.v1.RateLimit.
+ * Use `create(RateLimitSchema)` to create a new message.
+ */
+export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 10);
+
+/**
+ * Something a tool must never do, checkable at the gate: a CEL expression over the request
+ * (the same variables as policy rules); when it evaluates to true the request is denied.
+ *
+ * @generated from message warden.registry.v1.Prohibition
+ */
+export type Prohibition = Message<"warden.registry.v1.Prohibition"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string when = 3;
+   */
+  when: string;
+};
+
+/**
+ * Describes the message warden.registry.v1.Prohibition.
+ * Use `create(ProhibitionSchema)` to create a new message.
+ */
+export const ProhibitionSchema: GenMessage<Prohibition> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 11);
+
+/**
+ * One action a tool offers (e.g. tickets.read, tickets.close) and what governs it.
+ *
+ * @generated from message warden.registry.v1.ToolAction
+ */
+export type ToolAction = Message<"warden.registry.v1.ToolAction"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * @generated from field: warden.gate.v1.RiskClass risk_class = 3;
+   */
+  riskClass: RiskClass;
+
+  /**
+   * @generated from field: bool requires_approval = 4;
+   */
+  requiresApproval: boolean;
+
+  /**
+   * Where an approval task finds its context: JSON pointers (RFC 6901) into the request's
+   * arguments for the diff and the blast radius; the rollback path as text.
+   *
+   * @generated from field: string diff_from = 5;
+   */
+  diffFrom: string;
+
+  /**
+   * @generated from field: string blast_radius_from = 6;
+   */
+  blastRadiusFrom: string;
+
+  /**
+   * @generated from field: string rollback_path = 7;
+   */
+  rollbackPath: string;
+
+  /**
+   * The audit event the tool emits for this action.
+   *
+   * @generated from field: string audit_event = 8;
+   */
+  auditEvent: string;
+};
+
+/**
+ * Describes the message warden.registry.v1.ToolAction.
+ * Use `create(ToolActionSchema)` to create a new message.
+ */
+export const ToolActionSchema: GenMessage<ToolAction> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 12);
+
+/**
+ * A tool's contract at one version. The definition digest is the sha256 of the tool's
+ * canonical definition (JSON with sorted keys, `sha256:<hex>`); a changed definition is a new version.
+ *
+ * @generated from message warden.registry.v1.ToolContract
+ */
+export type ToolContract = Message<"warden.registry.v1.ToolContract"> & {
+  /**
+   * @generated from field: string tool = 1;
+   */
+  tool: string;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * @generated from field: string definition_digest = 3;
+   */
+  definitionDigest: string;
+
+  /**
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * What it can do, and what it must never do (prose, for people).
+   *
+   * @generated from field: repeated string capabilities = 5;
+   */
+  capabilities: string[];
+
+  /**
+   * @generated from field: repeated string must_never = 6;
+   */
+  mustNever: string[];
+
+  /**
+   * Machine-checked prohibitions.
+   *
+   * @generated from field: repeated warden.registry.v1.Prohibition prohibitions = 7;
+   */
+  prohibitions: Prohibition[];
+
+  /**
+   * JSON Schema (draft 2020-12) of the arguments, and of the trusted output, as JSON text.
+   *
+   * @generated from field: string input_schema_json = 8;
+   */
+  inputSchemaJson: string;
+
+  /**
+   * @generated from field: string output_schema_json = 9;
+   */
+  outputSchemaJson: string;
+
+  /**
+   * @generated from field: repeated warden.gate.v1.DataClass data_classes_in = 10;
+   */
+  dataClassesIn: DataClass[];
+
+  /**
+   * @generated from field: repeated warden.gate.v1.DataClass data_classes_out = 11;
+   */
+  dataClassesOut: DataClass[];
+
+  /**
+   * @generated from field: warden.registry.v1.RateLimit rate_limit = 12;
+   */
+  rateLimit?: RateLimit | undefined;
+
+  /**
+   * @generated from field: repeated warden.registry.v1.ToolAction actions = 13;
+   */
+  actions: ToolAction[];
+
+  /**
+   * @generated from field: string owner_team = 14;
+   */
+  ownerTeam: string;
+};
+
+/**
+ * Describes the message warden.registry.v1.ToolContract.
+ * Use `create(ToolContractSchema)` to create a new message.
+ */
+export const ToolContractSchema: GenMessage<ToolContract> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 13);
+
+/**
+ * @generated from message warden.registry.v1.ToolContractPublished
+ */
+export type ToolContractPublished = Message<"warden.registry.v1.ToolContractPublished"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: warden.registry.v1.ToolContract contract = 2;
+   */
+  contract?: ToolContract | undefined;
+
+  /**
+   * @generated from field: warden.registry.v1.Change change = 3;
+   */
+  change?: Change | undefined;
+};
+
+/**
+ * Describes the message warden.registry.v1.ToolContractPublished.
+ * Use `create(ToolContractPublishedSchema)` to create a new message.
+ */
+export const ToolContractPublishedSchema: GenMessage<ToolContractPublished> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 14);
+
+/**
+ * A version is withdrawn: agents pinned to it are denied until they pin another.
+ *
+ * @generated from message warden.registry.v1.ToolContractWithdrawn
+ */
+export type ToolContractWithdrawn = Message<"warden.registry.v1.ToolContractWithdrawn"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string tool = 2;
+   */
+  tool: string;
+
+  /**
+   * @generated from field: string version = 3;
+   */
+  version: string;
+
+  /**
+   * @generated from field: warden.registry.v1.Change change = 4;
+   */
+  change?: Change | undefined;
+};
+
+/**
+ * Describes the message warden.registry.v1.ToolContractWithdrawn.
+ * Use `create(ToolContractWithdrawnSchema)` to create a new message.
+ */
+export const ToolContractWithdrawnSchema: GenMessage<ToolContractWithdrawn> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 15);
+
+/**
+ * @generated from message warden.registry.v1.AgentCredentialRegistered
+ */
+export type AgentCredentialRegistered = Message<"warden.registry.v1.AgentCredentialRegistered"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string credential_id = 3;
+   */
+  credentialId: string;
+
+  /**
+   * @generated from field: warden.registry.v1.CredentialKind kind = 4;
+   */
+  kind: CredentialKind;
+
+  /**
+   * For PUBLIC_KEY: the public JWK as JSON text.
+   *
+   * @generated from field: string public_jwk = 5;
+   */
+  publicJwk: string;
+
+  /**
+   * For CLIENT_SECRET: a salted, slow hash of the secret (never the secret).
+   *
+   * @generated from field: string secret_hash = 6;
+   */
+  secretHash: string;
+
+  /**
+   * 0 = no expiry.
+   *
+   * @generated from field: double expires_at_ms = 7;
+   */
+  expiresAtMs: number;
+
+  /**
+   * @generated from field: warden.registry.v1.Change change = 8;
+   */
+  change?: Change | undefined;
+};
+
+/**
+ * Describes the message warden.registry.v1.AgentCredentialRegistered.
+ * Use `create(AgentCredentialRegisteredSchema)` to create a new message.
+ */
+export const AgentCredentialRegisteredSchema: GenMessage<AgentCredentialRegistered> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 16);
+
+/**
+ * @generated from message warden.registry.v1.AgentCredentialRevoked
+ */
+export type AgentCredentialRevoked = Message<"warden.registry.v1.AgentCredentialRevoked"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string credential_id = 3;
+   */
+  credentialId: string;
+
+  /**
+   * @generated from field: warden.registry.v1.Change change = 4;
+   */
+  change?: Change | undefined;
+};
+
+/**
+ * Describes the message warden.registry.v1.AgentCredentialRevoked.
+ * Use `create(AgentCredentialRevokedSchema)` to create a new message.
+ */
+export const AgentCredentialRevokedSchema: GenMessage<AgentCredentialRevoked> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 17);
+
+/**
+ * `subject` (a user or owner) grants `agent_id` authority to act on their behalf for `scopes`
+ * ("<tool>:<action>", "*" wildcards allowed in either part) until `expires_at_ms`.
+ *
+ * @generated from message warden.registry.v1.DelegationGranted
+ */
+export type DelegationGranted = Message<"warden.registry.v1.DelegationGranted"> & {
+  /**
+   * @generated from field: string grant_id = 1;
+   */
+  grantId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 3;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: repeated string scopes = 5;
+   */
+  scopes: string[];
+
+  /**
+   * @generated from field: double expires_at_ms = 6;
+   */
+  expiresAtMs: number;
+
+  /**
+   * @generated from field: warden.registry.v1.Change change = 7;
+   */
+  change?: Change | undefined;
+};
+
+/**
+ * Describes the message warden.registry.v1.DelegationGranted.
+ * Use `create(DelegationGrantedSchema)` to create a new message.
+ */
+export const DelegationGrantedSchema: GenMessage<DelegationGranted> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 18);
+
+/**
+ * @generated from message warden.registry.v1.DelegationRevoked
+ */
+export type DelegationRevoked = Message<"warden.registry.v1.DelegationRevoked"> & {
+  /**
+   * @generated from field: string grant_id = 1;
+   */
+  grantId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 3;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: warden.registry.v1.Change change = 5;
+   */
+  change?: Change | undefined;
+};
+
+/**
+ * Describes the message warden.registry.v1.DelegationRevoked.
+ * Use `create(DelegationRevokedSchema)` to create a new message.
+ */
+export const DelegationRevokedSchema: GenMessage<DelegationRevoked> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 19);
+
+/**
+ * A new signing key becomes the active one for its use. The private key travels sealed
+ * (AES-256-GCM under the key-encryption key both signer services are configured with; see
+ * libs/platform/src/crypto/sealed-key.ts); the public key is published in the JWKS until retired.
+ *
+ * @generated from message warden.registry.v1.SigningKeyRotated
+ */
+export type SigningKeyRotated = Message<"warden.registry.v1.SigningKeyRotated"> & {
+  /**
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * @generated from field: warden.registry.v1.KeyUse use = 2;
+   */
+  use: KeyUse;
+
+  /**
+   * @generated from field: string alg = 3;
+   */
+  alg: string;
+
+  /**
+   * @generated from field: string public_jwk = 4;
+   */
+  publicJwk: string;
+
+  /**
+   * @generated from field: string sealed_private_key = 5;
+   */
+  sealedPrivateKey: string;
+
+  /**
+   * @generated from field: double activated_at_ms = 6;
+   */
+  activatedAtMs: number;
+
+  /**
+   * @generated from field: warden.registry.v1.Change change = 7;
+   */
+  change?: Change | undefined;
+};
+
+/**
+ * Describes the message warden.registry.v1.SigningKeyRotated.
+ * Use `create(SigningKeyRotatedSchema)` to create a new message.
+ */
+export const SigningKeyRotatedSchema: GenMessage<SigningKeyRotated> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 20);
+
+/**
+ * A key leaves the JWKS: tokens it signed no longer verify.
+ *
+ * @generated from message warden.registry.v1.SigningKeyRetired
+ */
+export type SigningKeyRetired = Message<"warden.registry.v1.SigningKeyRetired"> & {
+  /**
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * @generated from field: warden.registry.v1.KeyUse use = 2;
+   */
+  use: KeyUse;
+
+  /**
+   * @generated from field: warden.registry.v1.Change change = 3;
+   */
+  change?: Change | undefined;
+};
+
+/**
+ * Describes the message warden.registry.v1.SigningKeyRetired.
+ * Use `create(SigningKeyRetiredSchema)` to create a new message.
+ */
+export const SigningKeyRetiredSchema: GenMessage<SigningKeyRetired> = /*@__PURE__*/
+  messageDesc(file_warden_registry_v1_registry, 21);
+
+/**
  * @generated from enum warden.registry.v1.AgentState
  */
 export enum AgentState {
@@ -421,4 +943,64 @@ export enum AgentState {
  */
 export const AgentStateSchema: GenEnum<AgentState> = /*@__PURE__*/
   enumDesc(file_warden_registry_v1_registry, 0);
+
+/**
+ * @generated from enum warden.registry.v1.CredentialKind
+ */
+export enum CredentialKind {
+  /**
+   * @generated from enum value: CREDENTIAL_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The agent holds a private key and signs a client assertion (private_key_jwt).
+   *
+   * @generated from enum value: CREDENTIAL_KIND_PUBLIC_KEY = 1;
+   */
+  PUBLIC_KEY = 1,
+
+  /**
+   * The agent holds a client secret; only its hash is recorded.
+   *
+   * @generated from enum value: CREDENTIAL_KIND_CLIENT_SECRET = 2;
+   */
+  CLIENT_SECRET = 2,
+}
+
+/**
+ * Describes the enum warden.registry.v1.CredentialKind.
+ */
+export const CredentialKindSchema: GenEnum<CredentialKind> = /*@__PURE__*/
+  enumDesc(file_warden_registry_v1_registry, 1);
+
+/**
+ * @generated from enum warden.registry.v1.KeyUse
+ */
+export enum KeyUse {
+  /**
+   * @generated from enum value: KEY_USE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Signs agent tokens (issued by the registry, verified by the gate).
+   *
+   * @generated from enum value: KEY_USE_AGENT_TOKEN = 1;
+   */
+  AGENT_TOKEN = 1,
+
+  /**
+   * Signs decision tokens (issued by policy on allow, verified offline by tools via the JWKS).
+   *
+   * @generated from enum value: KEY_USE_DECISION_TOKEN = 2;
+   */
+  DECISION_TOKEN = 2,
+}
+
+/**
+ * Describes the enum warden.registry.v1.KeyUse.
+ */
+export const KeyUseSchema: GenEnum<KeyUse> = /*@__PURE__*/
+  enumDesc(file_warden_registry_v1_registry, 2);
 
