@@ -30,7 +30,7 @@ describe('trace consumers dead-letter bad input and keep going (real Kafka and P
       Topic.approvalEvents,
       Topic.gateOutcomes,
     ],
-    'projection.runs': [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes],
+    'projection.runs': [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes, Topic.killswitchEvents],
     'projection.audit': [Topic.traceAudit],
     'projection.kill_switches': [Topic.killswitchEvents],
     'projection.holds': [Topic.traceHolds],

@@ -1,4 +1,12 @@
-import { create, KillSwitchEngagedSchema, KillSwitchReleasedSchema, ScopeSchema, Topic } from '@warden/contracts';
+import {
+  create,
+  Effect,
+  KillSwitchEngagedSchema,
+  KillSwitchReleasedSchema,
+  RunHaltedSchema,
+  ScopeSchema,
+  Topic,
+} from '@warden/contracts';
 import { eventually } from '@warden/platform/testing';
 import { gateChain, GateEvent, Identity, TraceHarness } from './testing/trace.harness';
 
@@ -50,9 +58,36 @@ describe('retention and holds (real Kafka and Postgres)', () => {
           engagedAtMs: old,
         }),
       },
+      {
+        topic: Topic.killswitchEvents,
+        key: 'ks-stop-only',
+        run: none,
+        time: old,
+        data: create(KillSwitchEngagedSchema, {
+          switchId: 'ks-stop-only',
+          scope: create(ScopeSchema, { tenantId: 'acme', agentId: 'stopped-bot' }),
+          reason: 'stop, keep no traces',
+          engagedAtMs: old - 1000,
+          effects: [Effect.STOP_RUN],
+        }),
+      },
+      {
+        topic: Topic.killswitchEvents,
+        key: 'run-killed',
+        run: run('run-killed', 'killed-bot'),
+        time: old + 10,
+        data: create(RunHaltedSchema, {
+          runId: 'run-killed',
+          tenantId: 'acme',
+          agentId: 'killed-bot',
+          switchId: 'ks-agent',
+          haltedAtMs: old + 10,
+        }),
+      },
     ];
     await trace.publish([
       ...switches,
+      ...gateChain(run('run-stopped', 'stopped-bot'), 'req-stopped', old, 'deny'),
       ...gateChain(run('run-old'), 'req-old', old, 'allow'),
       ...gateChain(run('run-held'), 'req-held', old, 'deny'),
       ...gateChain(run('run-killed', 'killed-bot'), 'req-killed', old, 'deny'),
@@ -112,16 +147,19 @@ describe('retention and holds (real Kafka and Postgres)', () => {
       ),
     );
     expect((await trace.call('GET', '/runs/run-killed', auditor)).body).toMatchObject({
+      halted: true,
       held: true,
       holds: [{ held_by: 'kill_switch', ref: 'ks-agent', reason: 'leaking data' }],
     });
     expect((await trace.call('GET', '/runs/run-old', auditor)).body).toMatchObject({ held: false, holds: [] });
+    // A switch whose effects do not include preserve_traces holds nothing.
+    expect((await trace.call('GET', '/runs/run-stopped', auditor)).body).toMatchObject({ held: false, halted: false });
   });
 
   it('purges old runs that nothing holds, and keeps held and recent ones', async () => {
     expect((await trace.call('POST', '/admin/retention/run', auditor, { days: 30 })).status).toBe(403);
     const purged = await trace.call('POST', '/admin/retention/run', sre, { days: 30 });
-    expect(purged.body).toMatchObject({ runs: 2, requests: 2 });
+    expect(purged.body).toMatchObject({ runs: 3, requests: 3 });
     expect(await runIds()).toEqual(['run-held', 'run-killed', 'run-new', 'run-payments']);
     expect((await trace.call('GET', '/requests/req-old', auditor)).status).toBe(404);
     expect((await trace.call('GET', '/requests/req-held', auditor)).status).toBe(200);

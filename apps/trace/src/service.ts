@@ -14,6 +14,7 @@ import { RunsHttpController } from './http/runs.http.controller';
 import { SummariesHttpController } from './http/summaries.http.controller';
 import { Init1763700000000 } from './migrations/1763700000000-init';
 import { TraceFabric1763800000000 } from './migrations/1763800000000-trace-fabric';
+import { KillSwitchEffects1763900000000 } from './migrations/1763900000000-kill-switch-effects';
 import { GenAiSpanExporter } from './otel/gen-ai-exporter';
 import { TraceProjections, wireTraceProjections } from './projections';
 import { ReplayService } from './replay/replay.service';
@@ -38,7 +39,7 @@ export function traceService(
 } {
   const runtime = createServiceRuntime('trace', config, {
     schema: 'trace',
-    migrations: [Init1763700000000, TraceFabric1763800000000],
+    migrations: [Init1763700000000, TraceFabric1763800000000, KillSwitchEffects1763900000000],
   });
   const projections = wireTraceProjections(runtime, config.rebuildMaxRows);
   const { forwarder } = wireAudit(runtime, config.partitions);

@@ -1,4 +1,5 @@
 import {
+  Effect,
   KillSwitchEngaged,
   KillSwitchEngagedSchema,
   KillSwitchReleased,
@@ -22,6 +23,8 @@ export interface KillSwitchRow {
   readonly engaged_by: string | null;
   readonly engaged_at: string | null;
   readonly expires_at: string | null;
+  /** The effects it applies (`preserve_traces`, ...); empty means all of them. */
+  readonly effects: readonly string[];
   readonly released_by: string | null;
   readonly released_at: string | null;
   readonly [column: string]: unknown;
@@ -46,6 +49,7 @@ export const killSwitchesProjection: ProjectionDefinition<KillSwitchRow> = {
         engaged_by: data.engagedBy,
         engaged_at: iso(data.engagedAtMs) ?? iso(event.time),
         expires_at: iso(data.expiresAtMs),
+        effects: data.effects.map((e) => (Effect[e] ?? `unknown_${e}`).toLowerCase()),
       });
     }
     if (base.released_at !== null || base.released_by !== null) return base;
@@ -64,6 +68,7 @@ function blank(data: Handled): KillSwitchRow {
     engaged_by: null,
     engaged_at: null,
     expires_at: null,
+    effects: [],
     released_by: null,
     released_at: null,
   });

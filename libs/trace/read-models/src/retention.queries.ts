@@ -13,9 +13,10 @@ export interface HeldRun {
 }
 
 /**
- * The holds on a run `r` of trace.runs: explicit holds in force, and kill switches whose scope
- * covers the run and that were in force while it was active. A switch scoped to a tool covers
- * the run when the run asked for that tool.
+ * The holds on a run `r` of trace.runs: explicit holds in force, and kill switches that preserve
+ * traces (effect `preserve_traces`, or no effects listed, which means all) whose scope covers the
+ * run and that were in force while it was active. A switch scoped to a tool covers the run when
+ * the run asked for that tool.
  */
 const HOLDS_OF_RUN = `
   SELECT h.kind AS held_by, h.id AS ref, h.reason
@@ -26,6 +27,7 @@ const HOLDS_OF_RUN = `
   SELECT 'kill_switch', k.id, k.reason
     FROM trace.kill_switches k
    WHERE k.engaged_at IS NOT NULL
+     AND (k.effects = '[]'::jsonb OR k.effects ? 'preserve_traces')
      AND (k.tenant_id = '' OR k.tenant_id = r.tenant_id)
      AND (k.agent_id = '' OR k.agent_id = r.agent_id)
      AND (k.run_id = '' OR k.run_id = r.run_id)
