@@ -104,6 +104,13 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
       audit: { chain: { ok: true, records: 4 } },
       replay: { verification: { different: 1 } },
     });
+    const changes = (bundle.body.replay as { changes: { type: string; data: Record<string, unknown> }[] }).changes;
+    expect(changes.map((c) => c.type)).toEqual([
+      'warden.registry.v1.AgentRegistered',
+      'warden.registry.v1.AgentActivated',
+      'warden.killswitch.v1.KillSwitchEngaged',
+    ]);
+    expect(changes[2].data).toMatchObject({ switchId: 'ks-run-refunds', reason: 'runaway refunds' });
     expect((bundle.body.requests as { id: string }[]).map((r) => r.id)).toEqual(['req-1', 'req-2', 'req-3', 'req-4']);
     expect((bundle.body.audit as { records: unknown[] }).records).toHaveLength(4);
   });

@@ -187,10 +187,18 @@ export class ExportRunHandler implements IQueryHandler<ExportRun> {
         ? {
             timeline: await this.replay.timeline(tenantId, runId),
             verification: await this.replay.verify(tenantId, runId),
+            changes: await this.replay.changes(tenantId, ...changeWindow(runs)),
           }
         : undefined,
     };
   }
+}
+
+/** What changed from a day before the run started until it was last active. */
+function changeWindow(runs: readonly { first_seen_at: Date | null; last_seen_at: Date | null }[]): [number, number] {
+  const first = Math.min(...runs.map((r) => r.first_seen_at?.getTime() ?? Number.MAX_SAFE_INTEGER));
+  const last = Math.max(...runs.map((r) => r.last_seen_at?.getTime() ?? 0));
+  return [first - 86_400_000, last];
 }
 
 @QueryHandler(ReplayRun)

@@ -1,4 +1,4 @@
-import { GateDecided, Topic, TopicName } from '@warden/contracts';
+import { GateDecided, toJson, Topic, TopicName, typeRegistry } from '@warden/contracts';
 import { invalid, notFound } from '@warden/kernel';
 import { ServiceRuntime } from '@warden/platform';
 import { EVALUATOR_VERSIONS, STATE_TOPICS, verifyDecisions, VerificationReport } from '@warden/trace-domain';
@@ -31,6 +31,23 @@ export interface ReplayedRun {
   readonly timeline: readonly RequestRow[];
   /** Records of the run that did not decode (the projections dead-lettered them). */
   readonly skipped: number;
+}
+
+/** The topics whose events change what decisions are made from: the registry, policy, budgets, kill switches. */
+export const CHANGE_TOPICS: readonly TopicName[] = [
+  Topic.registryEvents,
+  Topic.policyEvents,
+  Topic.budgetEvents,
+  Topic.killswitchEvents,
+];
+
+export interface Change {
+  readonly at: string;
+  readonly topic: string;
+  readonly type: string;
+  readonly key: string;
+  readonly position: string;
+  readonly data: unknown;
 }
 
 /**
@@ -84,6 +101,28 @@ export class ReplayService {
     };
   }
 
+  /**
+   * What changed around a run, from Kafka: the registry, policy, budget and kill-switch events of
+   * the tenant (or of no tenant: global switches, signing keys) with event times in the range.
+   */
+  async changes(tenantId: string, fromMs: number, toMs: number): Promise<Change[]> {
+    const { events } = await readEvents(this.runtime, CHANGE_TOPICS, () => true);
+    return inTimeOrder(events)
+      .filter((e) => e.event.time >= fromMs && e.event.time <= toMs)
+      .filter((e) => [tenantId, ''].includes(tenantOf(e)))
+      .map((e) => {
+        const schema = typeRegistry.getMessage(e.event.type)!;
+        return {
+          at: new Date(e.event.time).toISOString(),
+          topic: e.topic,
+          type: e.event.type,
+          key: e.event.key,
+          position: `${e.topic}:${e.partition}:${e.offset}`,
+          data: toJson(schema, e.event.data, { registry: typeRegistry }),
+        };
+      });
+  }
+
   /** Re-evaluates the run's recorded decisions (or, with `whatIf`, with that bundle version). */
   async verify(tenantId: string, runId: string, whatIf?: string): Promise<VerificationReport> {
     if (whatIf !== undefined && !EVALUATOR_VERSIONS.includes(whatIf)) {
@@ -115,8 +154,12 @@ export class ReplayService {
 }
 
 function tenantOf({ event }: ReadEvent): string {
-  const data = event.data as { tenantId?: string; request?: { tenantId?: string } };
-  return data.tenantId || data.request?.tenantId || event.tenantId;
+  const data = event.data as {
+    tenantId?: string;
+    request?: { tenantId?: string };
+    scope?: { tenantId?: string };
+  };
+  return data.tenantId || data.request?.tenantId || data.scope?.tenantId || event.tenantId;
 }
 
 function requestIdOf({ event }: ReadEvent): string {
