@@ -44,6 +44,9 @@ describe('audit chain (real Kafka and Postgres)', () => {
     expect(new Set(chain.map((l) => l.run_id)).size).toBe(4);
     chain.forEach((l, i) => expect(l.prev_hash).toBe(i === 0 ? '' : chain[i - 1].hash));
     expect(await chainLength('globex')).toBe(decisionsOf(events) - acmeDecisions);
+    const page = (await trace.call<{ seq: number }[]>('GET', '/audit?fromSeq=3&limit=2', auditor)).body;
+    expect(page.map((l) => l.seq)).toEqual([3, 4]);
+    expect((await trace.call('GET', '/audit?fromSeq=0', auditor)).body).toMatchObject({ field: 'fromSeq' });
     expect(await verify()).toMatchObject({
       tenantId: 'acme',
       ok: true,

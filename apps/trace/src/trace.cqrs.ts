@@ -85,7 +85,11 @@ export class VerifyAudit {
   ) {}
 }
 export class ListAudit {
-  constructor(readonly tenantId: string) {}
+  constructor(
+    readonly tenantId: string,
+    readonly fromSeq: number,
+    readonly limit: number,
+  ) {}
 }
 export class HandleHoldCommand {
   constructor(readonly command: HoldCommand) {}
@@ -228,8 +232,8 @@ export class VerifyAuditHandler implements IQueryHandler<VerifyAudit> {
 @QueryHandler(ListAudit)
 export class ListAuditHandler implements IQueryHandler<ListAudit> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ tenantId }: ListAudit) {
-    return auditChainRows(this.runtime.db, tenantId);
+  execute({ tenantId, fromSeq, limit }: ListAudit) {
+    return auditChainRows(this.runtime.db, tenantId, { fromSeq, limit });
   }
 }
 

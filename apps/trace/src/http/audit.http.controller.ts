@@ -2,7 +2,8 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Caller, CallerOf } from '@warden/platform/nest';
-import { readableTenant, text } from '@warden/trace-domain';
+import { invalid } from '@warden/kernel';
+import { MAX_PAGE, pageLimit, readableTenant, text } from '@warden/trace-domain';
 import { VerifySource } from '../audit/verify.service';
 import { ListAudit, VerifyAudit } from '../trace.cqrs';
 
@@ -12,9 +13,15 @@ export class AuditHttpController {
   constructor(private readonly queries: QueryBus) {}
 
   @Get()
-  @ApiOperation({ summary: "The caller's tenant's audit chain: every decision, with seq, prev_hash and hash." })
-  list(@CallerOf() caller: Caller) {
-    return this.queries.execute(new ListAudit(readableTenant(caller)));
+  @ApiOperation({
+    summary: "The caller's tenant's audit chain from ?fromSeq (default 1), ?limit records: seq, prev_hash, hash.",
+  })
+  list(@Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
+    const fromSeq = Number(text(query, 'fromSeq') ?? '1');
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) {
+      throw invalid('invalid_seq', 'fromSeq must be a positive integer', 'fromSeq');
+    }
+    return this.queries.execute(new ListAudit(readableTenant(caller), fromSeq, pageLimit(query, MAX_PAGE)));
   }
 
   @Get('verify')

@@ -87,9 +87,18 @@ export function linkOfEvent(r: AuditRecorded): ChainLink {
   return linkOf(auditRow(r));
 }
 
-/** A tenant's chain as stored, in seq order. */
-export async function auditChainRows(db: DataSource, tenantId: string): Promise<AuditRow[]> {
-  return db.query(`SELECT * FROM trace.audit WHERE tenant_id = $1 ORDER BY seq, id`, [tenantId]);
+/** A tenant's chain as stored, in seq order (a page of it from `fromSeq` when given). */
+export async function auditChainRows(
+  db: DataSource,
+  tenantId: string,
+  page?: { readonly fromSeq: number; readonly limit: number },
+): Promise<AuditRow[]> {
+  if (!page) return db.query(`SELECT * FROM trace.audit WHERE tenant_id = $1 ORDER BY seq, id`, [tenantId]);
+  return db.query(`SELECT * FROM trace.audit WHERE tenant_id = $1 AND seq >= $2 ORDER BY seq, id LIMIT $3`, [
+    tenantId,
+    page.fromSeq,
+    page.limit,
+  ]);
 }
 
 /** The links recording a run's decisions (for the incident bundle). */
