@@ -17,9 +17,9 @@ export interface BulkRebuilt {
  * runner reads and writes a row for every batch of every topic that touches it, five times
  * for a gate request). When more than `maxRows` rows are in memory they are written with the
  * checkpoints of what was read so far, in one transaction, and a row met again is loaded back;
- * so a crash mid-way leaves a table the runner simply continues. The runner then starts from
- * the checkpoints. Records that do not decode were dead-lettered by the live runner already:
- * here they are counted and skipped.
+ * so a crash or an error mid-way leaves a table the runner simply continues. The runner then
+ * starts from the checkpoints, after an error too. Records that do not decode were
+ * dead-lettered by the live runner already: here they are counted and skipped.
  */
 export async function bulkRebuild<R extends Row>(
   runtime: ServiceRuntime,
@@ -27,9 +27,22 @@ export async function bulkRebuild<R extends Row>(
   def: ProjectionDefinition<R>,
   options: { readonly schema: string; readonly maxRows: number },
 ): Promise<BulkRebuilt> {
+  await runner.stop();
+  try {
+    return await rebuildStopped(runtime, def, options);
+  } finally {
+    // Whatever happened, the runner continues from the checkpoints written with the rows.
+    await runner.start();
+  }
+}
+
+async function rebuildStopped<R extends Row>(
+  runtime: ServiceRuntime,
+  def: ProjectionDefinition<R>,
+  options: { readonly schema: string; readonly maxRows: number },
+): Promise<BulkRebuilt> {
   const { port, prefix, db } = runtime;
   const log = runtime.logger.child({ projection: def.name, rebuild: 'bulk' });
-  await runner.stop();
   await db.transaction(async (tx) => {
     await tx.query(`TRUNCATE ${def.table}`);
     await tx.query(`DELETE FROM "${options.schema}".projection_checkpoints WHERE projection = $1`, [def.name]);
@@ -144,7 +157,6 @@ export async function bulkRebuild<R extends Row>(
   }
   await flush();
   log.info('projection rebuilt in bulk', result);
-  await runner.start();
   return result;
 }
 
