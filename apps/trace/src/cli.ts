@@ -7,7 +7,8 @@ const USAGE = `usage: trace verify --tenant <tenant id> [--source postgres|kafka
 
 /**
  * `trace verify --tenant X`: verifies the tenant's audit chain and prints the report as JSON.
- * Exit 0 when intact, 2 when a record is altered, missing or reordered, 64 on bad usage.
+ * Exit 0 when intact, 2 when a record is altered, missing or reordered, 1 when it cannot
+ * verify (no database schema, Kafka unreachable), 64 on bad usage.
  */
 export async function verifyCommand(args: readonly string[]): Promise<number> {
   const flag = (name: string) => {
@@ -24,6 +25,13 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   const { runtime } = traceService(config);
   try {
     await runtime.db.initialize();
+    if (source !== 'kafka') {
+      const [{ table }] = await runtime.db.query(`SELECT to_regclass('trace.audit') AS table`);
+      if (table === null) {
+        process.stderr.write(`trace verify: no trace.audit table in this database; run \`trace migrate\` first\n`);
+        return 1;
+      }
+    }
     await runtime.port.connect();
     const report = await verifyAudit(runtime, tenant, source);
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
