@@ -134,6 +134,17 @@ export default defineConfig(
     },
   },
   {
+    // Replay re-evaluates recorded requests with the policy's pure evaluation: this one adapter
+    // file of trace may import the policy domain (docs/adr/0062).
+    files: ['libs/trace/domain/src/replay/evaluator.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        { enforceBuildableLibDependency: false, allow: ['@warden/policy-domain'], depConstraints },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',

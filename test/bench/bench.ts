@@ -8,6 +8,7 @@ import { runFloor, stopChild } from './floor';
 import { deleteByPrefix, ensureKafka, freshBenchDatabase, ROOT, stopKafka } from './infra';
 import { LoadReport } from './load';
 import { PolicyEvalReport, renderPolicyEval, runPolicyEvalBench } from './policy-eval';
+import { ProjectionReport, renderProjection, runProjectionBench } from './projection';
 import { checks, describeMachine, problems, renderTable } from './report';
 import { Running, runWarden, WardenRun } from './warden';
 import { WardenClient } from '@warden/sdk';
@@ -76,6 +77,7 @@ async function main(): Promise<number> {
   let warden: WardenRun | undefined;
   let floor: LoadReport | undefined;
   let killswitch: KillSwitchReport | undefined;
+  let projection: ProjectionReport | undefined;
   const failures: string[] = [];
   const attempt = async (what: string, run: () => Promise<void>) => {
     try {
@@ -93,13 +95,31 @@ async function main(): Promise<number> {
       if (!policyEval.decisionsAgree) throw new Error('CEL and Cedar disagree on the bench requests');
     });
     startedKafka = ensureKafka(say);
-    if (config.only !== 'warden') {
+    if (config.only === 'both' || config.only === 'floor') {
       say(`floor: bare kafkajs pipeline, 3 hops, ${config.partitions} partitions (topics ${prefix}floor.*)`);
       await attempt('floor', async () => {
         floor = await runFloor(config, brokers, prefix, say, running.children);
       });
     }
-    if (config.only !== 'floor') {
+    if (config.only === 'both' || config.only === 'projection') {
+      await attempt('projection', async () => {
+        projection = await runProjectionBench(
+          {
+            brokers,
+            prefix,
+            databaseUrl: await freshBenchDatabase('warden_bench_projection'),
+            logDir: join(outDir, `${stamp}-logs`),
+            partitions: config.partitions,
+            requests: config.projectionRequests,
+            rate: config.projectionRate,
+            profileDir: config.profile ? join(outDir, `${stamp}-logs`, 'profiles') : undefined,
+          },
+          running.children,
+          say,
+        );
+      });
+    }
+    if (config.only !== 'floor' && config.only !== 'projection') {
       await attempt('warden', async () => {
         const databaseUrl = await freshBenchDatabase(config.database);
         const logDir = join(outDir, `${stamp}-logs`);
@@ -134,6 +154,7 @@ async function main(): Promise<number> {
         prefix,
         warden: warden && { ...warden.load, budget: warden.budget ?? warden.budgetError, unhealthy: warden.unhealthy },
         floor,
+        projection,
         ratio: warden &&
           floor && {
             p50: warden.load.latency.scheduled.p50 / floor.latency.scheduled.p50,
@@ -149,9 +170,13 @@ async function main(): Promise<number> {
       2,
     ),
   );
-  process.stdout.write(`\n${renderTable(config, machine, warden, floor)}\n\nresult: ${file}\n`);
-  if (policyEval) process.stdout.write(`\n${renderPolicyEval(policyEval)}\n`);
-  if (killswitch) process.stdout.write(`\n${renderKillSwitch(killswitch)}\n`);
+  const sections = [
+    ...(config.only === 'projection' ? [] : [renderTable(config, machine, warden, floor)]),
+    ...(projection ? [renderProjection(projection)] : []),
+    ...(policyEval ? [renderPolicyEval(policyEval)] : []),
+    ...(killswitch ? [renderKillSwitch(killswitch)] : []),
+  ];
+  process.stdout.write(`\n${sections.join('\n\n')}\n\nresult: ${file}\n`);
   for (const p of found) process.stdout.write(`FAILED: ${p}\n`);
   return found.length > 0 ? 1 : 0;
 }

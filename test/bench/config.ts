@@ -1,7 +1,7 @@
 import { env, readConfig } from '@warden/platform';
 
 export type BenchMode = 'latency' | 'sustained';
-export type Only = 'both' | 'warden' | 'floor';
+export type Only = 'both' | 'warden' | 'floor' | 'projection';
 
 /** What `npm run bench` reads from its environment (see docs/benchmarks.md). */
 export interface BenchConfig {
@@ -29,6 +29,10 @@ export interface BenchConfig {
   readonly budgets: 'run' | 'tenant';
   /** The Postgres database the bench drops and creates (another name lets two benches share a server). */
   readonly database: string;
+  /** Gate chains (five events each) the projection section feeds the trace service. */
+  readonly projectionRequests: number;
+  /** Events per second offered while the projection section samples lag. */
+  readonly projectionRate: number;
 }
 
 const DEFAULTS: Record<BenchMode, { rate: number; seconds: number; only: Only }> = {
@@ -49,13 +53,15 @@ export function readBenchConfig(source: Record<string, string | undefined> = pro
       clients: env.int('BENCH_CLIENTS', 0, { min: 0, max: 16 }),
       timeoutMs: env.int('BENCH_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
       partitions: env.int('WARDEN_PARTITIONS', 6, { min: 1, max: 1000 }),
-      only: env.oneOf('BENCH_ONLY', ['both', 'warden', 'floor'] as const, d.only),
+      only: env.oneOf('BENCH_ONLY', ['both', 'warden', 'floor', 'projection'] as const, d.only),
       keepTopics: env.oneOf('BENCH_KEEP_TOPICS', ['0', '1'] as const, '0'),
       profile: env.oneOf('BENCH_PROFILE', ['0', '1'] as const, '0'),
       kafkaPort: env.port('KAFKA_PORT', 19092),
       killswitchEngages: env.int('BENCH_KILLSWITCH_ENGAGES', 200, { min: 0, max: 10_000 }),
       budgets: env.oneOf('BENCH_BUDGETS', ['run', 'tenant'] as const, 'run'),
       database: env.string('BENCH_DATABASE', 'warden_bench'),
+      projectionRequests: env.int('BENCH_PROJECTION_REQUESTS', 40_000, { min: 100, max: 10_000_000 }),
+      projectionRate: env.int('BENCH_PROJECTION_RATE', 5_000, { min: 1, max: 1_000_000 }),
     },
     source,
   );

@@ -4,6 +4,7 @@ import {
   create,
   GateDecided,
   GateRequested,
+  GateRequestedSchema,
   KillSwitchEngagedSchema,
   StepCompleted,
   Topic,
@@ -16,7 +17,7 @@ import { eventually, TopicRecorder } from '@warden/platform/testing';
 import { gateChain, Identity, TraceHarness } from './testing/trace.harness';
 
 /** ARCHITECTURE invariant 7: bad input never stops a projection; it goes to the dead-letter topic with the reason. */
-describe('trace projections dead-letter bad input and keep going (real Kafka and Postgres)', () => {
+describe('trace consumers dead-letter bad input and keep going (real Kafka and Postgres)', () => {
   let trace: TraceHarness;
   let recorder: TopicRecorder;
   const auditor: Identity = { subject: 'ann', roles: 'auditor', tenant: 'acme' };
@@ -29,8 +30,14 @@ describe('trace projections dead-letter bad input and keep going (real Kafka and
       Topic.approvalEvents,
       Topic.gateOutcomes,
     ],
-    'projection.runs': [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes],
+    'projection.runs': [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes, Topic.killswitchEvents],
+    'projection.audit': [Topic.traceAudit],
+    'projection.kill_switches': [Topic.killswitchEvents],
+    'projection.holds': [Topic.traceHolds],
+    'trace-audit': [Topic.traceAuditQueue],
   };
+  const misplaced = (topic: TopicName) =>
+    topic === Topic.killswitchEvents ? GateRequestedSchema.typeName : KillSwitchEngagedSchema.typeName;
   const headers = (type: string) => ({
     [CE.specversion]: '1.0',
     [CE.id]: `poison-${type}`,
@@ -58,7 +65,7 @@ describe('trace projections dead-letter bad input and keep going (real Kafka and
       topic: topicName(trace.prefix, topic),
       key: run.runId,
       value: Buffer.from([]),
-      headers: headers(KillSwitchEngagedSchema.typeName),
+      headers: headers(misplaced(topic)),
     },
   ];
 
@@ -72,7 +79,7 @@ describe('trace projections dead-letter bad input and keep going (real Kafka and
   });
 
   it('dead-letters garbage, unknown and misplaced types on every input topic, with the reason, then projects valid events', async () => {
-    await trace.port.publish(inputs['projection.requests'].flatMap(poison));
+    await trace.port.publish([...new Set(Object.values(inputs).flat())].flatMap(poison));
     await trace.publish(gateChain(run, 'req-after-poison', Date.UTC(2025, 5, 1), 'allow'));
 
     const expected = Object.entries(inputs).flatMap(([consumer, topics]) =>
@@ -133,7 +140,8 @@ describe('trace projections dead-letter bad input and keep going (real Kafka and
     ]);
     const row = await eventually(async () => {
       const r = await trace.call('GET', '/requests/req-odd', auditor);
-      return r.status === 200 && r.body.verdict && r.body.outcome_status ? r.body : undefined;
+      const complete = r.body.verdict && r.body.outcome_status && r.body.request_source === 'gate.requests';
+      return r.status === 200 && complete ? r.body : undefined;
     });
     expect(row).toMatchObject({
       tool: 'nul\ufffdtool',

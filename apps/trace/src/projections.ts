@@ -1,6 +1,13 @@
 import { conflict, notFound } from '@warden/kernel';
-import { Logger, ProjectionRunner, ServiceRuntime } from '@warden/platform';
-import { requestsProjection, runsProjection } from '@warden/trace-read-models';
+import { ProjectionDefinition, ProjectionRunner, Row, ServiceRuntime } from '@warden/platform';
+import { bulkRebuild } from './bulk-rebuild';
+import {
+  auditProjection,
+  holdsProjection,
+  killSwitchesProjection,
+  requestsProjection,
+  runsProjection,
+} from '@warden/trace-read-models';
 
 export interface ProjectionState {
   readonly name: string;
@@ -13,10 +20,15 @@ export interface ProjectionState {
 export class TraceProjections {
   private readonly rebuilding = new Set<string>();
 
+  readonly runners: readonly ProjectionRunner[];
+
   constructor(
-    private readonly runners: readonly ProjectionRunner[],
-    private readonly logger: Logger,
-  ) {}
+    private readonly runtime: ServiceRuntime,
+    private readonly projections: readonly { runner: ProjectionRunner; def: ProjectionDefinition<Row> }[],
+    private readonly maxRows: number,
+  ) {
+    this.runners = projections.map((p) => p.runner);
+  }
 
   async states(): Promise<ProjectionState[]> {
     return Promise.all(
@@ -28,20 +40,42 @@ export class TraceProjections {
     );
   }
 
-  /** Starts a rebuild (truncate, replay from the beginning) and returns at once. */
+  /** Starts a rebuild (truncate, replay from the beginning, in bulk) and returns at once. */
   rebuild(name: string): void {
-    const runner = this.runners.find((r) => r.name === name);
-    if (!runner) throw notFound('unknown_projection', `no projection ${name}`);
+    const started = this.rebuildNow(name);
+    void started.catch((error) => this.runtime.logger.error('projection rebuild failed', { projection: name, error }));
+  }
+
+  /** Rebuilds a projection in bulk and resolves when its runner is running again. */
+  rebuildNow(name: string) {
+    const found = this.projections.find((p) => p.runner.name === name);
+    if (!found) throw notFound('unknown_projection', `no projection ${name}`);
     if (this.rebuilding.has(name)) throw conflict('rebuild_in_progress', `projection ${name} is already being rebuilt`);
     this.rebuilding.add(name);
-    void runner
-      .rebuild()
-      .catch((error) => this.logger.error('projection rebuild failed', { projection: name, error }))
-      .finally(() => this.rebuilding.delete(name));
+    return this.bulk(found);
+  }
+
+  private async bulk(found: { runner: ProjectionRunner; def: ProjectionDefinition<Row> }) {
+    try {
+      return await bulkRebuild(this.runtime, found.runner, found.def, { schema: 'trace', maxRows: this.maxRows });
+    } finally {
+      this.rebuilding.delete(found.runner.name);
+    }
   }
 }
 
-/** Wires the two trace projections into the runtime. */
-export function wireTraceProjections(runtime: ServiceRuntime): TraceProjections {
-  return new TraceProjections([runtime.project(requestsProjection), runtime.project(runsProjection)], runtime.logger);
+/** Wires the trace projections into the runtime. */
+export function wireTraceProjections(runtime: ServiceRuntime, rebuildMaxRows: number): TraceProjections {
+  const defs = [
+    requestsProjection,
+    runsProjection,
+    auditProjection,
+    killSwitchesProjection,
+    holdsProjection,
+  ] as unknown as ProjectionDefinition<Row>[];
+  return new TraceProjections(
+    runtime,
+    defs.map((def) => ({ def, runner: runtime.project(def) })),
+    rebuildMaxRows,
+  );
 }

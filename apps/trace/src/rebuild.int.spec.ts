@@ -1,3 +1,13 @@
+import {
+  create,
+  HoldKind,
+  HoldPlacedSchema,
+  KillSwitchEngagedSchema,
+  KillSwitchReleasedSchema,
+  ScopeSchema,
+  Topic,
+} from '@warden/contracts';
+import { eventually } from '@warden/platform/testing';
 import { gateChain, GateEvent, Path, TraceHarness } from './testing/trace.harness';
 
 /**
@@ -20,18 +30,58 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
     }
   }
 
-  const checksums = async () => ({
-    requests: await trace.checksum('trace.requests'),
-    runs: await trace.checksum('trace.runs'),
-  });
+  const none = { tenantId: '', agentId: '', runId: '' };
+  for (let k = 0; k < 4; k++) {
+    const scope = create(ScopeSchema, { tenantId: 'acme', agentId: `bot-${k % 3}` });
+    events.push({
+      topic: Topic.killswitchEvents,
+      key: `ks-${k}`,
+      run: none,
+      time: t + k,
+      data: create(KillSwitchEngagedSchema, { switchId: `ks-${k}`, scope, engagedBy: 'sam', engagedAtMs: t + k }),
+    });
+    if (k % 2 === 0) {
+      events.push({
+        topic: Topic.killswitchEvents,
+        key: `ks-${k}`,
+        run: none,
+        time: t + 500 + k,
+        data: create(KillSwitchReleasedSchema, { switchId: `ks-${k}`, scope, releasedAtMs: t + 500 + k }),
+      });
+    }
+    events.push({
+      topic: Topic.traceHolds,
+      key: 'acme',
+      run: none,
+      time: t + k,
+      data: create(HoldPlacedSchema, {
+        holdId: `hold-${k}`,
+        tenantId: 'acme',
+        runId: `run-${k}`,
+        kind: HoldKind.LEGAL,
+        reason: 'litigation',
+        placedAtMs: t + k,
+      }),
+    });
+  }
+  const decisions = events.filter((e) => e.topic === Topic.gateDecisions).length;
+  const tables = ['trace.requests', 'trace.runs', 'trace.audit', 'trace.kill_switches', 'trace.holds'];
+  const checksums = async () =>
+    Object.fromEntries(await Promise.all(tables.map(async (table) => [table, await trace.checksum(table)])));
 
   beforeAll(async () => {
-    trace = await TraceHarness.start('trace-rebuild');
+    // A small memory bound, so bulk rebuilds write and load rows back several times.
+    trace = await TraceHarness.start('trace-rebuild', {}, { TRACE_REBUILD_MAX_ROWS: '7' });
     // Publish topic by topic, outcomes first and requests last, so the live projection sees
     // each chain backwards, and a replay (all topics at once) in some other interleaving.
     for (const topic of [...new Set(events.map((e) => e.topic))].reverse()) {
       await trace.publish(events.filter((e) => e.topic === topic));
     }
+    await eventually(
+      async () => (await trace.checksum('trace.audit')).rows === decisions,
+      60_000,
+      'every decision in the audit chain',
+    );
     await trace.caughtUp();
   });
   afterAll(async () => {
@@ -41,8 +91,10 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
   it('projects every request and run of a few hundred events', async () => {
     expect(events.length).toBeGreaterThan(500);
     const sums = await checksums();
-    expect(sums.requests.rows).toBe(runs * perRun);
-    expect(sums.runs.rows).toBe(runs);
+    expect(sums['trace.requests'].rows).toBe(runs * perRun);
+    expect(sums['trace.runs'].rows).toBe(runs);
+    expect(sums['trace.kill_switches'].rows).toBe(4);
+    expect(sums['trace.holds'].rows).toBe(4);
     const incomplete = await trace.sql<{ id: string }>(
       `SELECT id FROM trace.requests
         WHERE request_source <> 'gate.requests' OR verdict IS NULL OR reservation_status IS NULL
@@ -56,9 +108,21 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
     expect(counted).toEqual([{ requests: runs * perRun, decided: runs * perRun }]);
   });
 
-  it('rebuild(): truncate and replay gives the same checksums', async () => {
+  it('a bulk rebuild (truncate, fold from Kafka, write each row once) gives the same checksums', async () => {
     const before = await checksums();
-    await Promise.all([trace.runtime.projection('requests').rebuild(), trace.runtime.projection('runs').rebuild()]);
+    const flushes: Record<string, number> = {};
+    for (const runner of trace.projections.runners) {
+      flushes[runner.name] = (await trace.projections.rebuildNow(runner.name)).flushes;
+    }
+    expect(flushes.requests).toBeGreaterThan(10);
+    expect(flushes.runs).toBeGreaterThan(1);
+    await trace.caughtUp();
+    expect(await checksums()).toEqual(before);
+  });
+
+  it("the runner's own rebuild (truncate, replay batch by batch) gives the same checksums", async () => {
+    const before = await checksums();
+    await Promise.all(trace.projections.runners.map((r) => r.rebuild()));
     await trace.caughtUp();
     expect(await checksums()).toEqual(before);
   });

@@ -1,16 +1,40 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler, IQueryHandler, QueryHandler } from '@nestjs/cqrs';
+import { randomUUID } from 'node:crypto';
 import { conflict, notFound } from '@warden/kernel';
 import { ServiceRuntime } from '@warden/platform';
-import { RunFilter } from '@warden/trace-domain';
-import { getRequest, getRuns, listRuns, runTimeline } from '@warden/trace-read-models';
+import { HoldCommand, RequestQuery, RunFilter } from '@warden/trace-domain';
+import {
+  agentSummaries,
+  auditChainRows,
+  auditRowsOfRun,
+  getRequest,
+  getRuns,
+  heldRuns,
+  listHolds,
+  listRequests,
+  listRuns,
+  requestsOfRun,
+  runTimeline,
+  tenantSummary,
+} from '@warden/trace-read-models';
+import { verifyAudit, VerifySource } from './audit/verify.service';
+import { HOLDS, HoldsGateway } from './holds';
 import { TraceProjections } from './projections';
+import { ReplayService } from './replay/replay.service';
+import { TraceWorkers } from './workers';
 
-/** Bus messages: the read-model queries and the operator's rebuild command. */
+/** Bus messages: the read-model queries, replay, audit verification, holds and operations. */
 export class GetRequest {
   constructor(
     readonly tenantId: string,
     readonly requestId: string,
+  ) {}
+}
+export class ListRequests {
+  constructor(
+    readonly tenantId: string,
+    readonly query: RequestQuery,
   ) {}
 }
 export class GetRun {
@@ -27,6 +51,55 @@ export class ListRuns {
     readonly filter: RunFilter,
   ) {}
 }
+export class Summarise {
+  constructor(
+    readonly tenantId: string,
+    readonly by: 'agent' | 'tenant',
+    readonly query: RequestQuery,
+  ) {}
+}
+export class ExportRun {
+  constructor(
+    readonly tenantId: string,
+    readonly runId: string,
+    readonly withReplay: boolean,
+  ) {}
+}
+export class ReplayRun {
+  constructor(
+    readonly tenantId: string,
+    readonly runId: string,
+  ) {}
+}
+export class VerifyRun {
+  constructor(
+    readonly tenantId: string,
+    readonly runId: string,
+    readonly whatIf: string | undefined,
+  ) {}
+}
+export class VerifyAudit {
+  constructor(
+    readonly tenantId: string,
+    readonly source: VerifySource,
+  ) {}
+}
+export class ListAudit {
+  constructor(
+    readonly tenantId: string,
+    readonly fromSeq: number,
+    readonly limit: number,
+  ) {}
+}
+export class HandleHoldCommand {
+  constructor(readonly command: HoldCommand) {}
+}
+export class ListHolds {
+  constructor(readonly tenantId: string) {}
+}
+export class RunRetention {
+  constructor(readonly days: number | undefined) {}
+}
 export class ListProjections {}
 export class RebuildProjection {
   constructor(readonly name: string) {}
@@ -42,22 +115,36 @@ export class GetRequestHandler implements IQueryHandler<GetRequest> {
   }
 }
 
+@QueryHandler(ListRequests)
+export class ListRequestsHandler implements IQueryHandler<ListRequests> {
+  constructor(private readonly runtime: ServiceRuntime) {}
+  execute({ tenantId, query }: ListRequests) {
+    return listRequests(this.runtime.db, tenantId, query);
+  }
+}
+
+/** The run of the tenant with this id, or 409 when several agents used it and none was named. */
+async function oneRun(runtime: ServiceRuntime, tenantId: string, runId: string, agentId: string | undefined) {
+  const runs = await getRuns(runtime.db, tenantId, runId, agentId);
+  if (runs.length === 0) throw notFound('not_found', `no run ${runId}`);
+  if (runs.length > 1) {
+    throw conflict(
+      'ambiguous_run',
+      `run ${runId} was used by agents ${runs.map((r) => r.agent_id).join(', ')}; pass agentId`,
+      'agentId',
+    );
+  }
+  return runs[0];
+}
+
 @QueryHandler(GetRun)
 export class GetRunHandler implements IQueryHandler<GetRun> {
   constructor(private readonly runtime: ServiceRuntime) {}
   async execute({ tenantId, runId, agentId, limit }: GetRun) {
-    const runs = await getRuns(this.runtime.db, tenantId, runId, agentId);
-    if (runs.length === 0) throw notFound('not_found', `no run ${runId}`);
-    if (runs.length > 1) {
-      throw conflict(
-        'ambiguous_run',
-        `run ${runId} was used by agents ${runs.map((r) => r.agent_id).join(', ')}: name one with ?agentId=`,
-        'agentId',
-      );
-    }
-    const [run] = runs;
-    const timeline = await runTimeline(this.runtime.db, { tenantId, agentId: run.agent_id, runId }, limit);
-    return { ...run, timeline };
+    const run = await oneRun(this.runtime, tenantId, runId, agentId);
+    const timeline = await runTimeline(this.runtime.db, { tenantId, agentId: run.agent_id, runId: run.run_id }, limit);
+    const holds = await heldRuns(this.runtime.db, tenantId, { runId, agentId: run.agent_id });
+    return { ...run, held: holds.length > 0, holds, timeline };
   }
 }
 
@@ -66,6 +153,118 @@ export class ListRunsHandler implements IQueryHandler<ListRuns> {
   constructor(private readonly runtime: ServiceRuntime) {}
   execute({ tenantId, filter }: ListRuns) {
     return listRuns(this.runtime.db, tenantId, filter);
+  }
+}
+
+@QueryHandler(Summarise)
+export class SummariseHandler implements IQueryHandler<Summarise> {
+  constructor(private readonly runtime: ServiceRuntime) {}
+  async execute({ tenantId, by, query }: Summarise) {
+    if (by === 'agent') return agentSummaries(this.runtime.db, tenantId, query);
+    return { tenant_id: tenantId, ...(await tenantSummary(this.runtime.db, tenantId, query)) };
+  }
+}
+
+@QueryHandler(ExportRun)
+export class ExportRunHandler implements IQueryHandler<ExportRun> {
+  constructor(
+    private readonly runtime: ServiceRuntime,
+    private readonly replay: ReplayService,
+  ) {}
+  async execute({ tenantId, runId, withReplay }: ExportRun) {
+    const db = this.runtime.db;
+    const runs = await getRuns(db, tenantId, runId);
+    if (runs.length === 0) throw notFound('not_found', `no run ${runId}`);
+    const audit = await auditRowsOfRun(db, tenantId, runId);
+    return {
+      format: 'warden.trace.incident/v1',
+      tenantId,
+      runId,
+      runs,
+      holds: await heldRuns(db, tenantId, { runId }),
+      requests: await requestsOfRun(db, tenantId, runId),
+      audit: {
+        records: audit,
+        chain: await verifyAudit(this.runtime, tenantId, 'postgres').then((v) => v.postgres),
+      },
+      replay: withReplay
+        ? {
+            timeline: await this.replay.timeline(tenantId, runId),
+            verification: await this.replay.verify(tenantId, runId),
+            changes: await this.replay.changes(tenantId, ...changeWindow(runs)),
+          }
+        : undefined,
+    };
+  }
+}
+
+/** What changed from a day before the run started until it was last active. */
+function changeWindow(runs: readonly { first_seen_at: Date | null; last_seen_at: Date | null }[]): [number, number] {
+  const first = Math.min(...runs.map((r) => r.first_seen_at?.getTime() ?? Number.MAX_SAFE_INTEGER));
+  const last = Math.max(...runs.map((r) => r.last_seen_at?.getTime() ?? 0));
+  return [first - 86_400_000, last];
+}
+
+@QueryHandler(ReplayRun)
+export class ReplayRunHandler implements IQueryHandler<ReplayRun> {
+  constructor(private readonly replay: ReplayService) {}
+  execute({ tenantId, runId }: ReplayRun) {
+    return this.replay.timeline(tenantId, runId);
+  }
+}
+
+@QueryHandler(VerifyRun)
+export class VerifyRunHandler implements IQueryHandler<VerifyRun> {
+  constructor(private readonly replay: ReplayService) {}
+  execute({ tenantId, runId, whatIf }: VerifyRun) {
+    return this.replay.verify(tenantId, runId, whatIf);
+  }
+}
+
+@QueryHandler(VerifyAudit)
+export class VerifyAuditHandler implements IQueryHandler<VerifyAudit> {
+  constructor(private readonly runtime: ServiceRuntime) {}
+  execute({ tenantId, source }: VerifyAudit) {
+    return verifyAudit(this.runtime, tenantId, source);
+  }
+}
+
+@QueryHandler(ListAudit)
+export class ListAuditHandler implements IQueryHandler<ListAudit> {
+  constructor(private readonly runtime: ServiceRuntime) {}
+  execute({ tenantId, fromSeq, limit }: ListAudit) {
+    return auditChainRows(this.runtime.db, tenantId, { fromSeq, limit });
+  }
+}
+
+@CommandHandler(HandleHoldCommand)
+export class HandleHoldCommandHandler implements ICommandHandler<HandleHoldCommand> {
+  constructor(@Inject(HOLDS) private readonly holds: HoldsGateway) {}
+  async execute({ command }: HandleHoldCommand) {
+    const { events } = await this.holds.handle(command.tenantId, command, {
+      now: command.now,
+      eventId: () => randomUUID(),
+    });
+    return { holdId: command.holdId, status: command.type === 'PlaceHold' ? 'placed' : 'released', events };
+  }
+}
+
+@QueryHandler(ListHolds)
+export class ListHoldsHandler implements IQueryHandler<ListHolds> {
+  constructor(private readonly runtime: ServiceRuntime) {}
+  async execute({ tenantId }: ListHolds) {
+    return {
+      heldRuns: await heldRuns(this.runtime.db, tenantId),
+      holds: await listHolds(this.runtime.db, tenantId),
+    };
+  }
+}
+
+@CommandHandler(RunRetention)
+export class RunRetentionHandler implements ICommandHandler<RunRetention> {
+  constructor(@Inject(TraceWorkers) private readonly workers: TraceWorkers) {}
+  execute({ days }: RunRetention) {
+    return this.workers.retention.run(Date.now(), days);
   }
 }
 
@@ -88,8 +287,18 @@ export class RebuildProjectionHandler implements ICommandHandler<RebuildProjecti
 
 export const traceHandlers = [
   GetRequestHandler,
+  ListRequestsHandler,
   GetRunHandler,
   ListRunsHandler,
+  SummariseHandler,
+  ExportRunHandler,
+  ReplayRunHandler,
+  VerifyRunHandler,
+  VerifyAuditHandler,
+  ListAuditHandler,
+  HandleHoldCommandHandler,
+  ListHoldsHandler,
+  RunRetentionHandler,
   ListProjectionsHandler,
   RebuildProjectionHandler,
 ];

@@ -6,6 +6,7 @@ import * as gate from './gen/warden/gate/v1/gate_pb';
 import * as killswitch from './gen/warden/killswitch/v1/killswitch_pb';
 import * as policy from './gen/warden/policy/v1/policy_pb';
 import * as registry from './gen/warden/registry/v1/registry_pb';
+import * as trace from './gen/warden/trace/v1/trace_pb';
 import { Topic, TopicName } from './topics';
 
 /** Which event types each topic carries. A type not listed for a topic is dead-lettered. */
@@ -89,6 +90,9 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     budget.BudgetHoldExtendedSchema,
     budget.BudgetThresholdCrossedSchema,
   ],
+  [Topic.traceAuditQueue]: [trace.AuditQueuedSchema],
+  [Topic.traceAudit]: [trace.AuditRecordedSchema],
+  [Topic.traceHolds]: [trace.HoldPlacedSchema, trace.HoldReleasedSchema],
 };
 
 /** Every Warden message type, for decoding by CloudEvents type (= protobuf full name). */
@@ -100,6 +104,7 @@ export const typeRegistry = createRegistry(
   approval.file_warden_approval_v1_approval,
   killswitch.file_warden_killswitch_v1_killswitch,
   policy.file_warden_policy_v1_policy,
+  trace.file_warden_trace_v1_trace,
 );
 
 export function isAllowedOn(topic: TopicName, type: string): boolean {

@@ -12,3 +12,4 @@ export * from './gen/warden/approval/v1/approval_pb';
 export * from './gen/warden/killswitch/v1/killswitch_pb';
 export * from './gen/warden/policy/v1/policy_pb';
 export * from './agent-token';
+export * from './gen/warden/trace/v1/trace_pb';

@@ -36,6 +36,12 @@ export const Topic = {
   budgetHolds: 'budget.holds',
   /** The budget ledger's changelog (LedgerHeld, LedgerRefused, LedgerSettled, LedgerReleased, BudgetHoldExtended, BudgetThresholdCrossed); keyed by tenant id. */
   budgetLedger: 'budget.ledger',
+  /** AuditQueued: gate decisions re-keyed by tenant id for the audit chain (trace). */
+  traceAuditQueue: 'trace.audit.queue',
+  /** AuditRecorded: each tenant's hash chain of decisions; keyed by tenant id (trace). */
+  traceAudit: 'trace.audit',
+  /** HoldPlaced / HoldReleased: legal and incident holds on runs; keyed by tenant id (trace). */
+  traceHolds: 'trace.holds',
 } as const;
 
 export type TopicKey = keyof typeof Topic;

@@ -1,30 +1,44 @@
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Input } from '@warden/platform';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { assertOperator } from '@warden/trace-domain';
-import { ListProjections, RebuildProjection } from '../trace.cqrs';
+import { ListProjections, RebuildProjection, RunRetention } from '../trace.cqrs';
 
 @ApiTags('operations')
-@Controller('admin/projections')
+@Controller('admin')
 export class ProjectionsHttpController {
   constructor(
     private readonly commands: CommandBus,
     private readonly queries: QueryBus,
   ) {}
 
-  @Get()
+  @Get('projections')
   @ApiOperation({ summary: 'Each projection with its consumer status and lag (roles sre or admin).' })
   list(@CallerOf() caller: Caller) {
     assertOperator(caller);
     return this.queries.execute(new ListProjections());
   }
 
-  @Post(':name/rebuild')
+  @Post('projections/:name/rebuild')
   @HttpCode(202)
   @ApiOperation({ summary: 'Truncate a projection and replay it from Kafka (roles sre or admin); watch its lag.' })
   rebuild(@Param('name') name: string, @CallerOf() caller: Caller) {
     assertOperator(caller);
     return this.commands.execute(new RebuildProjection(name));
+  }
+
+  @Post('retention/run')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Run a retention pass now (roles sre or admin): purge runs last active before now minus {days} ' +
+      '(default TRACE_RETENTION_DAYS), except held runs. Returns the counts purged.',
+  })
+  retention(@Body() body: unknown, @CallerOf() caller: Caller) {
+    assertOperator(caller);
+    const days = Input.of(body ?? {}).int('days', { optional: true, min: 0, max: 36_500 });
+    return this.commands.execute(new RunRetention(days || undefined));
   }
 }

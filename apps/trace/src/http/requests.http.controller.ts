@@ -1,14 +1,22 @@
-import { Controller, Get, Param } from '@nestjs/common';
+import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Caller, CallerOf } from '@warden/platform/nest';
-import { readableTenant } from '@warden/trace-domain';
-import { GetRequest } from '../trace.cqrs';
+import { readableTenant, requestQuery } from '@warden/trace-domain';
+import { GetRequest, ListRequests } from '../trace.cqrs';
 
 @ApiTags('requests')
 @Controller('requests')
 export class RequestsHttpController {
   constructor(private readonly queries: QueryBus) {}
+
+  @Get()
+  @ApiOperation({
+    summary: "The caller's tenant's requests, latest first: ?runId, ?agentId, ?verdict, ?from, ?to, ?limit.",
+  })
+  list(@Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
+    return this.queries.execute(new ListRequests(readableTenant(caller), requestQuery(query)));
+  }
 
   @Get(':id')
   @ApiOperation({

@@ -8,12 +8,18 @@ import {
   BudgetSettledSchema,
   ActionKind,
   create,
+  DecisionContextSchema,
   encode,
+  EvaluationSchema,
   GateDecidedSchema,
   GateRequested,
   GateRequestedSchema,
   Message,
+  MessageInitShape,
   MoneySchema,
+  ReservationRefSchema,
+  RiskClass,
+  StateVersionsSchema,
   StepCompletedSchema,
   Topic,
   TopicName,
@@ -32,42 +38,57 @@ import {
 import { Client } from 'pg';
 import { readTraceConfig } from '../config';
 import { TraceProjections } from '../projections';
-import { traceService } from '../service';
+import { traceService, TraceOptions } from '../service';
+import { TraceWorkers } from '../workers';
 
 /** The trace service on the real broker and a fresh database, for the integration specs. */
 export class TraceHarness {
   private service: InProcessService | undefined;
   runtime!: ServiceRuntime;
   projections!: TraceProjections;
+  workers!: TraceWorkers;
   url = '';
 
   private constructor(
     readonly prefix: string,
-    private readonly db: { url: string; drop(): Promise<void> },
+    readonly db: { url: string; drop(): Promise<void> },
     readonly port: KafkaPort,
+    private readonly options: TraceOptions,
+    private readonly extraEnv: Record<string, string>,
   ) {}
 
-  static async start(name: string): Promise<TraceHarness> {
+  static async start(
+    name: string,
+    options: TraceOptions = {},
+    env: Record<string, string> = {},
+  ): Promise<TraceHarness> {
     const prefix = uniquePrefix(name);
-    const harness = new TraceHarness(prefix, await freshDatabase(name), await provisionedPort(prefix, 3));
+    const harness = new TraceHarness(prefix, await freshDatabase(name), await provisionedPort(prefix, 3), options, env);
     await harness.startService();
     return harness;
+  }
+
+  /** The environment the service runs with (for the CLI, run in process). */
+  get env(): Record<string, string> {
+    return {
+      DATABASE_URL: this.db.url,
+      WARDEN_TOPIC_PREFIX: this.prefix,
+      WARDEN_INSTANCE_ID: 'trace-test',
+      WARDEN_PARTITIONS: '3',
+      ...this.extraEnv,
+    };
   }
 
   async startService(): Promise<void> {
     this.service = await startInProcess(
       readTraceConfig,
       (config) => {
-        const built = traceService(config);
+        const built = traceService(config, this.options);
         this.projections = built.projections;
+        this.workers = built.workers;
         return built;
       },
-      {
-        DATABASE_URL: this.db.url,
-        WARDEN_TOPIC_PREFIX: this.prefix,
-        WARDEN_INSTANCE_ID: 'trace-test',
-        WARDEN_PARTITIONS: '3',
-      },
+      this.env,
     );
     this.runtime = this.service.runtime;
     this.url = this.service.url;
@@ -98,7 +119,7 @@ export class TraceHarness {
     return this.port.publish(events.map((e) => this.record(e)));
   }
 
-  record({ topic, data, time, run }: GateEvent): RecordOut {
+  record({ topic, data, time, run, key, traceparent }: GateEvent): RecordOut {
     return {
       topic: topicName(this.prefix, topic),
       ...encode({
@@ -106,8 +127,9 @@ export class TraceHarness {
         type: data.$typeName,
         source: 'test',
         time,
-        key: run.runId,
+        key: key ?? run.runId,
         ...run,
+        traceparent,
         data,
       }),
     };
@@ -126,17 +148,18 @@ export class TraceHarness {
   }
 
   /** The row count and an md5 of every row of a table, in id order. */
-  async checksum(table: 'trace.requests' | 'trace.runs'): Promise<{ rows: number; md5: string }> {
+  async checksum(table: string): Promise<{ rows: number; md5: string }> {
     const [r] = await this.sql<{ rows: number; md5: string }>(
       `SELECT count(*)::int AS rows, md5(string_agg(t::text, '|' ORDER BY id)) AS md5 FROM ${table} t`,
     );
     return r;
   }
 
-  async call<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, who: Identity) {
+  async call<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, who: Identity, body?: unknown) {
     const res = await fetch(`${this.url}${path}`, {
       method,
-      headers: await callerHeaders(who),
+      headers: { ...(await callerHeaders(who)), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
     return {
       status: res.status,
@@ -163,6 +186,9 @@ export interface GateEvent {
   readonly data: Message;
   readonly time: number;
   readonly run: RunRef;
+  /** The record key when it is not the run id (registry, kill-switch and hold events). */
+  readonly key?: string;
+  readonly traceparent?: string;
 }
 
 export type Path = 'allow' | 'deny' | 'approved' | 'expired' | 'refused';
@@ -171,7 +197,14 @@ export type Path = 'allow' | 'deny' | 'approved' | 'expired' | 'refused';
  * The events of one gate request along a path, as budget, policy, approval and the agent would
  * publish them, each at its own time from `t`.
  */
-export function gateChain(run: RunRef, requestId: string, t: number, path: Path): GateEvent[] {
+export function gateChain(
+  run: RunRef,
+  requestId: string,
+  t: number,
+  path: Path,
+  over: MessageInitShape<typeof GateRequestedSchema> = {},
+  traceparent?: string,
+): GateEvent[] {
   const request: GateRequested = create(GateRequestedSchema, {
     requestId,
     idempotencyKey: `idem-${requestId}`,
@@ -184,6 +217,7 @@ export function gateChain(run: RunRef, requestId: string, t: number, path: Path)
     tool: 'tickets',
     action: path,
     estimatedTokens: 10,
+    ...over,
   });
   const reservationId = `res-${requestId}`;
   const ids = { requestId, runId: run.runId };
@@ -201,10 +235,23 @@ export function gateChain(run: RunRef, requestId: string, t: number, path: Path)
         decidedAtMs: t + dt,
         request,
         final: verdict !== Verdict.PENDING_APPROVAL,
+        context: create(DecisionContextSchema, {
+          evaluations: [
+            create(EvaluationSchema, {
+              policyId: 'warden.registry',
+              version: 'builtin-1',
+              result: verdict === Verdict.DENY ? 'deny' : 'pass',
+            }),
+          ],
+          riskScore: 10,
+          riskClass: RiskClass.LOW,
+          reservation: create(ReservationRefSchema, { reservationId, granted: path !== 'refused', reservedTokens: 10 }),
+          versions: create(StateVersionsSchema, { policyBundleVersion: 'builtin-1' }),
+        }),
       }),
       dt,
     );
-  const requested = at(Topic.gateRequests, request, 0);
+  const requested: GateEvent = { ...at(Topic.gateRequests, request, 0), traceparent };
   const reserved = at(
     Topic.budgetReservations,
     create(BudgetReservedSchema, { reservationId, request, reservedTokens: 10, reservedAtMs: t + 1 }),

@@ -63,3 +63,19 @@ function time(query: Query, name: string): number | undefined {
 
 /** The last millisecond of year 9999: later instants are not timestamps any store here accepts. */
 export const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** Which requests a caller lists or summarises (GET /requests, /summaries/*). */
+export interface RequestQuery {
+  readonly agentId?: string;
+  readonly runId?: string;
+  readonly verdict?: string;
+  readonly fromMs?: number;
+  readonly toMs?: number;
+  readonly limit: number;
+}
+
+/** Reads `?agentId&runId&verdict&from&to&limit`; each error names the parameter at fault. */
+export function requestQuery(query: Query): RequestQuery {
+  const { agentId, verdict, fromMs, toMs, limit } = runFilter(query);
+  return { agentId, runId: text(query, 'runId'), verdict, fromMs, toMs, limit };
+}

@@ -21,6 +21,7 @@ import {
   GateDecidedSchema,
   GateRequested,
   GateRequestedSchema,
+  RiskClass,
   StepCompleted,
   StepCompletedSchema,
   StepFailed,
@@ -66,6 +67,12 @@ export interface RequestRow {
   readonly action: string | null;
   readonly requested_at: string | null;
   readonly deadline_at: string | null;
+  readonly model: string | null;
+  readonly memory_store: string | null;
+  readonly delegate_to_agent_id: string | null;
+  readonly parent_step_id: string | null;
+  /** The agent's W3C trace context when it asked (the GateRequested envelope's `traceparent`). */
+  readonly traceparent: string | null;
   readonly request: Json | null;
   readonly request_source: RequestSource | null;
   readonly reservation_id: string | null;
@@ -77,6 +84,9 @@ export interface RequestRow {
   readonly reason: string | null;
   readonly decided_at: string | null;
   readonly decision_latency_ms: number | null;
+  readonly policy_bundle_version: string | null;
+  readonly risk_score: number | null;
+  readonly risk_class: string | null;
   readonly decisions_seen: number;
   readonly approval: Json | null;
   readonly approval_status: ApprovalStatus | null;
@@ -129,8 +139,8 @@ export const requestsProjection: ProjectionDefinition<RequestRow> = {
   evolve(row, event) {
     const data = event.data as Handled;
     const current = row ?? blank(requestIdOf(data), event);
-    const next = apply(current, data);
-    return storable(withLatency({ ...next, updated_at: latest(current.updated_at, iso(event.time)) }));
+    const next = withTraceparent(apply(current, data), event);
+    return storableColumns({ ...next, updated_at: latest(current.updated_at, iso(event.time)) });
   },
 };
 
@@ -204,6 +214,11 @@ function blank(id: string, event: Envelope): RequestRow {
     action: null,
     requested_at: null,
     deadline_at: null,
+    model: null,
+    memory_store: null,
+    delegate_to_agent_id: null,
+    parent_step_id: null,
+    traceparent: null,
     request: null,
     request_source: null,
     reservation_id: null,
@@ -215,6 +230,9 @@ function blank(id: string, event: Envelope): RequestRow {
     reason: null,
     decided_at: null,
     decision_latency_ms: null,
+    policy_bundle_version: null,
+    risk_score: null,
+    risk_class: null,
     decisions_seen: 0,
     approval: null,
     approval_status: null,
@@ -231,7 +249,7 @@ function withRequest(row: RequestRow, request: GateRequested | undefined, source
   if (row.request_source !== null && REQUEST_SOURCES.indexOf(row.request_source) <= REQUEST_SOURCES.indexOf(source)) {
     return row;
   }
-  return {
+  return withLatency({
     ...row,
     tenant_id: request.tenantId,
     agent_id: request.agentId,
@@ -244,9 +262,13 @@ function withRequest(row: RequestRow, request: GateRequested | undefined, source
     action: request.action,
     requested_at: iso(request.requestedAtMs),
     deadline_at: iso(request.deadlineMs),
+    model: request.model || null,
+    memory_store: request.memoryStore || null,
+    delegate_to_agent_id: request.delegateToAgentId || null,
+    parent_step_id: request.parentStepId || null,
     request: messageJson(GateRequestedSchema, request),
     request_source: source,
-  };
+  });
 }
 
 /** The budget stage's answer; the first one recorded stays. */
@@ -269,13 +291,22 @@ function decision(row: RequestRow, d: GateDecided): RequestRow {
   const verdict = verdictName(d.verdict);
   const seen = { ...row, decisions_seen: row.decisions_seen + 1 };
   if (!supersedes(row.verdict, verdict)) return seen;
-  return {
+  return withLatency({
     ...seen,
     decision: messageJson(GateDecidedSchema, { ...d, request: undefined }),
     verdict,
     reason: d.reason,
     decided_at: iso(d.decidedAtMs),
-  };
+    policy_bundle_version: d.context?.versions?.policyBundleVersion || null,
+    risk_score: d.context ? Math.min(d.context.riskScore, INT4_MAX) : null,
+    risk_class: d.context ? (RiskClass[d.context.riskClass] ?? `unknown_${d.context.riskClass}`).toLowerCase() : null,
+  });
+}
+
+/** The agent's trace context comes from its own GateRequested only (other events carry Warden's spans). */
+function withTraceparent(row: RequestRow, event: Envelope): RequestRow {
+  if (event.type !== GateRequestedSchema.typeName || !event.traceparent) return row;
+  return { ...row, traceparent: event.traceparent };
 }
 
 /** The task as opened, then its first resolution; a resolution is never reopened. */
@@ -299,6 +330,23 @@ function outcome(row: RequestRow, status: 'completed' | 'failed', o: StepComplet
     actual_tokens: quantity(o.actualTokens),
     cost_micros: quantity(o.actualCost?.micros),
   };
+}
+
+/**
+ * NUL, which Postgres refuses, replaced in the text columns. The JSON columns are left to the
+ * projection runner, which replaces it when it writes them: walking every row's JSON on every
+ * event is what a rebuild spent most of its time on.
+ */
+function storableColumns(row: RequestRow): RequestRow {
+  let out: Record<string, unknown> | undefined;
+  for (const key in row) {
+    const value = row[key];
+    if (typeof value === 'string' && value.includes('\u0000')) {
+      out ??= { ...row };
+      out[key] = storable(value);
+    }
+  }
+  return (out as RequestRow | undefined) ?? row;
 }
 
 function withLatency(row: RequestRow): RequestRow {

@@ -46,3 +46,11 @@ export async function runTimeline(
     [run.tenantId, run.agentId, run.runId, limit],
   );
 }
+
+/** Every request of a run id (any agent of the tenant), whole, in the order they were made. */
+export async function requestsOfRun(db: DataSource, tenantId: string, runId: string): Promise<RequestRow[]> {
+  return db.query(
+    `SELECT * FROM trace.requests WHERE tenant_id = $1 AND run_id = $2 ORDER BY requested_at NULLS LAST, id`,
+    [tenantId, runId],
+  );
+}

@@ -1,4 +1,4 @@
-import { create, MoneySchema, StepCompletedSchema, Topic, Verdict } from '@warden/contracts';
+import { create, MoneySchema, RunHaltedSchema, StepCompletedSchema, Topic, Verdict } from '@warden/contracts';
 import { decided, envelope, fold, fullChain, interleave, random, request, Sourced, T0 } from './chain.fixtures';
 import { runKey, RunRow, runsProjection } from './runs.projection';
 
@@ -99,5 +99,20 @@ describe('trace.runs projection', () => {
 
   it('survives a request id that is also an Object.prototype key', () => {
     expect(project([asked('__proto__', T0), asked('constructor', T0)])).toMatchObject({ requests: 2 });
+  });
+});
+
+describe('trace.runs projection: halted runs', () => {
+  it('marks a run halted by RunHalted, whether or not it was seen before, and counts nothing for it', () => {
+    const halted: Sourced = {
+      topic: Topic.killswitchEvents,
+      event: envelope(
+        create(RunHaltedSchema, { runId: 'run-1', tenantId: 'acme', agentId: 'bot', switchId: 'ks-1' }),
+        T0 + 100,
+      ),
+    };
+    expect(project([...fullChain('r1'), halted])).toMatchObject({ halted: true, requests: 1, allowed: 1 });
+    expect(project([halted, ...fullChain('r1')])).toMatchObject({ halted: true, requests: 1, allowed: 1 });
+    expect(runsProjection.rowId(halted.event)).toBe(runKey('acme', 'bot', 'run-1'));
   });
 });

@@ -1,4 +1,6 @@
 import {
+  RunHalted,
+  RunHaltedSchema,
   GateDecided,
   GateDecidedSchema,
   GateRequested,
@@ -59,7 +61,7 @@ export interface RunRow {
   readonly last_verdict: string | null;
   readonly last_request_id: string | null;
   readonly last_decided_at: string | null;
-  /** Set by kill switches in a later slice. */
+  /** A kill switch halted the run (RunHalted on killswitch.events). */
   readonly halted: boolean;
   readonly request_states: Readonly<Record<string, RequestState>>;
   readonly [column: string]: unknown;
@@ -74,15 +76,24 @@ export const runKey = (tenantId: string, agentId: string, runId: string) =>
 export const runsProjection: ProjectionDefinition<RunRow> = {
   name: 'runs',
   table: 'trace.runs',
-  topics: [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes],
-  handles: [GateRequestedSchema, GateDecidedSchema, StepCompletedSchema, StepFailedSchema].map((s) => s.typeName),
+  topics: [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes, Topic.killswitchEvents],
+  handles: [GateRequestedSchema, GateDecidedSchema, StepCompletedSchema, StepFailedSchema, RunHaltedSchema].map(
+    (s) => s.typeName,
+  ),
   rowId(event) {
-    const data = event.data as Handled;
+    const data = event.data as Handled | RunHalted;
+    if (data.$typeName === 'warden.killswitch.v1.RunHalted') {
+      return data.runId ? runKey(data.tenantId, data.agentId, data.runId) : undefined;
+    }
     if (!data.runId || !data.requestId) return undefined;
     return runKey(data.tenantId, data.agentId, data.runId);
   },
   evolve(row, event) {
-    const data = event.data as Handled;
+    const halt = event.data as Handled | RunHalted;
+    if (halt.$typeName === 'warden.killswitch.v1.RunHalted') {
+      return { ...(row ?? blank(halt)), halted: true };
+    }
+    const data = halt;
     const base = row ?? blank(data);
     const at = iso(event.time);
     const seen = {
@@ -97,7 +108,7 @@ export const runsProjection: ProjectionDefinition<RunRow> = {
   },
 };
 
-function blank(data: Handled): RunRow {
+function blank(data: Handled | RunHalted): RunRow {
   return storable({
     id: runKey(data.tenantId, data.agentId, data.runId),
     tenant_id: data.tenantId,

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { decode, TopicName } from '@warden/contracts';
+import { ProjectionDefinition, ProjectionRunner, Row, ServiceRuntime, withoutNul } from '@warden/platform';
+import { DataSource, EntityManager } from 'typeorm';
+
+export interface BulkRebuilt {
+  readonly events: number;
+  readonly rows: number;
+  readonly skipped: number;
+  readonly flushes: number;
+}
+
+/**
+ * Rebuilds a projection from Kafka in bulk (docs/adr/0064): the runner is stopped, the table
+ * and its checkpoints emptied, then the topics are read up to the end seen at the start and
+ * folded in memory with the projection's own `evolve`, and each row is written once (the live
+ * runner reads and writes a row for every batch of every topic that touches it, five times
+ * for a gate request). When more than `maxRows` rows are in memory they are written with the
+ * checkpoints of what was read so far, in one transaction, and a row met again is loaded back;
+ * so a crash or an error mid-way leaves a table the runner simply continues. The runner then
+ * starts from the checkpoints, after an error too. Records that do not decode were
+ * dead-lettered by the live runner already: here they are counted and skipped.
+ */
+export async function bulkRebuild<R extends Row>(
+  runtime: ServiceRuntime,
+  runner: ProjectionRunner<R>,
+  def: ProjectionDefinition<R>,
+  options: { readonly schema: string; readonly maxRows: number },
+): Promise<BulkRebuilt> {
+  await runner.stop();
+  try {
+    return await rebuildStopped(runtime, def, options);
+  } finally {
+    // Whatever happened, the runner continues from the checkpoints written with the rows.
+    await runner.start();
+  }
+}
+
+async function rebuildStopped<R extends Row>(
+  runtime: ServiceRuntime,
+  def: ProjectionDefinition<R>,
+  options: { readonly schema: string; readonly maxRows: number },
+): Promise<BulkRebuilt> {
+  const { port, prefix, db } = runtime;
+  const log = runtime.logger.child({ projection: def.name, rebuild: 'bulk' });
+  await db.transaction(async (tx) => {
+    await tx.query(`TRUNCATE ${def.table}`);
+    await tx.query(`DELETE FROM "${options.schema}".projection_checkpoints WHERE projection = $1`, [def.name]);
+  });
+  const topics = new Map(def.topics.map((t) => [prefix + t, t]));
+  const targets = new Map<string, number>();
+  for (const topic of topics.keys()) {
+    for (const wm of await port.watermarks(topic)) {
+      if (Number(wm.high) > Number(wm.low)) targets.set(`${topic}:${wm.partition}`, Number(wm.high));
+    }
+  }
+  const rows = new Map<string, R | null>();
+  const flushed = new Set<string>();
+  const positions = new Map<string, number>();
+  const result = { events: 0, rows: 0, skipped: 0, flushes: 0 };
+  const columns = await columnsOf(db, def.table);
+
+  const flush = async () => {
+    const upserts = [...rows.values()].filter((r): r is R => r !== null);
+    const deletes = [...rows].filter(([, r]) => r === null).map(([id]) => id);
+    await db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL synchronous_commit = off`);
+      for (let i = 0; i < upserts.length; i += 5000) await upsert(tx, def.table, columns, upserts.slice(i, i + 5000));
+      if (deletes.length > 0) await tx.query(`DELETE FROM ${def.table} WHERE id = ANY($1)`, [deletes]);
+      for (const [key, next] of positions) {
+        const cut = key.lastIndexOf(':');
+        await tx.query(
+          `INSERT INTO "${options.schema}".projection_checkpoints (projection, topic, partition, next_offset, updated_at)
+           VALUES ($1, $2, $3, $4, now())
+           ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()`,
+          [def.name, key.slice(0, cut), Number(key.slice(cut + 1)), next],
+        );
+      }
+    });
+    for (const id of rows.keys()) flushed.add(id);
+    result.rows += upserts.length;
+    result.flushes += 1;
+    rows.clear();
+  };
+
+  if (targets.size > 0) {
+    const groupId = `${prefix}${options.schema}.rebuild.${def.name}.${randomUUID().slice(0, 8)}`;
+    let finish!: () => void;
+    let fail!: (error: Error) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      finish = resolve;
+      fail = reject;
+    });
+    const reached = new Set<string>();
+    const handle = await port.consume({
+      groupId,
+      topics: [...topics.keys()],
+      fromBeginning: true,
+      commitOffsets: false,
+      // One batch at a time: batches share the rows in memory and the flushes.
+      concurrency: 1,
+      batching: { minBytes: 1024 * 1024, maxWaitMs: 100 },
+      onCrash: fail,
+      onBatch: async (topic, partition, records) => {
+        const key = `${topic}:${partition}`;
+        const target = targets.get(key);
+        const from = positions.get(key) ?? 0;
+        if (target === undefined || reached.has(key)) return records.at(-1)?.offset;
+        const name = topics.get(topic) as TopicName;
+        const events = [];
+        let next = from;
+        for (const record of records) {
+          const offset = Number(record.offset);
+          if (offset >= target) break;
+          next = offset + 1;
+          // A rejoin restarts this ephemeral group from the beginning: apply each record once.
+          if (offset < from) continue;
+          result.events += 1;
+          try {
+            const event = decode(name, record);
+            if (!def.handles.includes(event.type)) continue;
+            const id = def.rowId(event);
+            if (id !== undefined) events.push({ id, event });
+          } catch {
+            result.skipped += 1;
+          }
+        }
+        const missing = [...new Set(events.map((e) => e.id))].filter((id) => !rows.has(id) && flushed.has(id));
+        if (missing.length > 0) {
+          const loaded: { row: R }[] = await db.query(
+            `SELECT to_jsonb(t) AS row FROM ${def.table} t WHERE id = ANY($1)`,
+            [missing],
+          );
+          for (const { row } of loaded) rows.set(row.id, row);
+        }
+        for (const { id, event } of events) {
+          try {
+            rows.set(id, def.evolve(rows.get(id) ?? null, event));
+          } catch (error) {
+            result.skipped += 1;
+            log.warn('evolve failed on an event during a bulk rebuild; skipping it', { topic, partition, error });
+          }
+        }
+        positions.set(key, next);
+        if (next >= target) reached.add(key);
+        if (rows.size >= options.maxRows) await flush();
+        if (reached.size === targets.size) finish();
+        return records.at(-1)?.offset;
+      },
+    });
+    try {
+      await done;
+    } finally {
+      await handle.stop();
+      await port.deleteGroups([groupId]);
+    }
+  }
+  await flush();
+  log.info('projection rebuilt in bulk', result);
+  return result;
+}
+
+async function columnsOf(db: DataSource, table: string): Promise<string[]> {
+  const [schema, name] = table.split('.');
+  const cols: { column_name: string }[] = await db.query(
+    `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+    [schema, name],
+  );
+  return cols.map((c) => c.column_name);
+}
+
+async function upsert(tx: EntityManager, table: string, columns: readonly string[], rows: readonly Row[]) {
+  const cols = columns.map((c) => `"${c}"`).join(', ');
+  const updates = columns
+    .filter((c) => c !== 'id')
+    .map((c) => `"${c}" = EXCLUDED."${c}"`)
+    .join(', ');
+  await tx.query(
+    `INSERT INTO ${table} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)
+     ON CONFLICT (id) DO UPDATE SET ${updates}`,
+    [withoutNul(JSON.stringify(rows))],
+  );
+}

@@ -1,0 +1,166 @@
+/**
+ * THE adapter between replay and the policy evaluation: the only file of trace that imports
+ * the policy domain (docs/adr/0062). Replay hands it a recorded decision and the registry,
+ * kill-switch and policy-bundle state the decision was made from (folded from Kafka up to the
+ * positions the decision recorded); it answers what the admission decision decides now.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  ActiveSwitches,
+  Envelope,
+  evolveActiveSwitches,
+  GateDecided,
+  PolicyBundlePublishedSchema,
+  Topic,
+  TopicName,
+} from '@warden/contracts';
+import {
+  BUILTIN_CHECKS_VERSION,
+  BundleDirectory,
+  compiledVersion,
+  CompiledBundle,
+  emptyBundleDirectory,
+  emptyGateRegistry,
+  evolveBundleDirectory,
+  evolveGateRegistry,
+  gate,
+  GateRegistry,
+  GateView,
+} from '@warden/policy-domain';
+
+/** The state a decision is made from, folded from the topics below. */
+export interface PolicyState {
+  readonly registry: GateRegistry;
+  readonly killSwitches: ActiveSwitches;
+  readonly bundles: BundleDirectory;
+}
+
+export const EMPTY_POLICY_STATE: PolicyState = {
+  registry: emptyGateRegistry(),
+  killSwitches: new Map(),
+  bundles: emptyBundleDirectory(),
+};
+
+/** The topics whose state the policy reads, with the StateVersions field that records each one's position. */
+export const STATE_TOPICS = [
+  { topic: Topic.registryEvents, version: 'registryOffset' },
+  { topic: Topic.killswitchEvents, version: 'killswitchOffset' },
+  { topic: Topic.policyEvents, version: 'bundlesOffset' },
+] as const satisfies readonly { topic: TopicName; version: string }[];
+
+/** Folds one event of a state topic into the policy state (the policy service's own folds). */
+export function evolvePolicyState(state: PolicyState, topic: TopicName, event: Envelope): PolicyState {
+  if (topic === Topic.registryEvents) {
+    const registry = evolveGateRegistry(state.registry, event);
+    return registry === state.registry ? state : { ...state, registry };
+  }
+  if (topic === Topic.killswitchEvents) {
+    const killSwitches = evolveActiveSwitches(state.killSwitches, event);
+    return killSwitches === state.killSwitches ? state : { ...state, killSwitches };
+  }
+  if (topic === Topic.policyEvents) {
+    const bundles = evolveBundleDirectory(state.bundles, event);
+    return bundles === state.bundles ? state : { ...state, bundles };
+  }
+  return state;
+}
+
+/** What an evaluator decides for a recorded request. */
+export interface Evaluated {
+  readonly verdict: GateDecided['verdict'];
+  readonly reason: string;
+  readonly bundleVersion: string;
+  readonly policies: readonly { readonly policyId: string; readonly version: string; readonly result: string }[];
+}
+
+/** The version a decision records when no bundle was active: the built-in admission checks alone. */
+export const EVALUATOR_VERSIONS: readonly string[] = [BUILTIN_CHECKS_VERSION, ''];
+
+/** Whether `version` can be replayed for a tenant: the built-in checks, or a bundle version it published. */
+export function knownBundleVersion(policyEvents: readonly Envelope[], tenantId: string, version: string): boolean {
+  if (EVALUATOR_VERSIONS.includes(version)) return true;
+  return policyEvents.some(
+    (e) => e.type === PolicyBundlePublishedSchema.typeName && e.tenantId === tenantId && eventVersion(e) === version,
+  );
+}
+
+const eventVersion = (e: Envelope) => (e.data as { version?: string }).version;
+
+/**
+ * Trace does not hold the key-encryption key, so it cannot sign with the real decision key:
+ * replay signs with a throwaway key under the recorded kid. Verdicts and reasons are compared;
+ * token bytes are not (the policy service's replay test compares those).
+ */
+const REPLAY_KEY = generateKeyPairSync('ed25519').privateKey;
+
+/**
+ * Re-evaluates a recorded decision's request with `bundleVersion` (its own, or another for
+ * what-if), from the given state, at the recorded decision time, with the recorded budget
+ * reservation. Undefined when the version is unknown. Not replayed from events alone (the state
+ * is not in the topics above): the run's earlier steps and the agent's history (temporal rules),
+ * standing approvals, and completed idempotency keys — an already_completed answer is taken
+ * from the record itself.
+ */
+export function evaluate(bundleVersion: string, recorded: GateDecided, state: PolicyState): Evaluated | undefined {
+  const request = recorded.request;
+  if (!request) return undefined;
+  let bundle: CompiledBundle | undefined;
+  if (!EVALUATOR_VERSIONS.includes(bundleVersion)) {
+    const entry = state.bundles.get(recorded.tenantId);
+    bundle = entry && compiledVersion(entry, bundleVersion);
+    if (!bundle) return undefined;
+  }
+  const context = recorded.context;
+  const reservation = context?.reservation;
+  const versions = context?.versions;
+  const signature = context?.evaluations.find((e) => e.policyId === 'warden.registry.signature');
+  const view: GateView = {
+    registry: state.registry,
+    switches: state.killSwitches,
+    bundleFor: () => bundle,
+    standing: new Map(),
+    completedBy: () => recorded.completedByRequestId || undefined,
+    agentHistory: () => [],
+    signer: { kid: recorded.decisionTokenKid || 'replay', privateKey: REPLAY_KEY },
+    settings: {
+      decisionTokenTtlMs: Math.max(recorded.tokenExpiresAtMs - recorded.decidedAtMs, 1),
+      // The policy's setting at the time, as its evaluation recorded it.
+      agentTokens: signature?.reason.startsWith('unsigned request accepted') ? 'optional' : 'required',
+    },
+    versions: {
+      registry: versions?.registryOffset ?? 0,
+      killswitch: versions?.killswitchOffset ?? 0,
+      activity: versions?.activityOffset ?? 0,
+      bundles: versions?.bundlesOffset ?? 0,
+    },
+  };
+  const [decided] = gate.decide(
+    {
+      type: 'DecideGate',
+      request,
+      reservation: {
+        granted: reservation?.granted ?? false,
+        reservationId: reservation?.reservationId ?? '',
+        reason: reservation?.reason ?? '',
+        reservedTokens: reservation?.reservedTokens ?? 0,
+        approvalRequired: false,
+        approvalReason: '',
+        hints: recorded.hints,
+      },
+      view,
+      decisionId: recorded.decisionId,
+      now: recorded.decidedAtMs,
+    },
+    gate.initialState,
+  );
+  return {
+    verdict: decided.verdict,
+    reason: decided.reason,
+    bundleVersion: decided.context?.versions?.policyBundleVersion ?? bundleVersion,
+    policies: (decided.context?.evaluations ?? []).map((e) => ({
+      policyId: e.policyId,
+      version: e.version,
+      result: e.result,
+    })),
+  };
+}

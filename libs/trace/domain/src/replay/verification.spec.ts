@@ -1,0 +1,160 @@
+import {
+  ActionKind,
+  AgentActivatedSchema,
+  AgentProfileSchema,
+  AgentRegisteredSchema,
+  create,
+  DecisionContextSchema,
+  Envelope,
+  GateDecided,
+  GateDecidedSchema,
+  GateRequestedSchema,
+  KillSwitchEngagedSchema,
+  Message,
+  ReservationRefSchema,
+  ScopeSchema,
+  StateVersionsSchema,
+  ToolGrantSchema,
+  Topic,
+  TopicName,
+  Verdict,
+} from '@warden/contracts';
+import { EMPTY_POLICY_STATE, evaluate, evolvePolicyState } from './evaluator';
+import { verifyDecisions } from './verification';
+
+const T = 1_800_000_000_000;
+const env = (data: Message, time = T): Envelope => ({
+  id: `${data.$typeName}-${time}`,
+  type: data.$typeName,
+  source: 'test',
+  time,
+  key: 'k',
+  tenantId: 'acme',
+  agentId: 'bot',
+  runId: '',
+  data,
+});
+const registry = [
+  env(
+    create(AgentRegisteredSchema, {
+      agentId: 'bot',
+      tenantId: 'acme',
+      version: 1,
+      profile: create(AgentProfileSchema, { tools: [create(ToolGrantSchema, { tool: 'tickets', actions: ['*'] })] }),
+    }),
+  ),
+  env(create(AgentActivatedSchema, { agentId: 'bot', tenantId: 'acme', version: 2 })),
+];
+const switches = [
+  env(
+    create(KillSwitchEngagedSchema, {
+      switchId: 'ks-1',
+      scope: create(ScopeSchema, { agentId: 'bot' }),
+      engagedBy: 'sam',
+      reason: 'runaway',
+      engagedAtMs: T + 50,
+    }),
+    T + 50,
+  ),
+];
+const log = new Map<TopicName, Envelope[]>([
+  [Topic.registryEvents, registry],
+  [Topic.killswitchEvents, switches],
+]);
+
+/** What the policy decided with the first `r` registry and `k` kill-switch events applied. */
+function decided(requestId: string, at: number, r: number, k: number, tool = 'tickets'): GateDecided {
+  const request = create(GateRequestedSchema, {
+    requestId,
+    tenantId: 'acme',
+    agentId: 'bot',
+    runId: 'run-1',
+    actionKind: ActionKind.TOOL_CALL,
+    tool,
+    action: 'read',
+    requestedAtMs: at - 1,
+    deadlineMs: at + 30_000,
+  });
+  const skeleton = create(GateDecidedSchema, {
+    decisionId: `d-${requestId}`,
+    requestId,
+    tenantId: 'acme',
+    agentId: 'bot',
+    runId: 'run-1',
+    decidedAtMs: at,
+    request,
+    context: create(DecisionContextSchema, {
+      reservation: create(ReservationRefSchema, {
+        reservationId: `res-${requestId}`,
+        granted: true,
+        reservedTokens: 1,
+      }),
+      versions: create(StateVersionsSchema, {
+        policyBundleVersion: 'builtin-1',
+        registryOffset: r,
+        killswitchOffset: k,
+      }),
+    }),
+  });
+  let state = EMPTY_POLICY_STATE;
+  for (const e of registry.slice(0, r)) state = evolvePolicyState(state, Topic.registryEvents, e);
+  for (const e of switches.slice(0, k)) state = evolvePolicyState(state, Topic.killswitchEvents, e);
+  const made = evaluate('builtin-1', skeleton, state)!;
+  return { ...skeleton, verdict: made.verdict, reason: made.reason };
+}
+
+describe('replay verification', () => {
+  const allowed = decided('r1', T + 10, 2, 0);
+  const killed = decided('r2', T + 100, 2, 1);
+  const notGranted = decided('r4', T + 120, 2, 0, 'deploy');
+  // Recorded as allowed although the kill switch it had applied covers it: a decision that differs.
+  const tampered = { ...decided('r3', T + 110, 2, 1), verdict: Verdict.ALLOW, reason: 'all admission checks passed' };
+  const recorded = [allowed, killed, tampered, notGranted].map((decision, i) => ({
+    decision,
+    source: `gate.decisions:0:${i}`,
+  }));
+  const scope = { tenantId: 'acme', runId: 'run-1' };
+  const exactTopics = new Set<TopicName>([Topic.registryEvents, Topic.killswitchEvents]);
+
+  it('reproduces every honest decision from the state its versions name, and reports the one that differs', () => {
+    expect([allowed, killed, notGranted].map((d) => Verdict[d.verdict])).toEqual(['ALLOW', 'DENY', 'DENY']);
+    const report = verifyDecisions(scope, recorded, log, { exactTopics });
+    expect(report).toMatchObject({ mode: 'recorded', checked: 4, same: 3, different: 1, notReplayable: 0 });
+    expect(report.differences).toEqual([
+      expect.objectContaining({
+        requestId: 'r3',
+        source: 'gate.decisions:0:2',
+        recorded: { verdict: 'allow', reason: 'all admission checks passed', bundleVersion: 'builtin-1' },
+        replayed: expect.objectContaining({
+          verdict: 'deny',
+          reason: 'kill switch ks-1 (agentId=bot) engaged by sam: runaway',
+        }),
+        state: { 'registry.events': 2, 'killswitch.events': 1, exact: true },
+        outcome: 'different',
+      }),
+    ]);
+  });
+
+  it('marks the state approximate when a state topic has several partitions', () => {
+    const report = verifyDecisions(scope, recorded.slice(0, 1), log, { exactTopics: new Set([Topic.registryEvents]) });
+    expect(report.decisions[0].state.exact).toBe(false);
+  });
+
+  it('what-if: re-evaluates every decision with a chosen bundle, and says when there is no such evaluator', () => {
+    expect(verifyDecisions(scope, recorded, log, { whatIf: 'builtin-1', exactTopics })).toMatchObject({
+      mode: 'what_if',
+      bundleVersion: 'builtin-1',
+      different: 1,
+    });
+    const unknown = verifyDecisions(scope, recorded, log, { whatIf: 'v-nope', exactTopics });
+    expect(unknown).toMatchObject({ checked: 4, notReplayable: 4 });
+    expect(unknown.decisions[0].note).toBe('no evaluator for bundle v-nope');
+  });
+
+  it('cannot replay a decision that does not carry its request', () => {
+    const report = verifyDecisions(scope, [{ decision: { ...allowed, request: undefined }, source: 's' }], log, {
+      exactTopics,
+    });
+    expect(report.decisions[0]).toMatchObject({ outcome: 'not_replayable', replayed: null });
+  });
+});

@@ -1,0 +1,133 @@
+import { Envelope, GateDecided, TopicName } from '@warden/contracts';
+import { verdictName } from '../verdicts';
+import { EMPTY_POLICY_STATE, evaluate, evolvePolicyState, PolicyState, STATE_TOPICS } from './evaluator';
+
+/** A decision as recorded on gate.decisions, with where it was. */
+export interface RecordedDecision {
+  readonly decision: GateDecided;
+  /** `gate.decisions:<partition>:<offset>` */
+  readonly source: string;
+}
+
+/**
+ * The events of the state topics (registry, kill switches) in the order the policy's tables
+ * applied them: a decision's StateVersions counts how many of each it had applied.
+ */
+export type StateLog = ReadonlyMap<TopicName, readonly Envelope[]>;
+
+export interface Verdicted {
+  readonly verdict: string;
+  readonly reason: string;
+  readonly bundleVersion: string;
+}
+
+export interface ReplayedDecision {
+  readonly requestId: string;
+  readonly decisionId: string;
+  readonly agentId: string;
+  readonly runId: string;
+  readonly decidedAtMs: number;
+  readonly source: string;
+  readonly recorded: Verdicted;
+  readonly replayed: (Verdicted & { readonly policies: readonly unknown[] }) | null;
+  /** How many events of each state topic the replay applied, and whether that is exactly what the policy saw. */
+  readonly state: { readonly [topic: string]: number | boolean; readonly exact: boolean };
+  readonly outcome: 'same' | 'different' | 'not_replayable';
+  readonly note?: string;
+}
+
+export interface VerificationReport {
+  readonly tenantId: string;
+  readonly runId: string;
+  /** `recorded`: each decision with the bundle it was made with; `what_if`: all with `bundleVersion`. */
+  readonly mode: 'recorded' | 'what_if';
+  readonly bundleVersion: string | null;
+  readonly checked: number;
+  readonly same: number;
+  readonly different: number;
+  readonly notReplayable: number;
+  /** The decisions whose verdict or reason differs, with both. */
+  readonly differences: readonly ReplayedDecision[];
+  readonly decisions: readonly ReplayedDecision[];
+}
+
+/**
+ * Re-evaluates each recorded decision from the state it recorded (StateVersions), at its
+ * recorded time, with the evaluator of its own bundle version, or of `whatIf` for all. Pure:
+ * the caller reads the decisions and the state topics from Kafka.
+ */
+export function verifyDecisions(
+  scope: { readonly tenantId: string; readonly runId: string },
+  decisions: readonly RecordedDecision[],
+  log: StateLog,
+  options: { readonly whatIf?: string; readonly exactTopics: ReadonlySet<TopicName> },
+): VerificationReport {
+  const states = new Map<string, PolicyState>();
+  const stateAt = (counts: readonly number[]): PolicyState => {
+    const key = counts.join(':');
+    let state = states.get(key);
+    if (!state) {
+      state = EMPTY_POLICY_STATE;
+      STATE_TOPICS.forEach(({ topic }, i) => {
+        for (const event of (log.get(topic) ?? []).slice(0, counts[i])) {
+          state = evolvePolicyState(state!, topic, event);
+        }
+      });
+      states.set(key, state);
+    }
+    return state;
+  };
+  const replayed = decisions.map(({ decision, source }): ReplayedDecision => {
+    const versions = decision.context?.versions;
+    const recordedBundle = versions?.policyBundleVersion ?? '';
+    const counts = STATE_TOPICS.map(({ topic, version }) =>
+      Math.min(Math.max(Math.trunc(versions?.[version] ?? 0), 0), log.get(topic)?.length ?? 0),
+    );
+    const state = Object.fromEntries(STATE_TOPICS.map(({ topic }, i) => [topic, counts[i]]));
+    const exact = STATE_TOPICS.every(({ topic }) => options.exactTopics.has(topic));
+    const base = {
+      requestId: decision.requestId,
+      decisionId: decision.decisionId,
+      agentId: decision.agentId,
+      runId: decision.runId,
+      decidedAtMs: decision.decidedAtMs,
+      source,
+      recorded: { verdict: verdictName(decision.verdict), reason: decision.reason, bundleVersion: recordedBundle },
+      state: { ...state, exact },
+    };
+    const bundle = options.whatIf ?? recordedBundle;
+    if (!decision.request) {
+      return { ...base, replayed: null, outcome: 'not_replayable', note: 'the decision does not carry its request' };
+    }
+    const result = evaluate(bundle, decision, stateAt(counts));
+    if (!result) {
+      return {
+        ...base,
+        replayed: null,
+        outcome: 'not_replayable',
+        note: `no evaluator for bundle ${bundle || '(none)'}`,
+      };
+    }
+    const again = {
+      verdict: verdictName(result.verdict),
+      reason: result.reason,
+      bundleVersion: result.bundleVersion,
+      policies: result.policies,
+    };
+    const same = again.verdict === base.recorded.verdict && again.reason === base.recorded.reason;
+    return { ...base, replayed: again, outcome: same ? 'same' : 'different' };
+  });
+  const count = (o: ReplayedDecision['outcome']) => replayed.filter((d) => d.outcome === o).length;
+  return {
+    tenantId: scope.tenantId,
+    runId: scope.runId,
+    mode: options.whatIf ? 'what_if' : 'recorded',
+    bundleVersion: options.whatIf ?? null,
+    checked: replayed.length,
+    same: count('same'),
+    different: count('different'),
+    notReplayable: count('not_replayable'),
+    differences: replayed.filter((d) => d.outcome === 'different'),
+    decisions: replayed,
+  };
+}
