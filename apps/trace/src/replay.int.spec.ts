@@ -43,7 +43,7 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
         'req-3',
         'deny',
         null,
-        'kill switch ks-run-refunds (tenantId=acme,agentId=refund-bot) engaged by sam: runaway refunds',
+        'kill switch ks-run-refunds (tenantId=acme,agentId=refund-bot, stop_run) engaged by sam: runaway refunds',
       ],
       ['req-4', 'allow', 'completed', 'all admission checks passed'],
     ]);
@@ -66,20 +66,20 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
     expect(report.differences).toEqual([
       expect.objectContaining({
         requestId: tamperedRequestId,
-        recorded: { verdict: 'allow', reason: 'all admission checks passed', bundleVersion: 'builtin-1' },
+        recorded: { verdict: 'allow', reason: 'all admission checks passed', bundleVersion: 'builtin-2' },
         replayed: expect.objectContaining({
           verdict: 'deny',
-          reason: 'kill switch ks-run-refunds (tenantId=acme,agentId=refund-bot) engaged by sam: runaway refunds',
+          reason: 'kill switch ks-run-refunds (tenantId=acme,agentId=refund-bot, stop_run) engaged by sam: runaway refunds',
         }),
-        state: { 'registry.events': 2, 'killswitch.events': 1, exact: false },
+        state: { 'registry.events': 3, 'killswitch.events': 1, 'policy.events': 0, exact: false },
       }),
     ]);
   });
 
   it('what-if with a chosen bundle version, and 400 for a version with no evaluator', async () => {
-    expect((await trace.call('GET', '/runs/run-refunds/verify?bundle=builtin-1', auditor)).body).toMatchObject({
+    expect((await trace.call('GET', '/runs/run-refunds/verify?bundle=builtin-2', auditor)).body).toMatchObject({
       mode: 'what_if',
-      bundleVersion: 'builtin-1',
+      bundleVersion: 'builtin-2',
       checked: 4,
       different: 1,
     });
@@ -106,11 +106,12 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
     });
     const changes = (bundle.body.replay as { changes: { type: string; data: Record<string, unknown> }[] }).changes;
     expect(changes.map((c) => c.type)).toEqual([
+      'warden.registry.v1.ToolContractPublished',
       'warden.registry.v1.AgentRegistered',
       'warden.registry.v1.AgentActivated',
       'warden.killswitch.v1.KillSwitchEngaged',
     ]);
-    expect(changes[2].data).toMatchObject({ switchId: 'ks-run-refunds', reason: 'runaway refunds' });
+    expect(changes[3].data).toMatchObject({ switchId: 'ks-run-refunds', reason: 'runaway refunds' });
     expect((bundle.body.requests as { id: string }[]).map((r) => r.id)).toEqual(['req-1', 'req-2', 'req-3', 'req-4']);
     expect((bundle.body.audit as { records: unknown[] }).records).toHaveLength(4);
   });

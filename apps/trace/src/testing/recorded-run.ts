@@ -1,4 +1,9 @@
 import {
+  EvaluationSchema,
+  RiskClass,
+  ToolActionSchema,
+  ToolContractPublishedSchema,
+  ToolContractSchema,
   ActionKind,
   AgentActivatedSchema,
   AgentProfileSchema,
@@ -34,11 +39,32 @@ export function recordedRun(run: RunRef, t: number): { events: GateEvent[]; tamp
   const events: GateEvent[] = [];
   const other = { tenantId: run.tenantId, agentId: run.agentId, runId: '' };
   const registry = [
+    create(ToolContractPublishedSchema, {
+      tenantId: run.tenantId,
+      contract: create(ToolContractSchema, {
+        tool: 'tickets',
+        version: '1',
+        definitionDigest: 'sha256:tickets-1',
+        actions: [
+          create(ToolActionSchema, { name: 'read', riskClass: RiskClass.LOW }),
+          create(ToolActionSchema, { name: 'refund', riskClass: RiskClass.LOW }),
+        ],
+      }),
+    }),
     create(AgentRegisteredSchema, {
       agentId: run.agentId,
       tenantId: run.tenantId,
       version: 1,
-      profile: create(AgentProfileSchema, { tools: [create(ToolGrantSchema, { tool: 'tickets', actions: ['*'] })] }),
+      profile: create(AgentProfileSchema, {
+        tools: [
+          create(ToolGrantSchema, {
+            tool: 'tickets',
+            actions: ['*'],
+            contractVersion: '1',
+            definitionDigest: 'sha256:tickets-1',
+          }),
+        ],
+      }),
     }),
     create(AgentActivatedSchema, { agentId: run.agentId, tenantId: run.tenantId, version: 2 }),
   ];
@@ -94,19 +120,27 @@ export function recordedRun(run: RunRef, t: number): { events: GateEvent[]; tamp
       request,
       final: true,
       context: create(DecisionContextSchema, {
+        evaluations: [
+          // The recorded policy accepted unsigned requests (agent tokens optional).
+          create(EvaluationSchema, {
+            policyId: 'warden.registry.signature',
+            result: 'pass',
+            reason: 'unsigned request accepted (agent tokens optional here)',
+          }),
+        ],
         reservation: create(ReservationRefSchema, {
           reservationId: `res-${requestId}`,
           granted: true,
           reservedTokens: 5,
         }),
         versions: create(StateVersionsSchema, {
-          policyBundleVersion: 'builtin-1',
+          policyBundleVersion: 'builtin-2',
           registryOffset: r,
           killswitchOffset: k,
         }),
       }),
     });
-    const made = evaluate('builtin-1', skeleton, stateAt(r, k))!;
+    const made = evaluate('builtin-2', skeleton, stateAt(r, k))!;
     const decision: GateDecided = tamper
       ? { ...skeleton, verdict: Verdict.ALLOW, reason: 'all admission checks passed' }
       : { ...skeleton, verdict: made.verdict, reason: made.reason };
@@ -130,9 +164,9 @@ export function recordedRun(run: RunRef, t: number): { events: GateEvent[]; tamp
       );
     }
   };
-  step('req-1', t + 100, 'tickets', 2, 0);
-  step('req-2', t + 200, 'payments', 2, 0);
-  step('req-3', t + 600, 'tickets', 2, 1);
-  step('req-4', t + 700, 'tickets', 2, 1, true);
+  step('req-1', t + 100, 'tickets', 3, 0);
+  step('req-2', t + 200, 'payments', 3, 0);
+  step('req-3', t + 600, 'tickets', 3, 1);
+  step('req-4', t + 700, 'tickets', 3, 1, true);
   return { events, tamperedRequestId: 'req-4' };
 }

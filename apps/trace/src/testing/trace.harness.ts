@@ -239,14 +239,14 @@ export function gateChain(
           evaluations: [
             create(EvaluationSchema, {
               policyId: 'warden.registry',
-              version: 'builtin-1',
+              version: 'builtin-2',
               result: verdict === Verdict.DENY ? 'deny' : 'pass',
             }),
           ],
           riskScore: 10,
           riskClass: RiskClass.LOW,
           reservation: create(ReservationRefSchema, { reservationId, granted: path !== 'refused', reservedTokens: 10 }),
-          versions: create(StateVersionsSchema, { policyBundleVersion: 'builtin-1' }),
+          versions: create(StateVersionsSchema, { policyBundleVersion: 'builtin-2' }),
         }),
       }),
       dt,

@@ -21,7 +21,7 @@ const decision = (n: number, verdict = Verdict.ALLOW) =>
     reason: 'because',
     decidedAtMs: 1_000 + n,
     context: create(DecisionContextSchema, {
-      evaluations: [create(EvaluationSchema, { policyId: 'warden.registry', version: 'builtin-1', result: 'pass' })],
+      evaluations: [create(EvaluationSchema, { policyId: 'warden.registry', version: 'builtin-2', result: 'pass' })],
     }),
   });
 const chain = (n: number, partition = 0, offset = n): ChainDecision => ({
@@ -52,7 +52,7 @@ describe('audit chain decider', () => {
       verdict: 'allow',
       prevHash: '',
       source: 'gate.decisions:0:1',
-      policies: [{ policyId: 'warden.registry', version: 'builtin-1', result: 'pass' }],
+      policies: [{ policyId: 'warden.registry', version: 'builtin-2', result: 'pass' }],
       decisionSha256: decisionDigest(decision(1)),
     });
     expect(first.hash).toBe(linkHash(first));

@@ -1,4 +1,9 @@
 import {
+  EvaluationSchema,
+  RiskClass,
+  ToolActionSchema,
+  ToolContractPublishedSchema,
+  ToolContractSchema,
   ActionKind,
   AgentActivatedSchema,
   AgentProfileSchema,
@@ -36,11 +41,34 @@ const env = (data: Message, time = T): Envelope => ({
 });
 const registry = [
   env(
+    create(ToolContractPublishedSchema, {
+      tenantId: 'acme',
+      contract: create(ToolContractSchema, {
+        tool: 'tickets',
+        version: '1',
+        definitionDigest: 'sha256:tickets-1',
+        actions: [
+          create(ToolActionSchema, { name: 'read', riskClass: RiskClass.LOW }),
+          create(ToolActionSchema, { name: 'refund', riskClass: RiskClass.LOW }),
+        ],
+      }),
+    }),
+  ),
+  env(
     create(AgentRegisteredSchema, {
       agentId: 'bot',
       tenantId: 'acme',
       version: 1,
-      profile: create(AgentProfileSchema, { tools: [create(ToolGrantSchema, { tool: 'tickets', actions: ['*'] })] }),
+      profile: create(AgentProfileSchema, {
+        tools: [
+          create(ToolGrantSchema, {
+            tool: 'tickets',
+            actions: ['*'],
+            contractVersion: '1',
+            definitionDigest: 'sha256:tickets-1',
+          }),
+        ],
+      }),
     }),
   ),
   env(create(AgentActivatedSchema, { agentId: 'bot', tenantId: 'acme', version: 2 })),
@@ -84,13 +112,21 @@ function decided(requestId: string, at: number, r: number, k: number, tool = 'ti
     decidedAtMs: at,
     request,
     context: create(DecisionContextSchema, {
+      evaluations: [
+        // The recorded policy accepted unsigned requests (agent tokens optional).
+        create(EvaluationSchema, {
+          policyId: 'warden.registry.signature',
+          result: 'pass',
+          reason: 'unsigned request accepted (agent tokens optional here)',
+        }),
+      ],
       reservation: create(ReservationRefSchema, {
         reservationId: `res-${requestId}`,
         granted: true,
         reservedTokens: 1,
       }),
       versions: create(StateVersionsSchema, {
-        policyBundleVersion: 'builtin-1',
+        policyBundleVersion: 'builtin-2',
         registryOffset: r,
         killswitchOffset: k,
       }),
@@ -99,22 +135,22 @@ function decided(requestId: string, at: number, r: number, k: number, tool = 'ti
   let state = EMPTY_POLICY_STATE;
   for (const e of registry.slice(0, r)) state = evolvePolicyState(state, Topic.registryEvents, e);
   for (const e of switches.slice(0, k)) state = evolvePolicyState(state, Topic.killswitchEvents, e);
-  const made = evaluate('builtin-1', skeleton, state)!;
+  const made = evaluate('builtin-2', skeleton, state)!;
   return { ...skeleton, verdict: made.verdict, reason: made.reason };
 }
 
 describe('replay verification', () => {
-  const allowed = decided('r1', T + 10, 2, 0);
-  const killed = decided('r2', T + 100, 2, 1);
-  const notGranted = decided('r4', T + 120, 2, 0, 'deploy');
+  const allowed = decided('r1', T + 10, 3, 0);
+  const killed = decided('r2', T + 100, 3, 1);
+  const notGranted = decided('r4', T + 120, 3, 0, 'deploy');
   // Recorded as allowed although the kill switch it had applied covers it: a decision that differs.
-  const tampered = { ...decided('r3', T + 110, 2, 1), verdict: Verdict.ALLOW, reason: 'all admission checks passed' };
+  const tampered = { ...decided('r3', T + 110, 3, 1), verdict: Verdict.ALLOW, reason: 'all admission checks passed' };
   const recorded = [allowed, killed, tampered, notGranted].map((decision, i) => ({
     decision,
     source: `gate.decisions:0:${i}`,
   }));
   const scope = { tenantId: 'acme', runId: 'run-1' };
-  const exactTopics = new Set<TopicName>([Topic.registryEvents, Topic.killswitchEvents]);
+  const exactTopics = new Set<TopicName>([Topic.registryEvents, Topic.killswitchEvents, Topic.policyEvents]);
 
   it('reproduces every honest decision from the state its versions name, and reports the one that differs', () => {
     expect([allowed, killed, notGranted].map((d) => Verdict[d.verdict])).toEqual(['ALLOW', 'DENY', 'DENY']);
@@ -124,12 +160,12 @@ describe('replay verification', () => {
       expect.objectContaining({
         requestId: 'r3',
         source: 'gate.decisions:0:2',
-        recorded: { verdict: 'allow', reason: 'all admission checks passed', bundleVersion: 'builtin-1' },
+        recorded: { verdict: 'allow', reason: 'all admission checks passed', bundleVersion: 'builtin-2' },
         replayed: expect.objectContaining({
           verdict: 'deny',
-          reason: 'kill switch ks-1 (agentId=bot) engaged by sam: runaway',
+          reason: 'kill switch ks-1 (agentId=bot, stop_run) engaged by sam: runaway',
         }),
-        state: { 'registry.events': 2, 'killswitch.events': 1, exact: true },
+        state: { 'registry.events': 3, 'killswitch.events': 1, 'policy.events': 0, exact: true },
         outcome: 'different',
       }),
     ]);
@@ -141,9 +177,9 @@ describe('replay verification', () => {
   });
 
   it('what-if: re-evaluates every decision with a chosen bundle, and says when there is no such evaluator', () => {
-    expect(verifyDecisions(scope, recorded, log, { whatIf: 'builtin-1', exactTopics })).toMatchObject({
+    expect(verifyDecisions(scope, recorded, log, { whatIf: 'builtin-2', exactTopics })).toMatchObject({
       mode: 'what_if',
-      bundleVersion: 'builtin-1',
+      bundleVersion: 'builtin-2',
       different: 1,
     });
     const unknown = verifyDecisions(scope, recorded, log, { whatIf: 'v-nope', exactTopics });
