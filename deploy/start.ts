@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { WardenClient } from '@warden/sdk';
-import { DEMO_CONTRACTS, runDemo } from './demo/agent';
-import { publishRegistryBootstrap } from './local/registry-bootstrap';
+import { runDemo } from './demo/agent';
 import { ensurePostgres } from './local/postgres';
 import { SERVICES, startStack } from './local/stack';
 
@@ -30,16 +29,15 @@ async function main(): Promise<void> {
   const prefix = process.env.WARDEN_TOPIC_PREFIX ?? 'warden.';
   const logDir = join(root, '.warden', 'logs');
   say(`starting ${SERVICES.join(', ')} (logs in ${logDir})...`);
-  // Policy opens decision-token keys with this KEK; the demo agent has no agent token yet, so tokens are optional.
+  // The registry seals its signing keys with this KEK and policy opens the decision-token key with it.
   const kek = randomBytes(32);
   const stack = await startStack({
     brokers,
     databaseUrl: pg.url,
     topicPrefix: prefix,
     logDir,
-    env: { WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64'), POLICY_AGENT_TOKENS: 'optional' },
+    env: { WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64') },
   });
-  await publishRegistryBootstrap([brokers], prefix, kek, 'demo', DEMO_CONTRACTS);
   for (const s of SERVICES) say(`${s.padEnd(10)} ${stack.urls[s]}  (/health/ready, /metrics, /openapi)`);
   const client = await WardenClient.connect({ brokers: [brokers], topicPrefix: prefix, clientId: 'demo-agent' });
   const abort = new AbortController();

@@ -1,8 +1,6 @@
 import { callerHeaders } from '@warden/platform';
-
-import { RiskClass } from '@warden/contracts';
-import { BootstrapContract } from '../local/registry-bootstrap';
 import { AgentTokenSource, WardenClient, GateInput } from '@warden/sdk';
+import { ContractSpec, publishToolContracts } from '../local/tool-contracts';
 
 /** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
 export interface DemoUrls {
@@ -11,21 +9,23 @@ export interface DemoUrls {
   readonly trace: string;
 }
 
-/** The demo's tool contracts: every tool the demo agent is granted, pinned at version 1 by this digest. */
-export const DEMO_CONTRACTS: Record<string, BootstrapContract> = {
+/** The demo's tool contracts, published through the registry; the demo agent pins what it gets back. */
+export const DEMO_CONTRACTS: Record<string, ContractSpec> = {
   tickets: {
-    digest: 'sha256:demo-tickets-1',
+    description: 'the support ticket system',
+    ownerTeam: 'support',
     actions: [
-      ['read', RiskClass.LOW, false],
-      ['draft', RiskClass.MEDIUM, false],
-      ['close', RiskClass.MEDIUM, false],
+      ['read', 'low', false],
+      ['draft', 'medium', false],
+      ['close', 'medium', false],
     ],
   },
   payments: {
-    digest: 'sha256:demo-payments-1',
+    description: 'supplier payments',
+    ownerTeam: 'finance-ops',
     actions: [
-      ['read', RiskClass.LOW, false],
-      ['pay', RiskClass.CRITICAL, false],
+      ['read', 'low', false],
+      ['pay', 'critical', false],
     ],
   },
 };
@@ -59,6 +59,16 @@ export async function runDemo(
   print: (line: string) => void,
 ): Promise<void> {
   const agentId = `invoice-bot-${Date.now().toString(36)}`;
+  const pins = await publishToolContracts(
+    urls.registry,
+    { subject: 'demo-operator', roles: 'admin', tenant: 'demo' },
+    DEMO_CONTRACTS,
+  );
+  print(
+    `published tool contracts: ${Object.entries(pins)
+      .map(([t, p]) => `${t} v${p.contractVersion}`)
+      .join(', ')}`,
+  );
   const registered = await post(`${urls.registry}/agents`, {
     agentId,
     mission: 'Triage supplier invoices and draft replies',
@@ -66,13 +76,8 @@ export async function runDemo(
     businessProcess: 'accounts-payable',
     model: 'gpt-5-mini',
     tools: [
-      {
-        tool: 'tickets',
-        actions: ['read', 'draft'],
-        contractVersion: '1',
-        definitionDigest: DEMO_CONTRACTS.tickets.digest,
-      },
-      { tool: 'payments', actions: ['read'], contractVersion: '1', definitionDigest: DEMO_CONTRACTS.payments.digest },
+      { tool: 'tickets', actions: ['read', 'draft'], ...pins.tickets },
+      { tool: 'payments', actions: ['read'], ...pins.payments },
     ],
     environments: ['prod'],
     autonomyLevel: 2,

@@ -131,4 +131,4 @@ async function waitReady(
   throw new Error(`${service} not ready after ${timeoutMs} ms: ${last}`);
 }
 
-export * from './registry-bootstrap';
+export * from './tool-contracts';

@@ -1,34 +1,31 @@
-import { RiskClass } from '@warden/contracts';
 import { WardenClient } from '@warden/sdk';
-import { BootstrapContract } from '@warden/local-stack';
+import { ContractSpec, publishToolContracts } from '@warden/local-stack';
 import { call, Identity } from '../e2e/http';
 
 /** The agent the load is made of: one tenant, one agent, one granted tool action. */
 export const BENCH_AGENT = { tenantId: 'bench', agentId: 'bench-bot', tool: 'tickets', action: 'read' } as const;
 
 /** The contract of the bench tool, published before the agent pins it. */
-export const BENCH_CONTRACTS: Record<string, BootstrapContract> = {
-  [BENCH_AGENT.tool]: { digest: 'sha256:bench-tickets-1', actions: [[BENCH_AGENT.action, RiskClass.LOW, false]] },
+export const BENCH_CONTRACTS: Record<string, ContractSpec> = {
+  [BENCH_AGENT.tool]: {
+    description: 'the bench tool',
+    ownerTeam: 'platform',
+    actions: [[BENCH_AGENT.action, 'low', false]],
+  },
 };
 
 const ADMIN: Identity = { subject: 'bench', roles: ['admin'], tenant: BENCH_AGENT.tenantId };
 
 /** Registers the bench agent with the tool the load uses and activates it. */
 export async function registerBenchAgent(registryUrl: string): Promise<void> {
+  const pins = await publishToolContracts(registryUrl, ADMIN, BENCH_CONTRACTS);
   const registered = await call(registryUrl, 'POST', '/agents', ADMIN, {
     agentId: BENCH_AGENT.agentId,
     mission: 'read tickets as fast as the gate allows',
     owner: { team: 'platform', contact: 'platform@example.com' },
     businessProcess: 'benchmark',
     model: 'bench-model',
-    tools: [
-      {
-        tool: BENCH_AGENT.tool,
-        actions: [BENCH_AGENT.action],
-        contractVersion: '1',
-        definitionDigest: BENCH_CONTRACTS[BENCH_AGENT.tool].digest,
-      },
-    ],
+    tools: [{ tool: BENCH_AGENT.tool, actions: [BENCH_AGENT.action], ...pins[BENCH_AGENT.tool] }],
     environments: ['prod'],
     autonomyLevel: 2,
     shutdownPath: 'stop the bench',

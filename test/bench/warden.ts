@@ -2,8 +2,8 @@ import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { WardenClient } from '@warden/sdk';
-import { publishRegistryBootstrap, SERVICES, Stack, startStack } from '@warden/local-stack';
-import { BENCH_AGENT, BENCH_CONTRACTS, registerBenchAgent, waitUntilAllowed } from './agent';
+import { SERVICES, Stack, startStack } from '@warden/local-stack';
+import { BENCH_AGENT, registerBenchAgent, waitUntilAllowed } from './agent';
 import { BudgetShare, measureBudgetShare } from './budget-stage';
 import { defineBenchBudgets } from './budgets';
 import { BenchConfig } from './config';
@@ -50,7 +50,8 @@ export async function runWarden(
     topicPrefix: prefix,
     logDir: options.logDir,
     env: {
-      // The bench agent has no agent token yet; policy opens the decision-token key with this KEK.
+      // The load workers send no agent tokens (token verification is not in these figures); the
+      // registry seals its keys and policy opens the decision-token key with this KEK.
       WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64'),
       POLICY_AGENT_TOKENS: 'optional',
       ...(profileDir
@@ -61,7 +62,6 @@ export async function runWarden(
         : {}),
     },
   });
-  await publishRegistryBootstrap(brokers, prefix, kek, BENCH_AGENT.tenantId, BENCH_CONTRACTS);
   await registerBenchAgent(running.stack.urls.registry);
   if (config.budgets === 'tenant') await defineBenchBudgets(running.stack.urls.budget);
   const probe = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-probe' });

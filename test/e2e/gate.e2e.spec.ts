@@ -1,28 +1,25 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import {
-  create,
-  KeyUse,
-  RiskClass,
-  SigningKeyRotatedSchema,
-  ToolActionSchema,
-  ToolContractPublishedSchema,
-  ToolContractSchema,
-  Topic,
-  topicName,
-} from '@warden/contracts';
+import { Topic, topicName } from '@warden/contracts';
 import {
   connectedPort,
   eventually,
   freshDatabase,
   kafkaBrokers,
-  publishEvent,
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
-import { KafkaPort, sealPrivateKey } from '@warden/platform';
+import { KafkaPort } from '@warden/platform';
 import { WardenClient } from '@warden/sdk';
-import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
+import {
+  ContractPin,
+  DEFAULT_PORTS,
+  publishToolContracts,
+  SERVICES,
+  ServiceName,
+  Stack,
+  startStack,
+} from '@warden/local-stack';
 import { call, Identity } from './http';
 
 /**
@@ -45,49 +42,18 @@ describe('the gate, end to end across six processes', () => {
   let port: KafkaPort;
   let recorder: TopicRecorder;
   const kek = randomBytes(32);
-  const PAYROLL_DIGEST = 'sha256:payroll-e2e-1';
+  const pins: Record<string, ContractPin> = {};
 
-  /**
-   * The decision-token key and the payroll contract, published on registry.events directly (the
-   * registry's key rotation and contract HTTP are built on another branch). Agents pin the contract.
-   */
-  async function publishKeysAndContracts() {
-    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    await publishEvent(
-      port,
-      prefix,
-      Topic.registryEvents,
-      'keys',
-      create(SigningKeyRotatedSchema, {
-        kid: 'e2e-decision-1',
-        use: KeyUse.DECISION_TOKEN,
-        alg: 'EdDSA',
-        publicJwk: JSON.stringify(publicKey.export({ format: 'jwk' })),
-        sealedPrivateKey: sealPrivateKey(privateKey.export({ format: 'jwk' }), 'e2e-decision-1', kek),
-        activatedAtMs: Date.now(),
-      }),
-    );
-    for (const tenantId of ['acme', 'globex']) {
-      await publishEvent(
-        port,
-        prefix,
-        Topic.registryEvents,
-        `tool:${tenantId}/payroll`,
-        create(ToolContractPublishedSchema, {
-          tenantId,
-          contract: create(ToolContractSchema, {
-            tool: 'payroll',
-            version: '1',
-            definitionDigest: PAYROLL_DIGEST,
-            actions: [create(ToolActionSchema, { name: 'read', riskClass: RiskClass.LOW })],
-          }),
-        }),
-      );
+  /** The payroll tool's contract, published by each tenant's admin through the registry; agents pin it. */
+  async function publishContracts() {
+    for (const who of [admin, globexAdmin]) {
+      const published = await publishToolContracts(stack.urls.registry, who, {
+        payroll: { description: 'the payroll system', ownerTeam: 'payroll', actions: [['read', 'low', false]] },
+      });
+      pins[who.tenant] = published.payroll;
     }
   }
-  const pinned = (actions: string[]) => [
-    { tool: 'payroll', actions, contractVersion: '1', definitionDigest: PAYROLL_DIGEST },
-  ];
+  const pinned = (tenant: string, actions: string[]) => [{ tool: 'payroll', actions, ...pins[tenant] }];
 
   const gate = (agentId: string, tenantId: string, runId: string, tool: string, action: string) =>
     client.gate(
@@ -135,15 +101,15 @@ describe('the gate, end to end across six processes', () => {
       topicPrefix: prefix,
       ports,
       logDir: join(__dirname, '..', '..', '.warden', 'e2e-logs', prefix),
-      // Agent tokens stay optional until the registry issues them and the SDK attaches them.
+      // This agent is identified by its registration; agent tokens are exercised by the demo and the registry and policy tests.
       env: { WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64'), POLICY_AGENT_TOKENS: 'optional' },
     });
     port = await connectedPort('e2e');
     recorder = await TopicRecorder.start(port, prefix, [Topic.deadLetter, Topic.budgetReservations]);
     client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-agent' });
-    await publishKeysAndContracts();
-    await registerActiveAgent(admin, 'payroll-bot', pinned(['read']));
-    await registerActiveAgent(globexAdmin, 'globex-bot', pinned(['read']));
+    await publishContracts();
+    await registerActiveAgent(admin, 'payroll-bot', pinned('acme', ['read']));
+    await registerActiveAgent(globexAdmin, 'globex-bot', pinned('globex', ['read']));
   });
 
   afterAll(async () => {

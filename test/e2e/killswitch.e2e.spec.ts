@@ -1,7 +1,15 @@
 import { join } from 'node:path';
 import { freshDatabase, kafkaBrokers, eventually, uniquePrefix } from '@warden/platform/testing';
 import { WardenClient } from '@warden/sdk';
-import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
+import {
+  ContractPin,
+  DEFAULT_PORTS,
+  publishToolContracts,
+  SERVICES,
+  ServiceName,
+  Stack,
+  startStack,
+} from '@warden/local-stack';
 import { call, Identity } from './http';
 
 /**
@@ -20,6 +28,7 @@ describe('the kill switch, end to end across six processes', () => {
   let db: { url: string; drop(): Promise<void> };
   let stack: Stack;
   let client: WardenClient;
+  let payroll: ContractPin;
 
   const gate = (agentId: string, runId: string) =>
     client.gate(
@@ -41,7 +50,7 @@ describe('the kill switch, end to end across six processes', () => {
       owner: { team: 'payroll', contact: 'payroll@example.com' },
       businessProcess: 'payroll',
       model: 'gpt-5',
-      tools: [{ tool: 'payroll', actions: ['read'] }],
+      tools: [{ tool: 'payroll', actions: ['read'], ...payroll }],
       environments: ['prod'],
       autonomyLevel: 2,
       shutdownPath: 'disable the payroll connector',
@@ -63,7 +72,12 @@ describe('the kill switch, end to end across six processes', () => {
       topicPrefix: prefix,
       ports,
       logDir: join(__dirname, '..', '..', '.warden', 'e2e-logs', prefix),
+      // These agents are identified by their registration; agent tokens are tested elsewhere.
+      env: { POLICY_AGENT_TOKENS: 'optional' },
     });
+    ({ payroll } = await publishToolContracts(stack.urls.registry, admin, {
+      payroll: { description: 'the payroll system', ownerTeam: 'payroll', actions: [['read', 'low', false]] },
+    }));
     client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-ks-agent' });
     await registerActiveAgent('payroll-bot');
     await registerActiveAgent('ledger-bot');
