@@ -232,7 +232,9 @@ describe('registry service (HTTP, real Kafka and Postgres)', () => {
       const r = await call(sre, 'GET', `/agents?${query}`);
       return (r.body as unknown as { id: string }[]).map((a) => a.id).sort();
     };
+    // Wait for the projection to hold both agents' latest events (payroll-bot's came from earlier tests).
     await eventually(async () => (await list('tool=crm')).length === 1);
+    await eventually(async () => (await list('businessProcess=payroll&state=active')).length === 1);
     expect(await list('tool=crm')).toEqual(['crm-bot']);
     expect(await list('ownerTeam=sales')).toEqual(['crm-bot']);
     expect(await list('businessProcess=payroll&state=active')).toEqual(['payroll-bot']);

@@ -69,7 +69,8 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
         recorded: { verdict: 'allow', reason: 'all admission checks passed', bundleVersion: 'builtin-2' },
         replayed: expect.objectContaining({
           verdict: 'deny',
-          reason: 'kill switch ks-run-refunds (tenantId=acme,agentId=refund-bot, stop_run) engaged by sam: runaway refunds',
+          reason:
+            'kill switch ks-run-refunds (tenantId=acme,agentId=refund-bot, stop_run) engaged by sam: runaway refunds',
         }),
         state: { 'registry.events': 3, 'killswitch.events': 1, 'policy.events': 0, exact: false },
       }),
