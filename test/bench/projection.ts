@@ -21,7 +21,7 @@ import {
   topicName,
   Verdict,
 } from '@warden/contracts';
-import { callerHeaders, KafkajsPort, Logger, RecordOut, provisionTopics } from '@warden/platform';
+import { callerHeaders, devAuthEnv, KafkajsPort, Logger, RecordOut, provisionTopics } from '@warden/platform';
 import { cpuUse, CpuUse, snapshot } from './cpu';
 import { stopChild } from './floor';
 import { freePorts, ROOT } from './infra';
@@ -90,6 +90,8 @@ export async function runProjectionBench(
     cwd: ROOT,
     env: {
       ...process.env,
+      // The bench calls the admin API with development tokens (ADR 0010).
+      ...devAuthEnv(),
       KAFKA_BROKERS: options.brokers.join(','),
       DATABASE_URL: options.databaseUrl,
       WARDEN_TOPIC_PREFIX: prefix,
@@ -112,12 +114,11 @@ export async function runProjectionBench(
   try {
     await until(async () => (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok === true, 60_000);
     const headers = await callerHeaders(sre);
-    const states = async () =>
-      (await (await fetch(`${url}/admin/projections`, { headers })).json()) as {
-        name: string;
-        lag: number;
-        status: string;
-      }[];
+    const states = async () => {
+      const res = await fetch(`${url}/admin/projections`, { headers });
+      if (!res.ok) throw new Error(`GET /admin/projections: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { name: string; lag: number; status: string }[];
+    };
     const lag = async (names?: readonly string[]) =>
       (await states()).filter((s) => !names || names.includes(s.name)).reduce((n, s) => n + s.lag, 0);
     // A projection being rebuilt reports `rebuilding` until it replays again, then its lag falls to 0.
