@@ -171,7 +171,7 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
       field: 'limits',
     });
     expect((await call('PUT', '/budgets/b-bad', limit({}), 'sre')).status).toBe(403);
-    expect((await call('GET', '/budgets', undefined, 'owner', '')).body).toMatchObject({ field: 'x-warden-tenant' });
+    expect((await call('GET', '/budgets', undefined, 'owner', '')).body).toMatchObject({ field: 'tenant' });
     await new Promise((r) => setTimeout(r, 300));
     expect(recorder.on(Topic.budgetEvents).length).toBe(before);
   });

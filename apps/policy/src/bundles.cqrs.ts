@@ -27,7 +27,7 @@ import { Bundles, BUNDLES, whatIf } from './bundles';
 export const BUNDLE_READ_ROLES = ['admin', 'auditor', 'sre', 'owner'] as const;
 
 export function tenantOf(caller: Caller): string {
-  if (!caller.tenantId) throw invalid('missing_tenant', 'header x-warden-tenant is required', 'x-warden-tenant');
+  if (!caller.tenantId) throw invalid('missing_tenant', "the caller's token carries no tenant claim", 'tenant');
   return caller.tenantId;
 }
 

@@ -163,7 +163,7 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
     });
     expect((await trace.call('GET', '/runs', { ...auditor, tenant: '' })).body).toMatchObject({
       status: 400,
-      field: 'x-warden-tenant',
+      field: 'tenant',
     });
     expect((await trace.call('GET', '/runs?verdict=maybe', auditor)).body).toMatchObject({
       status: 400,

@@ -77,7 +77,7 @@ function authorise(actor: Actor): void {
   if (!actor.roles.some((r) => (STANDING_APPROVAL_ROLES as readonly string[]).includes(r))) {
     throw forbidden('role_required', `standing approvals need one of the roles ${STANDING_APPROVAL_ROLES.join(', ')}`);
   }
-  if (actor.tenantId === '') throw invalid('missing_tenant', 'header x-warden-tenant is required', 'x-warden-tenant');
+  if (actor.tenantId === '') throw invalid('missing_tenant', "the caller's token carries no tenant claim", 'tenant');
 }
 
 function grant(c: GrantStandingApproval, state: StandingApprovalsState): StandingApprovalEvent[] {

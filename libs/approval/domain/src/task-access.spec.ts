@@ -14,7 +14,7 @@ describe('who may read approval tasks', () => {
     );
     expect(() => readableTenant({ tenantId: 'acme', roles: [] })).toThrow(DomainError);
     expect(() => readableTenant({ tenantId: '', roles: ['approver'] })).toThrow(
-      expect.objectContaining({ kind: 'invalid', code: 'missing_tenant', field: 'x-warden-tenant' }),
+      expect.objectContaining({ kind: 'invalid', code: 'missing_tenant', field: 'tenant' }),
     );
   });
 });

@@ -17,6 +17,6 @@ export function readableTenant(reader: TaskReader): string {
       `reading approval tasks needs one of the roles ${APPROVAL_READER_ROLES.join(', ')}`,
     );
   }
-  if (reader.tenantId === '') throw invalid('missing_tenant', 'header x-warden-tenant is required', 'x-warden-tenant');
+  if (reader.tenantId === '') throw invalid('missing_tenant', "the caller's token carries no tenant claim", 'tenant');
   return reader.tenantId;
 }

@@ -30,7 +30,7 @@ describe('trace access', () => {
     expect(failure(() => readableTenant({ roles: ['auditor'], tenantId: '' }))).toEqual({
       kind: 'invalid',
       code: 'missing_tenant',
-      field: 'x-warden-tenant',
+      field: 'tenant',
     });
   });
 

@@ -14,7 +14,7 @@ export function readableTenant(caller: TraceCaller): string {
   if (!caller.roles.some((r) => READERS.includes(r))) {
     throw forbidden('not_a_reader', `reading traces needs one of the roles ${READERS.join(', ')}`);
   }
-  if (!caller.tenantId) throw invalid('missing_tenant', 'header x-warden-tenant is required', 'x-warden-tenant');
+  if (!caller.tenantId) throw invalid('missing_tenant', "the caller's token carries no tenant claim", 'tenant');
   return caller.tenantId;
 }
 

@@ -49,7 +49,7 @@ export const holds: Decider<HoldCommand, HoldsState, HoldEvent> = {
 
   decide(cmd, state) {
     assertHolder(cmd.roles);
-    if (!cmd.tenantId) throw invalid('missing_tenant', 'header x-warden-tenant is required', 'x-warden-tenant');
+    if (!cmd.tenantId) throw invalid('missing_tenant', "the caller's token carries no tenant claim", 'tenant');
     const current = state.holds.get(cmd.holdId);
     switch (cmd.type) {
       case 'PlaceHold':
