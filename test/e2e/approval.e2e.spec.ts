@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { GateDecided, Topic, Verdict } from '@warden/contracts';
 import {
@@ -39,9 +40,10 @@ describe('approval end to end (needs the admission policy and registry tool cont
   let port: KafkaPort;
   let recorder: TopicRecorder;
 
-  const transfer = (runId: string) =>
+  const transfer = (runId: string, opts: { requestId?: string; approvalTimeoutMs?: number } = {}) =>
     client.gate(
       {
+        requestId: opts.requestId,
         tenantId: 'acme',
         agentId: 'treasury-bot',
         runId,
@@ -51,7 +53,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
         onBehalfOf: 'rita',
         estimatedTokens: 10,
       },
-      { timeoutMs: 10_000 },
+      { timeoutMs: 10_000, approvalTimeoutMs: opts.approvalTimeoutMs },
     );
   /** The final decision the agent receives on gate.decisions for its request. */
   const finalDecision = (requestId: string) =>
@@ -158,14 +160,14 @@ describe('approval end to end (needs the admission policy and registry tool cont
   });
 
   it('a critical tool call waits; two approvers approve over HTTP; the agent receives allow', async () => {
-    const pending = await eventually(
-      async () => {
-        const r = await transfer('run-approve');
-        return r.verdict === 'pending_approval' ? r : undefined;
-      },
+    await eventually(
+      async () => ((await transfer('run-warm-up')).verdict === 'pending_approval' ? true : undefined),
       30_000,
       'the registry to reach the gate',
     );
+    // The agent asks and waits through the approval: its gate() call returns the final decision.
+    const pending = { requestId: randomUUID() };
+    const waiting = transfer('run-approve', { requestId: pending.requestId, approvalTimeoutMs: 60_000 });
     const task = await openTaskOf(pending.requestId);
     expect(task).toMatchObject({
       risk_class: 'critical',
@@ -201,6 +203,9 @@ describe('approval end to end (needs the admission policy and registry tool cont
       comment: 'second pair of eyes',
     });
     expect(second).toMatchObject({ status: 200, body: { status: 'granted', approvers: ['ann', 'bob'] } });
+    const received = await waiting;
+    expect(received).toMatchObject({ verdict: 'allow', allowed: true, requestId: pending.requestId });
+    expect(received.decisionToken).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     const decided = await finalDecision(pending.requestId);
     expect(decided.verdict).toBe(Verdict.ALLOW);
     expect(decided.context?.approval).toMatchObject({ taskId: task.id, approvedBy: 'bob' });

@@ -138,8 +138,15 @@ export class WardenClient {
     return client;
   }
 
-  async gate(input: GateInput, opts: { timeoutMs?: number } = {}): Promise<GateResult> {
+  /**
+   * Asks the gate and waits for the decision. With `approvalTimeoutMs`, a `pending_approval`
+   * decision is not the answer yet: the call keeps waiting (up to that long) for the final decision
+   * on the same request, which the policy service publishes once the approval resolves; if none
+   * comes in time the pending decision is returned (not allowed).
+   */
+  async gate(input: GateInput, opts: { timeoutMs?: number; approvalTimeoutMs?: number } = {}): Promise<GateResult> {
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs ?? 5000;
+    const approvalWaitMs = opts.approvalTimeoutMs ?? 0;
     let agentToken = input.agentToken;
     if (!agentToken && this.tokens) {
       try {
@@ -166,12 +173,22 @@ export class WardenClient {
       if (left > 0) this.waitingRuns.set(run, left);
       else this.waitingRuns.delete(run);
     };
+    let interim: GateDecided | undefined;
     const decided = new Promise<GateDecided | undefined>((resolve) => {
-      const timer = setTimeout(() => {
+      const giveUp = () => {
         settle();
-        resolve(undefined);
-      }, timeoutMs);
+        resolve(interim);
+      };
+      let timer = setTimeout(giveUp, timeoutMs);
       this.pending.set(request.requestId, (d) => {
+        if (!d.final && approvalWaitMs > 0) {
+          // Pending approval: wait on for the final decision of this request.
+          if (interim) return;
+          interim = d;
+          clearTimeout(timer);
+          timer = setTimeout(giveUp, approvalWaitMs);
+          return;
+        }
         clearTimeout(timer);
         settle();
         resolve(d);
