@@ -17,8 +17,6 @@ import {
   BundleRepositoryState,
   CompiledBundle,
   compareBundles,
-  emptyBundleDirectory,
-  evolveBundleDirectory,
   FlipReport,
   FlipTally,
   RecordShadowDecision,
@@ -43,9 +41,9 @@ export const BUNDLES = Symbol('Bundles');
 
 /**
  * Wires the tenant bundle repositories (command gateway over policy.events, keyed by tenant id),
- * the bundle directory, the projections, and the shadow processor.
+ * the projections, and the shadow processor, over the service's one bundle directory table.
  */
-export function wireBundles(runtime: ServiceRuntime, instanceId: string): Bundles {
+export function wireBundles(runtime: ServiceRuntime, instanceId: string, directory: Table<BundleDirectory>): Bundles {
   const repositories = runtime.table(
     streamTable('policy-bundle-repositories', [Topic.policyEvents], bundleRepository),
     instanceId,
@@ -57,15 +55,6 @@ export function wireBundles(runtime: ServiceRuntime, instanceId: string): Bundle
     runtime.prefix,
     'warden://policy',
     (event) => ({ topic: Topic.policyEvents, key: event.tenantId, tenantId: event.tenantId, agentId: '', runId: '' }),
-  );
-  const directory = runtime.table<BundleDirectory>(
-    {
-      name: 'policy-shadow-bundles',
-      topics: [Topic.policyEvents],
-      initial: emptyBundleDirectory,
-      evolve: evolveBundleDirectory,
-    },
-    instanceId,
   );
   wireShadow(runtime, directory);
   runtime.project(bundleVersionsProjection);

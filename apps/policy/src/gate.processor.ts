@@ -125,6 +125,19 @@ export function viewOf(
   };
 }
 
+/** Each tenant's policy bundles, compiled per version, folded from policy.events. */
+export function bundleDirectoryTable(runtime: ServiceRuntime, instanceId: string): Table<BundleDirectory> {
+  return runtime.table<BundleDirectory>(
+    {
+      name: 'policy-bundles',
+      topics: [Topic.policyEvents],
+      initial: emptyBundleDirectory,
+      evolve: evolveBundleDirectory,
+    },
+    instanceId,
+  );
+}
+
 /**
  * The policy stage of the gate: consumes the budget stage's answers (which carry the request)
  * and approval resolutions (same run-id key, so the pending decision is on this partition),
@@ -138,6 +151,8 @@ export function wireGate(
     PolicyConfig,
     'instanceId' | 'keyEncryptionKey' | 'decisionTokenTtlMs' | 'agentTokens' | 'agentHistoryHorizonMs'
   >,
+  /** The bundle directory, when the service shares one table with the bundle API and shadow processor. */
+  bundles: Table<BundleDirectory> = bundleDirectoryTable(runtime, config.instanceId),
 ): Processor<GateCommand, GateState, GateDecided> {
   const { instanceId } = config;
   const tables: GateTables = {
@@ -159,15 +174,7 @@ export function wireGate(
       },
       instanceId,
     ),
-    bundles: runtime.table<BundleDirectory>(
-      {
-        name: 'policy-bundles',
-        topics: [Topic.policyEvents],
-        initial: emptyBundleDirectory,
-        evolve: evolveBundleDirectory,
-      },
-      instanceId,
-    ),
+    bundles,
     activity: runtime.table<GateActivity>(
       {
         name: 'policy-activity',

@@ -5,7 +5,7 @@ import { createServiceRuntime, ServiceRuntime } from '@warden/platform';
 import { ServiceModule } from '@warden/platform/nest';
 import { PolicyConfig } from './config';
 import { GetDecisionHandler } from './decisions.cqrs';
-import { wireGate } from './gate.processor';
+import { bundleDirectoryTable, wireGate } from './gate.processor';
 import { DecisionsHttpController } from './http/decisions.http.controller';
 import { Init1763700000000 } from './migrations/1763700000000-init';
 import { Bundles1763800000000 } from './migrations/1763800000000-bundles';
@@ -19,9 +19,10 @@ export function policyService(config: PolicyConfig): { runtime: ServiceRuntime; 
     schema: 'policy',
     migrations: [Init1763700000000, Bundles1763800000000],
   });
-  wireGate(runtime, config);
+  const directory = bundleDirectoryTable(runtime, config.instanceId);
+  wireGate(runtime, config, directory);
   runtime.project(decisionsProjection);
-  const bundles = wireBundles(runtime, config.instanceId);
+  const bundles = wireBundles(runtime, config.instanceId, directory);
   const module = ServiceModule.with({
     runtime,
     imports: [CqrsModule.forRoot()],
