@@ -1,4 +1,4 @@
-import { Admin, Consumer, IHeaders, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
+import { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
 import { Logger } from '../observability/logger';
 import {
   ConsumeOptions,
@@ -17,6 +17,9 @@ export interface KafkajsOptions {
   readonly logger: Logger;
 }
 
+/** How often a consumer commits the offsets it handled (see consume). */
+const COMMIT_INTERVAL_MS = 500;
+
 const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
@@ -32,6 +35,7 @@ export class KafkajsPort implements KafkaPort {
   private producerConnected = false;
   private admin: Promise<Admin> | undefined;
   private crashed: Error | undefined;
+  private readonly stats: RequestStats | undefined;
 
   constructor(options: KafkajsOptions) {
     const log = options.logger.child({ component: 'kafkajs' });
@@ -53,6 +57,8 @@ export class KafkajsPort implements KafkaPort {
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+    this.stats = RequestStats.fromEnv(log);
+    this.stats?.watch(this.producer, 'producer');
     this.producer.on(this.producer.events.CONNECT, () => (this.producerConnected = true));
     this.producer.on(this.producer.events.DISCONNECT, () => (this.producerConnected = false));
   }
@@ -98,6 +104,7 @@ export class KafkajsPort implements KafkaPort {
       retry: { initialRetryTime: 100, retries: 8 },
     });
     this.consumers.add(consumer);
+    this.stats?.watch(consumer, options.groupId);
     let stopping = false;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assignment = Object.entries(payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
@@ -111,12 +118,33 @@ export class KafkajsPort implements KafkaPort {
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning });
+    // kafkajs commits after every batch when it auto-commits: one OffsetCommit per fetch, which
+    // at gate rates was a third of all requests the broker answered. Offsets are committed at
+    // most every COMMIT_INTERVAL_MS instead, after a batch or from a timer for the idle tail, and
+    // once more when the consumer stops. A consumer that takes a partition over after a crash
+    // re-reads at most that interval, which every consumer here tolerates (processors skip
+    // inputs their changelog reflects; projections keep their own checkpoints; effects are
+    // idempotent).
+    let committer: Pick<EachBatchPayload, 'commitOffsetsIfNecessary' | 'uncommittedOffsets'> | undefined;
+    const commit = async (force: boolean) => {
+      if (!committer) return;
+      try {
+        await (force
+          ? committer.commitOffsetsIfNecessary(committer.uncommittedOffsets())
+          : committer.commitOffsetsIfNecessary());
+      } catch {
+        // A rebalance is in progress or the coordinator moved: the next interval commits.
+      }
+    };
+    const timer = options.commitOffsets ? setInterval(() => void commit(false), COMMIT_INTERVAL_MS) : undefined;
+    timer?.unref();
     await consumer.run({
-      autoCommit: options.commitOffsets,
-      autoCommitInterval: 500,
+      autoCommit: false,
+      autoCommitInterval: COMMIT_INTERVAL_MS,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.concurrency ?? 1,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async (payload) => {
+        const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
         const records: RecordIn[] = batch.messages.map((m) => ({
           topic: batch.topic,
           partition: batch.partition,
@@ -131,7 +159,12 @@ export class KafkajsPort implements KafkaPort {
           isActive: () => isRunning() && !isStale(),
           seek: (offset) => consumer.seek({ topic: batch.topic, partition: batch.partition, offset }),
         });
+        // The fetch position follows the resolved offset, so resolve whether or not we commit.
         if (last !== undefined) resolveOffset(last);
+        if (options.commitOffsets) {
+          committer = payload;
+          await commit(stopping);
+        }
       },
     });
     for (const start of options.startAt ?? []) consumer.seek(start);
@@ -139,6 +172,9 @@ export class KafkajsPort implements KafkaPort {
       groupId: options.groupId,
       stop: async () => {
         stopping = true;
+        clearInterval(timer);
+        // A batch still in flight commits by itself when it ends (it sees `stopping`).
+        await commit(true);
         await consumer.disconnect();
         this.consumers.delete(consumer);
       },
@@ -208,6 +244,32 @@ export class KafkajsPort implements KafkaPort {
       this.admin.catch(() => (this.admin = undefined));
     }
     return this.admin;
+  }
+}
+
+/**
+ * With WARDEN_KAFKA_REQUEST_STATS=1, counts the requests each client sends by API (Fetch, Produce,
+ * OffsetCommit, ...) and logs the running totals every 5 s: how the broker's load was traced to
+ * per-batch offset commits (docs/benchmarks.md). Off by default; costs one listener per client.
+ */
+class RequestStats {
+  private readonly counts = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  static fromEnv(log: Logger): RequestStats | undefined {
+    return process.env.WARDEN_KAFKA_REQUEST_STATS === '1' ? new RequestStats(log) : undefined;
+  }
+
+  watch(client: Consumer | Producer, label: string): void {
+    this.timer ??= setInterval(() => this.log.info('kafka requests', Object.fromEntries(this.counts)), 5000).unref();
+    const count = ({ payload }: { payload: { apiName: string } }) => {
+      const key = `${label}|${payload.apiName}`;
+      this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    };
+    if ('subscribe' in client) client.on(client.events.REQUEST, count);
+    else client.on(client.events.REQUEST, count);
   }
 }
 
