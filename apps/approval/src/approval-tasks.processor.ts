@@ -17,7 +17,7 @@ import {
   approvalTasks,
   ApprovalTasksState,
 } from '@warden/approval-domain';
-import { Processor, Route, ServiceRuntime, Table } from '@warden/platform';
+import { OFF_GATE_PATH, Processor, Route, ServiceRuntime, Table } from '@warden/platform';
 import { contextOf, RegistryContext, registryContextTable } from './registry-context.table';
 
 export interface ApprovalTasksWiring {
@@ -53,6 +53,8 @@ export function wireApprovalTasks(
     outputs: [Topic.approvalEvents],
     decider: approvalTasks,
     tables: [switches, registry],
+    // Tasks wait for people; only pending_approval decisions of all of gate.decisions matter.
+    batching: OFF_GATE_PATH,
     command(input, ctx): ApprovalTaskCommand | null {
       const now = ctx.now;
       if (is(input, GateDecidedSchema)) {

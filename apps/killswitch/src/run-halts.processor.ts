@@ -9,7 +9,7 @@ import {
   Topic,
 } from '@warden/contracts';
 import { applies, HaltCoveredRun, runHalts, RunHaltsState } from '@warden/killswitch-domain';
-import { Processor, ServiceRuntime } from '@warden/platform';
+import { OFF_GATE_PATH, Processor, ServiceRuntime } from '@warden/platform';
 import { GateContextTable, routeKillSwitchEvent, SwitchesTable } from './kill-switches';
 
 /**
@@ -28,6 +28,8 @@ export function wireRunHalts(
     outputs: [Topic.killswitchEvents],
     decider: runHalts,
     tables: [switches, context],
+    // Orchestrators learn of the halt up to 50 ms later; the gate denies the run regardless.
+    batching: OFF_GATE_PATH,
     command(input, ctx) {
       if (!is(input, GateRequestedSchema)) return null;
       const r: GateRequested = input.data;

@@ -26,7 +26,15 @@ import {
   shadowRecorder,
 } from '@warden/policy-domain';
 import { bundleVersionsProjection, shadowDecisionsProjection } from '@warden/policy-read-models';
-import { CommandGateway, Processor, readToEnd, ServiceRuntime, streamTable, Table } from '@warden/platform';
+import {
+  CommandGateway,
+  OFF_GATE_PATH,
+  Processor,
+  readToEnd,
+  ServiceRuntime,
+  streamTable,
+  Table,
+} from '@warden/platform';
 
 export type BundleGateway = CommandGateway<BundleCommand, BundleRepositoryState, BundleEvent>;
 
@@ -81,6 +89,7 @@ export function wireShadow(
     outputs: [Topic.policyShadow],
     decider: shadowRecorder,
     tables: [directory],
+    batching: OFF_GATE_PATH,
     command(input) {
       if (!is(input, GateDecidedSchema)) return null;
       const decided = input.data;

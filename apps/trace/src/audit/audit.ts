@@ -1,5 +1,5 @@
 import { AuditQueued, AuditRecorded, is, AuditQueuedSchema, Topic } from '@warden/contracts';
-import { Processor, ServiceRuntime } from '@warden/platform';
+import { OFF_GATE_PATH, Processor, ServiceRuntime } from '@warden/platform';
 import { auditChain, ChainDecision, ChainState } from '@warden/trace-domain';
 import { AuditForwarder } from './forwarder';
 
@@ -17,6 +17,7 @@ export function wireAudit(
     inputs: [Topic.traceAuditQueue],
     outputs: [Topic.traceAudit],
     decider: auditChain,
+    batching: OFF_GATE_PATH,
     command(input) {
       if (!is(input, AuditQueuedSchema)) return null;
       const queued: AuditQueued = input.data;
