@@ -9,6 +9,7 @@ import { deleteByPrefix, ensureKafka, freshBenchDatabase, ROOT, stopKafka } from
 import { LoadReport } from './load';
 import { PolicyEvalReport, renderPolicyEval, runPolicyEvalBench } from './policy-eval';
 import { ProjectionReport, renderProjection, runProjectionBench } from './projection';
+import { waitForQuiet } from './cpu';
 import { checks, describeMachine, problems, renderTable } from './report';
 import { Running, runWarden, WardenRun } from './warden';
 import { WardenClient } from '@warden/sdk';
@@ -127,9 +128,19 @@ async function main(): Promise<number> {
       });
       await attempt('killswitch', async () => {
         if (!running.stack || config.killswitchEngages === 0) return;
+        // Propagation is a property of a working stack, not of the backlog the load left behind:
+        // let every service drain first (the report says how busy the machine still was).
+        const busy = await waitForQuiet(20, 60_000);
+        say(`killswitch: machine ${busy.toFixed(0)} % busy after the load drained`);
         const client = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-killswitch' });
         try {
-          killswitch = await runKillSwitchBench(running.stack.urls.killswitch, client, config.killswitchEngages, say);
+          killswitch = await runKillSwitchBench(
+            running.stack.urls.killswitch,
+            client,
+            config.killswitchEngages,
+            busy,
+            say,
+          );
         } finally {
           await client.close();
         }

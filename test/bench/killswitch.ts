@@ -13,6 +13,8 @@ export interface KillSwitchReport {
   readonly engageCall: Summary;
   /** Requests in scope sent after the engage call returned that were allowed (must be 0). */
   readonly allowedAfterEngage: number;
+  /** How busy the machine was (% of all cores) when the engages started, after the load drained. */
+  readonly machineBusyBefore: number;
 }
 
 const SRE: Identity = { subject: 'bench-sre', roles: ['sre'], tenant: BENCH_AGENT.tenantId };
@@ -28,6 +30,7 @@ export async function runKillSwitchBench(
   killswitchUrl: string,
   client: WardenClient,
   engages: number,
+  machineBusyBefore: number,
   say: (line: string) => void,
 ): Promise<KillSwitchReport> {
   const propagation = new Histogram();
@@ -73,6 +76,7 @@ export async function runKillSwitchBench(
     propagation: propagation.summary(),
     engageCall: engageCall.summary(),
     allowedAfterEngage,
+    machineBusyBefore,
   };
 }
 
@@ -83,5 +87,6 @@ export function renderKillSwitch(r: KillSwitchReport): string {
     `  engage call returned -> denied  ${ms(r.propagation.p50).padStart(9)}  ${ms(r.propagation.p99).padStart(9)}  ${ms(r.propagation.max).padStart(9)}   (target p99 <= 50 ms)`,
     `  engage call                     ${ms(r.engageCall.p50).padStart(9)}  ${ms(r.engageCall.p99).padStart(9)}  ${ms(r.engageCall.max).padStart(9)}`,
     `  allowed in scope after return: ${r.allowedAfterEngage} (must be 0)`,
+    `  machine ${r.machineBusyBefore.toFixed(0)} % busy when the engages started (after the load drained)`,
   ].join('\n');
 }
