@@ -78,13 +78,17 @@ export function evolveGateActivity(state: GateActivity, event: Envelope): GateAc
     if (d.verdict !== Verdict.ALLOW || !d.request) return state;
     const key = agentKey(d.tenantId, d.agentId);
     const entries = state.agentHistory.get(key) ?? [];
-    if (entries.some((h) => h.requestId === d.requestId)) return state;
-    entries.push(historyEntry(d, d.request));
-    entries.sort((a, b) => a.atMs - b.atMs);
+    const entry = historyEntry(d, d.request);
+    if (indexOf(entries, entry) >= 0) return state;
+    // Kept sorted by time without re-sorting: decisions mostly arrive in order, so this appends.
+    let at = entries.length;
+    while (at > 0 && entries[at - 1].atMs > entry.atMs) at -= 1;
+    entries.splice(at, 0, entry);
     const from = d.decidedAtMs - state.horizonMs;
     let drop = 0;
     while (drop < entries.length && (entries[drop].atMs < from || entries.length - drop > AGENT_HISTORY_CAP)) drop += 1;
-    state.agentHistory.set(key, entries.slice(drop));
+    if (drop > 0) entries.splice(0, drop);
+    state.agentHistory.set(key, entries);
     countStandingUse(state, d.context?.approval);
     return { ...state };
   }
@@ -109,8 +113,28 @@ function countStandingUse(state: GateActivity, approval: ApprovalRef | undefined
   if (id && current) state.standing.set(id, { ...current, uses: current.uses + 1 });
 }
 
-/** The agent's history merged with the run's own (exact) history, oldest first, each step once. */
-export function mergeHistory(agent: readonly HistoryEntry[], run: readonly HistoryEntry[]): HistoryEntry[] {
-  const seen = new Set(agent.map((h) => h.requestId));
-  return [...agent, ...run.filter((h) => !seen.has(h.requestId))].sort((a, b) => a.atMs - b.atMs);
+/**
+ * The agent's history merged with the run's own (exact) history, oldest first, each step once.
+ * Both are sorted by time; usually the run's steps are already in the agent's, which is then
+ * returned as it is (no copy of up to AGENT_HISTORY_CAP entries per request).
+ */
+export function mergeHistory(agent: readonly HistoryEntry[], run: readonly HistoryEntry[]): readonly HistoryEntry[] {
+  const missing = run.filter((h) => indexOf(agent, h) < 0);
+  if (missing.length === 0) return agent;
+  return [...agent, ...missing].sort((a, b) => a.atMs - b.atMs);
+}
+
+/** Where `entry` (same request id and time) is in `sorted` (by time), or -1. */
+function indexOf(sorted: readonly HistoryEntry[], entry: HistoryEntry): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid].atMs < entry.atMs) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < sorted.length && sorted[i].atMs === entry.atMs; i++) {
+    if (sorted[i].requestId === entry.requestId) return i;
+  }
+  return -1;
 }

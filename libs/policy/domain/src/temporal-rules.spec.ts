@@ -10,7 +10,15 @@ import {
   Verdict,
 } from '@warden/contracts';
 import { given } from '@warden/kernel';
-import { agentKey, emptyGateActivity, evolveGateActivity, GateActivity } from './activity';
+import {
+  AGENT_HISTORY_CAP,
+  agentKey,
+  emptyGateActivity,
+  evolveGateActivity,
+  GateActivity,
+  mergeHistory,
+} from './activity';
+import { HistoryEntry } from './bundles/api';
 import { compileRules } from './bundles/compile';
 import { agentToken, envelope, NOW, registryEvents, registryOf, request, reservation, view } from './gate.fixtures';
 import { gate, GateCommand } from './gate';
@@ -160,5 +168,55 @@ describe('the activity table', () => {
     a = evolveGateActivity(a, envelope(allowed('r2', NOW + 500, Verdict.DENY)));
     a = evolveGateActivity(a, envelope(allowed('r3', NOW + 1500)));
     expect(a.agentHistory.get('acme/payroll-bot')!.map((h) => h.requestId)).toEqual(['r3']);
+  });
+
+  it('keeps the history in time order when decisions arrive out of order, capped per agent', () => {
+    let a = emptyGateActivity(86_400_000);
+    const allow = (requestId: string, at: number) =>
+      given(gate, [])
+        .when(decide(requestId, { actionKind: ActionKind.TOOL_CALL }, at))
+        .thenEvents()[0];
+    for (const [id, at] of [
+      ['r1', NOW + 10],
+      ['r3', NOW + 30],
+      ['r2', NOW + 20],
+      ['r0', NOW],
+    ] as const)
+      a = evolveGateActivity(a, envelope(allow(id, at)));
+    const ids = () => a.agentHistory.get('acme/payroll-bot')!.map((h) => h.requestId);
+    expect(ids()).toEqual(['r0', 'r1', 'r2', 'r3']);
+    const before = a;
+    expect(evolveGateActivity(a, envelope(allow('r2', NOW + 20)))).toBe(before);
+    for (let i = 0; i < AGENT_HISTORY_CAP; i++) a = evolveGateActivity(a, envelope(allow(`n${i}`, NOW + 100 + i)));
+    expect(ids()).toHaveLength(AGENT_HISTORY_CAP);
+    expect(ids()[0]).toBe('n0');
+  });
+});
+
+describe('mergeHistory', () => {
+  const h = (requestId: string, atMs: number): HistoryEntry => ({
+    requestId,
+    atMs,
+    actionKind: 'tool_call',
+    tool: 't',
+    action: 'a',
+    dataClasses: [],
+    verdict: 'allow',
+  });
+
+  it('returns the agent history itself when it already holds the run’s steps', () => {
+    const agent = [h('a', 1), h('b', 2), h('c', 2), h('d', 3)];
+    expect(mergeHistory(agent, [h('c', 2), h('d', 3)])).toBe(agent);
+    expect(mergeHistory(agent, [])).toBe(agent);
+  });
+
+  it('adds the run’s steps the agent history lacks, in time order, each once', () => {
+    const agent = [h('a', 1), h('c', 3)];
+    expect(mergeHistory(agent, [h('b', 2), h('c', 3), h('e', 5)]).map((x) => x.requestId)).toEqual([
+      'a',
+      'b',
+      'c',
+      'e',
+    ]);
   });
 });
