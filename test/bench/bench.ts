@@ -130,7 +130,7 @@ async function main(): Promise<number> {
         if (!running.stack || config.killswitchEngages === 0) return;
         // Propagation is a property of a working stack, not of the backlog the load left behind:
         // let every service drain first (the report says how busy the machine still was).
-        const busy = await waitForQuiet(20, 60_000);
+        const busy = await waitForQuiet(20, 120_000);
         say(`killswitch: machine ${busy.toFixed(0)} % busy after the load drained`);
         const client = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-killswitch' });
         try {
