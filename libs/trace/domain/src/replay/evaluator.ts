@@ -25,6 +25,7 @@ import {
   evolveGateRegistry,
   gate,
   GateRegistry,
+  GateState,
   GateView,
 } from '@warden/policy-domain';
 
@@ -65,6 +66,24 @@ export function evolvePolicyState(state: PolicyState, topic: TopicName, event: E
   return state;
 }
 
+/**
+ * The gate processor's state for one run (its earlier decisions and allowed steps), exact because
+ * a run's decisions are all on one partition: replay folds the recorded decisions in order.
+ */
+export type RunState = GateState;
+export const EMPTY_RUN_STATE: RunState = gate.initialState;
+
+/** The run's state after a recorded decision, as the gate processor folded it. */
+export function foldRun(run: RunState, recorded: GateDecided): RunState {
+  return gate.evolve(run, recorded);
+}
+
+/** Whether the recorded decision resolves an approval the run was waiting for (not a new request). */
+export function resolvesApproval(run: RunState, recorded: GateDecided): boolean {
+  const earlier = run.decisions.get(recorded.requestId);
+  return earlier !== undefined && !earlier.final && recorded.final;
+}
+
 /** What an evaluator decides for a recorded request. */
 export interface Evaluated {
   readonly verdict: GateDecided['verdict'];
@@ -95,13 +114,18 @@ const REPLAY_KEY = generateKeyPairSync('ed25519').privateKey;
 
 /**
  * Re-evaluates a recorded decision's request with `bundleVersion` (its own, or another for
- * what-if), from the given state, at the recorded decision time, with the recorded budget
- * reservation. Undefined when the version is unknown. Not replayed from events alone (the state
- * is not in the topics above): the run's earlier steps and the agent's history (temporal rules),
- * standing approvals, and completed idempotency keys — an already_completed answer is taken
- * from the record itself.
+ * what-if), from the given state and the run's state before it, at the recorded decision time,
+ * with the recorded budget reservation. Undefined when the version is unknown. Not replayed from
+ * these events (the state is not in the topics above): the agent's history across its other runs
+ * (per-agent temporal rules), standing approvals, and completed idempotency keys — an
+ * already_completed answer is taken from the record itself.
  */
-export function evaluate(bundleVersion: string, recorded: GateDecided, state: PolicyState): Evaluated | undefined {
+export function evaluate(
+  bundleVersion: string,
+  recorded: GateDecided,
+  state: PolicyState,
+  run: RunState = EMPTY_RUN_STATE,
+): Evaluated | undefined {
   const request = recorded.request;
   if (!request) return undefined;
   let bundle: CompiledBundle | undefined;
@@ -151,7 +175,7 @@ export function evaluate(bundleVersion: string, recorded: GateDecided, state: Po
       decisionId: recorded.decisionId,
       now: recorded.decidedAtMs,
     },
-    gate.initialState,
+    run,
   );
   return {
     verdict: decided.verdict,

@@ -193,4 +193,29 @@ describe('replay verification', () => {
     });
     expect(report.decisions[0]).toMatchObject({ outcome: 'not_replayable', replayed: null });
   });
+
+  it('replays with the run’s own earlier decisions: a repeated request id gets the run’s first answer', () => {
+    // r1 again after the kill switch: the gate answered with r1's earlier decision, not a new one.
+    const repeated = { ...decided('r1', T + 130, 3, 1), verdict: allowed.verdict, reason: allowed.reason };
+    const report = verifyDecisions(
+      scope,
+      [allowed, repeated].map((decision, i) => ({ decision, source: `gate.decisions:0:${i}` })),
+      log,
+      { exactTopics },
+    );
+    expect(report).toMatchObject({ checked: 2, same: 2, different: 0 });
+  });
+
+  it('says an approval’s resolution is not replayed, instead of reporting it as a difference', () => {
+    const pending = { ...allowed, verdict: Verdict.PENDING_APPROVAL, reason: 'needs approval', final: false };
+    const resolution = { ...allowed, decisionId: 'd-r1-approved', final: true, reason: 'approved by ana' };
+    const report = verifyDecisions(
+      scope,
+      [pending, resolution].map((decision, i) => ({ decision, source: `gate.decisions:0:${i}` })),
+      log,
+      { exactTopics },
+    );
+    expect(report.decisions[1]).toMatchObject({ requestId: 'r1', outcome: 'not_replayable', replayed: null });
+    expect(report.decisions[1].note).toMatch(/^resolves an approval/);
+  });
 });

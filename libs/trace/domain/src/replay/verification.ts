@@ -1,6 +1,16 @@
 import { Envelope, GateDecided, TopicName } from '@warden/contracts';
 import { verdictName } from '../verdicts';
-import { EMPTY_POLICY_STATE, evaluate, evolvePolicyState, PolicyState, STATE_TOPICS } from './evaluator';
+import {
+  EMPTY_POLICY_STATE,
+  EMPTY_RUN_STATE,
+  evaluate,
+  evolvePolicyState,
+  foldRun,
+  PolicyState,
+  resolvesApproval,
+  RunState,
+  STATE_TOPICS,
+} from './evaluator';
 
 /** A decision as recorded on gate.decisions, with where it was. */
 export interface RecordedDecision {
@@ -77,7 +87,11 @@ export function verifyDecisions(
     }
     return state;
   };
+  // The run's own earlier decisions, folded in their (single-partition) order: exact.
+  let run: RunState = EMPTY_RUN_STATE;
   const replayed = decisions.map(({ decision, source }): ReplayedDecision => {
+    const before = run;
+    run = foldRun(run, decision);
     const versions = decision.context?.versions;
     const recordedBundle = versions?.policyBundleVersion ?? '';
     const counts = STATE_TOPICS.map(({ topic, version }) =>
@@ -99,7 +113,15 @@ export function verifyDecisions(
     if (!decision.request) {
       return { ...base, replayed: null, outcome: 'not_replayable', note: 'the decision does not carry its request' };
     }
-    const result = evaluate(bundle, decision, stateAt(counts));
+    if (resolvesApproval(before, decision)) {
+      return {
+        ...base,
+        replayed: null,
+        outcome: 'not_replayable',
+        note: 'resolves an approval: the request was re-evaluated at its pending decision; the resolution re-checks it with the approval, which replay does not read',
+      };
+    }
+    const result = evaluate(bundle, decision, stateAt(counts), before);
     if (!result) {
       return {
         ...base,
