@@ -1,7 +1,13 @@
 import { GateDecided, toJson, Topic, TopicName, typeRegistry } from '@warden/contracts';
 import { invalid, notFound } from '@warden/kernel';
 import { ServiceRuntime } from '@warden/platform';
-import { knownBundleVersion, STATE_TOPICS, verifyDecisions, VerificationReport } from '@warden/trace-domain';
+import {
+  ACTIVITY_TOPICS,
+  knownBundleVersion,
+  STATE_TOPICS,
+  verifyDecisions,
+  VerificationReport,
+} from '@warden/trace-domain';
 import { RequestRow, requestsProjection, RunRow, runsProjection } from '@warden/trace-read-models';
 import { inPartitionOrder, inTimeOrder, readEvents, ReadEvent } from './kafka-reader';
 
@@ -125,7 +131,16 @@ export class ReplayService {
 
   /** Re-evaluates the run's recorded decisions (or, with `whatIf`, with that bundle version). */
   async verify(tenantId: string, runId: string, whatIf?: string): Promise<VerificationReport> {
-    const { events } = await this.runEvents(tenantId, runId);
+    // The run's records, and the tenant's activity (every run's decisions, outcomes, approvals).
+    const read = await readEvents(
+      this.runtime,
+      RUN_TOPICS,
+      (topic, record) => record.key === runId || ACTIVITY_TOPICS.includes(topic),
+    );
+    const tenants = read.events.filter((e) => tenantOf(e) === tenantId);
+    const events = inPartitionOrder(tenants.filter((e) => e.event.key === runId));
+    if (events.length === 0) throw notFound('not_found', `no run ${runId} in Kafka`);
+    const activity = inTimeOrder(tenants.filter((e) => ACTIVITY_TOPICS.includes(e.topic))).map((e) => e.event);
     const decisions = events
       .filter((e) => e.topic === Topic.gateDecisions)
       .map((e) => ({ decision: e.event.data as GateDecided, source: `${e.topic}:${e.partition}:${e.offset}` }));
@@ -145,7 +160,7 @@ export class ReplayService {
       throw invalid('unknown_bundle', `tenant ${tenantId} has no policy bundle version ${whatIf}`, 'bundle');
     }
     const exactTopics = new Set([...state.partitions].filter(([, n]) => n === 1).map(([t]) => t));
-    return verifyDecisions({ tenantId, runId }, decisions, log, { whatIf, exactTopics });
+    return verifyDecisions({ tenantId, runId }, decisions, log, { whatIf, exactTopics, activity });
   }
 }
 

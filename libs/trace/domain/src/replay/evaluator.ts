@@ -15,15 +15,20 @@ import {
   TopicName,
 } from '@warden/contracts';
 import {
+  agentKey,
   BUILTIN_CHECKS_VERSION,
   BundleDirectory,
+  completionKey,
   compiledVersion,
   CompiledBundle,
   emptyBundleDirectory,
+  emptyGateActivity,
   emptyGateRegistry,
   evolveBundleDirectory,
+  evolveGateActivity,
   evolveGateRegistry,
   gate,
+  GateActivity,
   GateRegistry,
   GateState,
   GateView,
@@ -84,6 +89,20 @@ export function resolvesApproval(run: RunState, recorded: GateDecided): boolean 
   return earlier !== undefined && !earlier.final && recorded.final;
 }
 
+/**
+ * The policy's activity table (the agents' histories across runs, standing approvals, completed
+ * idempotency keys), folded from these topics. A decision records only how many events the table
+ * had applied, not which, so replay folds the tenant's events that happened before the decision
+ * (by event time): close to what the policy saw, never marked exact.
+ */
+export const ACTIVITY_TOPICS: readonly TopicName[] = [Topic.gateDecisions, Topic.gateOutcomes, Topic.approvalEvents];
+export type Activity = GateActivity;
+/** The policy's default history horizon (POLICY_AGENT_HISTORY_HORIZON_MS); replay does not know the live setting. */
+export const REPLAY_HISTORY_HORIZON_MS = 86_400_000;
+export const emptyActivity = (): Activity => emptyGateActivity(REPLAY_HISTORY_HORIZON_MS);
+/** Folds one event into the activity (in place, like the policy's table). */
+export const foldActivity = (activity: Activity, event: Envelope): Activity => evolveGateActivity(activity, event);
+
 /** What an evaluator decides for a recorded request. */
 export interface Evaluated {
   readonly verdict: GateDecided['verdict'];
@@ -115,16 +134,16 @@ const REPLAY_KEY = generateKeyPairSync('ed25519').privateKey;
 /**
  * Re-evaluates a recorded decision's request with `bundleVersion` (its own, or another for
  * what-if), from the given state and the run's state before it, at the recorded decision time,
- * with the recorded budget reservation. Undefined when the version is unknown. Not replayed from
- * these events (the state is not in the topics above): the agent's history across its other runs
- * (per-agent temporal rules), standing approvals, and completed idempotency keys — an
- * already_completed answer is taken from the record itself.
+ * with the recorded budget reservation, and the activity (see ACTIVITY_TOPICS) when given.
+ * Undefined when the version is unknown. Without an activity, an already_completed answer is taken
+ * from the record itself and the agent's history across its other runs is empty.
  */
 export function evaluate(
   bundleVersion: string,
   recorded: GateDecided,
   state: PolicyState,
   run: RunState = EMPTY_RUN_STATE,
+  activity?: Activity,
 ): Evaluated | undefined {
   const request = recorded.request;
   if (!request) return undefined;
@@ -142,9 +161,10 @@ export function evaluate(
     registry: state.registry,
     switches: state.killSwitches,
     bundleFor: () => bundle,
-    standing: new Map(),
-    completedBy: () => recorded.completedByRequestId || undefined,
-    agentHistory: () => [],
+    standing: activity?.standing ?? new Map(),
+    completedBy: (tenantId, key) =>
+      activity?.completions.get(completionKey(tenantId, key)) ?? (recorded.completedByRequestId || undefined),
+    agentHistory: (tenantId, agentId) => activity?.agentHistory.get(agentKey(tenantId, agentId)) ?? [],
     signer: { kid: recorded.decisionTokenKid || 'replay', privateKey: REPLAY_KEY },
     settings: {
       decisionTokenTtlMs: Math.max(recorded.tokenExpiresAtMs - recorded.decidedAtMs, 1),

@@ -14,6 +14,7 @@ import {
   GateDecided,
   GateDecidedSchema,
   GateRequestedSchema,
+  StepCompletedSchema,
   KillSwitchEngagedSchema,
   Message,
   ReservationRefSchema,
@@ -24,7 +25,7 @@ import {
   TopicName,
   Verdict,
 } from '@warden/contracts';
-import { EMPTY_POLICY_STATE, evaluate, evolvePolicyState } from './evaluator';
+import { emptyActivity, EMPTY_POLICY_STATE, evaluate, evolvePolicyState, foldActivity } from './evaluator';
 import { verifyDecisions } from './verification';
 
 const T = 1_800_000_000_000;
@@ -165,7 +166,7 @@ describe('replay verification', () => {
           verdict: 'deny',
           reason: 'kill switch ks-1 (agentId=bot, stop_run) engaged by sam: runaway',
         }),
-        state: { 'registry.events': 3, 'killswitch.events': 1, 'policy.events': 0, exact: true },
+        state: { 'registry.events': 3, 'killswitch.events': 1, 'policy.events': 0, activity: 0, exact: true },
         outcome: 'different',
       }),
     ]);
@@ -218,4 +219,33 @@ describe('replay verification', () => {
     expect(report.decisions[1]).toMatchObject({ requestId: 'r1', outcome: 'not_replayable', replayed: null });
     expect(report.decisions[1].note).toMatch(/^resolves an approval/);
   });
+
+  it('replays with the tenant’s activity before each decision: a key completed in another run', () => {
+    const completed = env(
+      create(StepCompletedSchema, {
+        requestId: 'r-other',
+        idempotencyKey: 'refund-7',
+        tenantId: 'acme',
+        agentId: 'bot',
+      }),
+      T + 5,
+    );
+    const base = decided('r5', T + 20, 3, 0);
+    const retry = { ...base, request: { ...base.request!, idempotencyKey: 'refund-7' } };
+    const made = evaluate('builtin-2', retry, stateWith(3), undefined, foldActivity(emptyActivity(), completed))!;
+    const recordedRetry = { ...retry, verdict: made.verdict, reason: made.reason };
+    expect(Verdict[made.verdict]).toBe('ALREADY_COMPLETED');
+    const input = [{ decision: recordedRetry, source: 'gate.decisions:0:0' }];
+    const withActivity = verifyDecisions(scope, input, log, { exactTopics, activity: [completed] });
+    expect(withActivity).toMatchObject({ same: 1, different: 0 });
+    expect(withActivity.decisions[0].state).toMatchObject({ activity: 1, exact: false });
+    // Without the activity (and with no completion in the record) the replay cannot know it.
+    expect(verifyDecisions(scope, input, log, { exactTopics })).toMatchObject({ same: 0, different: 1 });
+  });
 });
+
+function stateWith(registryEvents: number) {
+  let state = EMPTY_POLICY_STATE;
+  for (const e of registry.slice(0, registryEvents)) state = evolvePolicyState(state, Topic.registryEvents, e);
+  return state;
+}

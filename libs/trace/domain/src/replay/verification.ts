@@ -1,10 +1,13 @@
 import { Envelope, GateDecided, TopicName } from '@warden/contracts';
 import { verdictName } from '../verdicts';
 import {
+  Activity,
+  emptyActivity,
   EMPTY_POLICY_STATE,
   EMPTY_RUN_STATE,
   evaluate,
   evolvePolicyState,
+  foldActivity,
   foldRun,
   PolicyState,
   resolvesApproval,
@@ -70,8 +73,28 @@ export function verifyDecisions(
   scope: { readonly tenantId: string; readonly runId: string },
   decisions: readonly RecordedDecision[],
   log: StateLog,
-  options: { readonly whatIf?: string; readonly exactTopics: ReadonlySet<TopicName> },
+  options: {
+    readonly whatIf?: string;
+    readonly exactTopics: ReadonlySet<TopicName>;
+    /** The tenant's events of ACTIVITY_TOPICS in time order; without them the activity is empty. */
+    readonly activity?: readonly Envelope[];
+  },
 ): VerificationReport {
+  const activityLog = options.activity ?? [];
+  let activity: Activity = emptyActivity();
+  let applied = 0;
+  /** The activity of events before `at` (folded forward; from scratch if time goes back). */
+  const activityBefore = (at: number): Activity => {
+    if (applied > 0 && activityLog[applied - 1].time >= at) {
+      activity = emptyActivity();
+      applied = 0;
+    }
+    while (applied < activityLog.length && activityLog[applied].time < at) {
+      activity = foldActivity(activity, activityLog[applied]);
+      applied += 1;
+    }
+    return activity;
+  };
   const states = new Map<string, PolicyState>();
   const stateAt = (counts: readonly number[]): PolicyState => {
     const key = counts.join(':');
@@ -97,8 +120,13 @@ export function verifyDecisions(
     const counts = STATE_TOPICS.map(({ topic, version }) =>
       Math.min(Math.max(Math.trunc(versions?.[version] ?? 0), 0), log.get(topic)?.length ?? 0),
     );
-    const state = Object.fromEntries(STATE_TOPICS.map(({ topic }, i) => [topic, counts[i]]));
-    const exact = STATE_TOPICS.every(({ topic }) => options.exactTopics.has(topic));
+    const at = activityBefore(decision.decidedAtMs);
+    const state = {
+      ...Object.fromEntries(STATE_TOPICS.map(({ topic }, i) => [topic, counts[i]])),
+      activity: applied,
+    };
+    // The activity is reconstructed by time, never exactly: only without any is the state exact.
+    const exact = applied === 0 && STATE_TOPICS.every(({ topic }) => options.exactTopics.has(topic));
     const base = {
       requestId: decision.requestId,
       decisionId: decision.decisionId,
@@ -121,7 +149,7 @@ export function verifyDecisions(
         note: 'resolves an approval: the request was re-evaluated at its pending decision; the resolution re-checks it with the approval, which replay does not read',
       };
     }
-    const result = evaluate(bundle, decision, stateAt(counts), before);
+    const result = evaluate(bundle, decision, stateAt(counts), before, at);
     if (!result) {
       return {
         ...base,
