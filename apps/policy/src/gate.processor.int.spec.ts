@@ -30,6 +30,7 @@ import {
   Topic,
   TopicName,
   Verdict,
+  TablePosition,
 } from '@warden/contracts';
 import { fold } from '@warden/kernel';
 import { KafkaPort, RecordIn, sealPrivateKey, ServiceRuntime, SOURCE_HEADER } from '@warden/platform';
@@ -310,9 +311,16 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     for (const r of [...recorder.on(Topic.budgetReservations), ...recorder.on(Topic.approvalEvents)]) {
       byPosition.set(`${r.topic}:${r.partition}:${r.offset}`, r);
     }
-    // The first n events of the topics in recorded order: the table state at the version a decision records.
-    // (Across partitions the order may differ from the table's; here every table's events that matter
-    // were in Kafka before the service started, so the prefix holds the same events.)
+    // The events a decision's positions name (the next offset per partition of each table's topic).
+    const upTo = (topic: TopicName, positions: readonly TablePosition[]): Envelope[] => {
+      const next = positions.find((p) => p.topic === topic)?.nextOffsets ?? [];
+      return recorder
+        .on(topic)
+        .filter((r) => Number(r.offset) < (next[r.partition] ?? 0))
+        .map((r) => decode(topic, r));
+    };
+    // The activity records only a count: the first n events of its topics in recorded order (here
+    // every event that matters was in Kafka before the service started, so the prefix holds them).
     const firstN = (topics: TopicName[], n: number): Envelope[] =>
       topics.flatMap((t) => recorder.on(t).map((r) => decode(t, r))).slice(0, n);
     const signerOf = decisionSigners(KEK);
@@ -322,19 +330,24 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     for (const record of recorded) {
       const original = decode(Topic.gateDecisions, record).data as GateDecided;
       const versions = original.context!.versions!;
-      const table = <S>(state: S, version = 0) => ({ state, version }) as never;
+      const at = versions.positions;
+      const table = <S>(state: S, version = 0, topic?: TopicName) =>
+        ({ state, version, positions: at.filter((p) => p.topic === topic) }) as never;
       const tables: GateTables = {
         registry: table(
-          fold(evolveGateRegistry, emptyGateRegistry(), firstN([Topic.registryEvents], versions.registryOffset)),
+          fold(evolveGateRegistry, emptyGateRegistry(), upTo(Topic.registryEvents, at)),
           versions.registryOffset,
+          Topic.registryEvents,
         ),
         switches: table(
-          fold(evolveActiveSwitches, new Map(), firstN([Topic.killswitchEvents], versions.killswitchOffset)),
+          fold(evolveActiveSwitches, new Map(), upTo(Topic.killswitchEvents, at)),
           versions.killswitchOffset,
+          Topic.killswitchEvents,
         ),
         bundles: table(
-          fold(evolveBundleDirectory, emptyBundleDirectory(), firstN([Topic.policyEvents], versions.bundlesOffset)),
+          fold(evolveBundleDirectory, emptyBundleDirectory(), upTo(Topic.policyEvents, at)),
           versions.bundlesOffset,
+          Topic.policyEvents,
         ),
         activity: table(
           fold(

@@ -121,6 +121,7 @@ export function viewOf(
       killswitch: t.switches.version,
       activity: t.activity.version,
       bundles: t.bundles.version,
+      positions: [...t.registry.positions, ...t.switches.positions, ...t.bundles.positions],
     },
   };
 }

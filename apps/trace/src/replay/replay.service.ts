@@ -149,14 +149,10 @@ export class ReplayService {
       STATE_TOPICS.map((s) => s.topic),
       () => true,
     );
-    const log = new Map<TopicName, ReturnType<typeof inTimeOrder>[number]['event'][]>();
-    for (const { topic } of STATE_TOPICS) {
-      log.set(
-        topic,
-        inTimeOrder(state.events.filter((e) => e.topic === topic)).map((e) => e.event),
-      );
-    }
-    if (whatIf !== undefined && !knownBundleVersion(log.get(Topic.policyEvents) ?? [], tenantId, whatIf)) {
+    const log = new Map<TopicName, ReadEvent[]>();
+    for (const { topic } of STATE_TOPICS) log.set(topic, inTimeOrder(state.events.filter((e) => e.topic === topic)));
+    const policyEvents = (log.get(Topic.policyEvents) ?? []).map((e) => e.event);
+    if (whatIf !== undefined && !knownBundleVersion(policyEvents, tenantId, whatIf)) {
       throw invalid('unknown_bundle', `tenant ${tenantId} has no policy bundle version ${whatIf}`, 'bundle');
     }
     const exactTopics = new Set([...state.partitions].filter(([, n]) => n === 1).map(([t]) => t));

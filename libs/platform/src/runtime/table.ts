@@ -4,6 +4,12 @@ import { Decider } from '@warden/kernel';
 import { ConsumerHandle, KafkaPort } from '../kafka/port';
 import { Logger } from '../observability/logger';
 
+/** How far a table has read one topic: per partition (by index), the offset after the last event applied. */
+export interface TablePosition {
+  readonly topic: string;
+  readonly nextOffsets: readonly number[];
+}
+
 export interface TableDefinition<S> {
   readonly name: string;
   readonly topics: readonly TopicName[];
@@ -19,7 +25,10 @@ export interface TableDefinition<S> {
  */
 export class Table<S> {
   private current: S;
-  private readonly positions = new Map<string, number>();
+  /** Last applied offset per `topic:partition` (prefixed topic). */
+  private readonly applied_ = new Map<string, number>();
+  private positionsCache: readonly TablePosition[] | undefined;
+  private positionsAt = -1;
   private readonly waiters: { key: string; offset: number; resolve: () => void }[] = [];
   private readonly rejectedIds = new Set<string>();
   private handle: ConsumerHandle | undefined;
@@ -56,6 +65,31 @@ export class Table<S> {
     return this.applied;
   }
 
+  /**
+   * How far the table has read each of its topics (names without the prefix), sorted by topic:
+   * for each partition, by index, the offset after the last event applied. Recorded in decisions
+   * so replay can apply exactly those events; rebuilt only after the table changed.
+   */
+  get positions(): readonly TablePosition[] {
+    if (this.positionsAt !== this.applied || !this.positionsCache) {
+      const byTopic = new Map<string, number[]>();
+      for (const [key, offset] of this.applied_) {
+        const cut = key.lastIndexOf(':');
+        const topic = key.slice(this.prefix.length, cut);
+        const next = byTopic.get(topic) ?? [];
+        const partition = Number(key.slice(cut + 1));
+        while (next.length <= partition) next.push(0);
+        next[partition] = offset + 1;
+        byTopic.set(topic, next);
+      }
+      this.positionsCache = [...byTopic]
+        .map(([topic, nextOffsets]) => ({ topic, nextOffsets }))
+        .sort((a, b) => a.topic.localeCompare(b.topic));
+      this.positionsAt = this.applied;
+    }
+    return this.positionsCache;
+  }
+
   async start(): Promise<void> {
     const topics = this.def.topics.map((t) => this.prefix + t);
     const targets: { key: string; offset: number }[] = [];
@@ -79,7 +113,7 @@ export class Table<S> {
         const name = topic.slice(this.prefix.length) as TopicName;
         const key = `${topic}:${partition}`;
         // After a rejoin (no committed offsets) the group restarts from the beginning: skip what was applied.
-        const applied = this.positions.get(key) ?? -1;
+        const applied = this.applied_.get(key) ?? -1;
         for (const record of records) {
           if (Number(record.offset) <= applied) continue;
           try {
@@ -128,12 +162,12 @@ export class Table<S> {
   }
 
   private waitForKey(key: string, offset: number): Promise<void> {
-    if ((this.positions.get(key) ?? -1) >= offset) return Promise.resolve();
+    if ((this.applied_.get(key) ?? -1) >= offset) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ key, offset, resolve }));
   }
 
   private advance(key: string, offset: number): void {
-    this.positions.set(key, offset);
+    this.applied_.set(key, offset);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i];
       if (w.key === key && w.offset <= offset) {

@@ -36,6 +36,8 @@ export interface GateView {
     readonly killswitch: number;
     readonly activity: number;
     readonly bundles: number;
+    /** How far the registry, kill-switch and bundle tables had read (per topic, next offset per partition). */
+    readonly positions?: readonly { readonly topic: string; readonly nextOffsets: readonly number[] }[];
   };
 }
 

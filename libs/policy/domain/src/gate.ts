@@ -13,6 +13,7 @@ import {
   GateRequested,
   ReservationRefSchema,
   StateVersionsSchema,
+  TablePositionSchema,
   Verdict,
 } from '@warden/contracts';
 import { assertNever, Decider } from '@warden/kernel';
@@ -90,6 +91,9 @@ const versions = (view: GateView, bundleVersion: string, contractVersion: string
     bundlesOffset: view.versions.bundles,
     contractVersion,
     contractDigest,
+    positions: (view.versions.positions ?? []).map((p) =>
+      create(TablePositionSchema, { topic: p.topic, nextOffsets: [...p.nextOffsets] }),
+    ),
   });
 
 /** An allow needs a decision token; with no signing key it fails closed. */

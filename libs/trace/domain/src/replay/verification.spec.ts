@@ -15,6 +15,7 @@ import {
   GateDecidedSchema,
   GateRequestedSchema,
   StepCompletedSchema,
+  TablePositionSchema,
   KillSwitchEngagedSchema,
   Message,
   ReservationRefSchema,
@@ -26,7 +27,7 @@ import {
   Verdict,
 } from '@warden/contracts';
 import { emptyActivity, EMPTY_POLICY_STATE, evaluate, evolvePolicyState, foldActivity } from './evaluator';
-import { verifyDecisions } from './verification';
+import { LoggedEvent, verifyDecisions } from './verification';
 
 const T = 1_800_000_000_000;
 const env = (data: Message, time = T): Envelope => ({
@@ -86,9 +87,11 @@ const switches = [
     T + 50,
   ),
 ];
-const log = new Map<TopicName, Envelope[]>([
-  [Topic.registryEvents, registry],
-  [Topic.killswitchEvents, switches],
+/** The state topics as one-partition logs (offset = position). */
+const logged = (events: Envelope[]) => events.map((event, offset) => ({ event, partition: 0, offset }));
+const log = new Map<TopicName, LoggedEvent[]>([
+  [Topic.registryEvents, logged(registry)],
+  [Topic.killswitchEvents, logged(switches)],
 ]);
 
 /** What the policy decided with the first `r` registry and `k` kill-switch events applied. */
@@ -241,6 +244,57 @@ describe('replay verification', () => {
     expect(withActivity.decisions[0].state).toMatchObject({ activity: 1, exact: false });
     // Without the activity (and with no completion in the record) the replay cannot know it.
     expect(verifyDecisions(scope, input, log, { exactTopics })).toMatchObject({ same: 0, different: 1 });
+  });
+
+  it('applies exactly the events a decision’s positions name, across partitions, and says so', () => {
+    // Two switches on two partitions: B (another agent, earlier) on 0, A (this agent) on 1.
+    const other = env(
+      create(KillSwitchEngagedSchema, {
+        switchId: 'ks-b',
+        scope: create(ScopeSchema, { agentId: 'someone-else' }),
+        engagedBy: 'sam',
+        reason: 'other',
+        engagedAtMs: T + 40,
+      }),
+      T + 40,
+    );
+    const twoPartitions = new Map<TopicName, LoggedEvent[]>([
+      [Topic.registryEvents, logged(registry)],
+      [
+        Topic.killswitchEvents,
+        [
+          { event: other, partition: 0, offset: 0 },
+          { event: switches[0], partition: 1, offset: 0 },
+        ],
+      ],
+    ]);
+    // The policy had applied partition 1 (switch A) but not yet partition 0 (switch B).
+    const killed = decided('r6', T + 60, 3, 1);
+    const positioned = {
+      ...killed,
+      context: {
+        ...killed.context!,
+        versions: {
+          ...killed.context!.versions!,
+          positions: [
+            create(TablePositionSchema, { topic: Topic.registryEvents, nextOffsets: [3] }),
+            create(TablePositionSchema, { topic: Topic.killswitchEvents, nextOffsets: [0, 1] }),
+          ],
+        },
+      },
+    };
+    const several = new Set<TopicName>([Topic.registryEvents, Topic.policyEvents]);
+    const exact = verifyDecisions(scope, [{ decision: positioned, source: 's' }], twoPartitions, {
+      exactTopics: several,
+    });
+    expect(exact).toMatchObject({ same: 1, different: 0 });
+    expect(exact.decisions[0].state).toMatchObject({ 'killswitch.events': 1, exact: true });
+    // By count alone (decisions recorded before positions), the first event in time is B: wrong, and not exact.
+    const counted = verifyDecisions(scope, [{ decision: killed, source: 's' }], twoPartitions, {
+      exactTopics: several,
+    });
+    expect(counted).toMatchObject({ same: 0, different: 1 });
+    expect(counted.decisions[0].state.exact).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import { Envelope, GateDecided, TopicName } from '@warden/contracts';
+import { Envelope, GateDecided, StateVersions, TopicName } from '@warden/contracts';
 import { verdictName } from '../verdicts';
 import {
   Activity,
@@ -22,11 +22,21 @@ export interface RecordedDecision {
   readonly source: string;
 }
 
+/** An event of a state topic, with where it was. */
+export interface LoggedEvent {
+  readonly event: Envelope;
+  readonly partition: number;
+  readonly offset: number;
+}
+
 /**
- * The events of the state topics (registry, kill switches) in the order the policy's tables
- * applied them: a decision's StateVersions counts how many of each it had applied.
+ * The events of the state topics (registry, kill switches, bundles) in the order a table reading
+ * every partition applied them, as far as it can be known afterwards (event time, then partition
+ * and offset). A decision names which of them its tables had applied: exactly, by the next offset
+ * of every partition (StateVersions.positions), or, in decisions recorded before those existed,
+ * by how many (the first N of this order).
  */
-export type StateLog = ReadonlyMap<TopicName, readonly Envelope[]>;
+export type StateLog = ReadonlyMap<TopicName, readonly LoggedEvent[]>;
 
 export interface Verdicted {
   readonly verdict: string;
@@ -95,38 +105,52 @@ export function verifyDecisions(
     }
     return activity;
   };
-  const states = new Map<string, PolicyState>();
-  const stateAt = (counts: readonly number[]): PolicyState => {
-    const key = counts.join(':');
-    let state = states.get(key);
-    if (!state) {
-      state = EMPTY_POLICY_STATE;
-      STATE_TOPICS.forEach(({ topic }, i) => {
-        for (const event of (log.get(topic) ?? []).slice(0, counts[i])) {
-          state = evolvePolicyState(state!, topic, event);
-        }
+  const states = new Map<string, { state: PolicyState; counts: number[] }>();
+  /** The state the decision's tables held, and how many events of each topic that is. */
+  const stateOf = (context: GateDecided['context']) => {
+    const v: StateVersions | undefined = context?.versions;
+    const recorded = new Map((v?.positions ?? []).map((p) => [p.topic, p.nextOffsets]));
+    const picks = STATE_TOPICS.map(({ topic, version }) => {
+      const events = log.get(topic) ?? [];
+      const next = recorded.get(topic);
+      if (next) {
+        return {
+          key: `@${next.join(',')}`,
+          exact: true,
+          pick: () => events.filter((e) => e.offset < (next[e.partition] ?? 0)),
+        };
+      }
+      const n = Math.min(Math.max(Math.trunc(v?.[version] ?? 0), 0), events.length);
+      return { key: `#${n}`, exact: options.exactTopics.has(topic), pick: () => events.slice(0, n) };
+    });
+    const key = picks.map((p) => p.key).join('|');
+    let hit = states.get(key);
+    if (!hit) {
+      let state = EMPTY_POLICY_STATE;
+      const counts = STATE_TOPICS.map(({ topic }, i) => {
+        const picked = picks[i].pick();
+        for (const { event } of picked) state = evolvePolicyState(state, topic, event);
+        return picked.length;
       });
-      states.set(key, state);
+      hit = { state, counts };
+      states.set(key, hit);
     }
-    return state;
+    return { ...hit, exact: picks.every((p) => p.exact) };
   };
   // The run's own earlier decisions, folded in their (single-partition) order: exact.
   let run: RunState = EMPTY_RUN_STATE;
   const replayed = decisions.map(({ decision, source }): ReplayedDecision => {
     const before = run;
     run = foldRun(run, decision);
-    const versions = decision.context?.versions;
-    const recordedBundle = versions?.policyBundleVersion ?? '';
-    const counts = STATE_TOPICS.map(({ topic, version }) =>
-      Math.min(Math.max(Math.trunc(versions?.[version] ?? 0), 0), log.get(topic)?.length ?? 0),
-    );
+    const recordedBundle = decision.context?.versions?.policyBundleVersion ?? '';
+    const from = stateOf(decision.context);
     const at = activityBefore(decision.decidedAtMs);
     const state = {
-      ...Object.fromEntries(STATE_TOPICS.map(({ topic }, i) => [topic, counts[i]])),
+      ...Object.fromEntries(STATE_TOPICS.map(({ topic }, i) => [topic, from.counts[i]])),
       activity: applied,
     };
     // The activity is reconstructed by time, never exactly: only without any is the state exact.
-    const exact = applied === 0 && STATE_TOPICS.every(({ topic }) => options.exactTopics.has(topic));
+    const exact = applied === 0 && from.exact;
     const base = {
       requestId: decision.requestId,
       decisionId: decision.decisionId,
@@ -149,7 +173,7 @@ export function verifyDecisions(
         note: 'resolves an approval: the request was re-evaluated at its pending decision; the resolution re-checks it with the approval, which replay does not read',
       };
     }
-    const result = evaluate(bundle, decision, stateAt(counts), before, at);
+    const result = evaluate(bundle, decision, from.state, before, at);
     if (!result) {
       return {
         ...base,
