@@ -241,7 +241,7 @@ describe('replay verification', () => {
     const input = [{ decision: recordedRetry, source: 'gate.decisions:0:0' }];
     const withActivity = verifyDecisions(scope, input, log, { exactTopics, activity: [completed] });
     expect(withActivity).toMatchObject({ same: 1, different: 0 });
-    expect(withActivity.decisions[0].state).toMatchObject({ activity: 1, exact: false });
+    expect(withActivity.decisions[0].state).toMatchObject({ activity: 1, exact: true });
     // Without the activity (and with no completion in the record) the replay cannot know it.
     expect(verifyDecisions(scope, input, log, { exactTopics })).toMatchObject({ same: 0, different: 1 });
   });

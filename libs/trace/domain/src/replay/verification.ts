@@ -53,7 +53,10 @@ export interface ReplayedDecision {
   readonly source: string;
   readonly recorded: Verdicted;
   readonly replayed: (Verdicted & { readonly policies: readonly unknown[] }) | null;
-  /** How many events of each state topic the replay applied, and whether that is exactly what the policy saw. */
+  /**
+   * How many events of each state topic the replay applied and whether that is exactly what the
+   * policy's tables held (`exact`), and how many activity events it folded (by time: approximate).
+   */
   readonly state: { readonly [topic: string]: number | boolean; readonly exact: boolean };
   readonly outcome: 'same' | 'different' | 'not_replayable';
   readonly note?: string;
@@ -149,8 +152,8 @@ export function verifyDecisions(
       ...Object.fromEntries(STATE_TOPICS.map(({ topic }, i) => [topic, from.counts[i]])),
       activity: applied,
     };
-    // The activity is reconstructed by time, never exactly: only without any is the state exact.
-    const exact = applied === 0 && from.exact;
+    // `exact` speaks of the registry, kill-switch and bundle state; the activity is always by time.
+    const exact = from.exact;
     const base = {
       requestId: decision.requestId,
       decisionId: decision.decisionId,
