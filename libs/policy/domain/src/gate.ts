@@ -80,6 +80,8 @@ const reservationRef = (res: ReservationResult) =>
     granted: res.granted,
     reason: res.reason,
     reservedTokens: res.reservedTokens,
+    approvalRequired: res.approvalRequired,
+    approvalReason: res.approvalReason,
   });
 
 const versions = (view: GateView, bundleVersion: string, contractVersion: string, contractDigest: string) =>

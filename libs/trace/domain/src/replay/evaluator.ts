@@ -125,6 +125,19 @@ export function knownBundleVersion(policyEvents: readonly Envelope[], tenantId: 
 const eventVersion = (e: Envelope) => (e.data as { version?: string }).version;
 
 /**
+ * Whether the budget asked for an approval: recorded in the reservation since 2026-11-21; before,
+ * only as the `warden.approval.budget` evaluation (absent when a standing approval covered it).
+ */
+function budgetAsk(recorded: GateDecided): { approvalRequired: boolean; approvalReason: string } {
+  const reservation = recorded.context?.reservation;
+  if (reservation?.approvalRequired) return { approvalRequired: true, approvalReason: reservation.approvalReason };
+  const asked = recorded.context?.evaluations.find((e) => e.policyId === 'warden.approval.budget');
+  // The admission records `approvalReason || 'budget threshold'`: the default means no reason was given.
+  if (asked) return { approvalRequired: true, approvalReason: asked.reason === 'budget threshold' ? '' : asked.reason };
+  return { approvalRequired: false, approvalReason: '' };
+}
+
+/**
  * Trace does not hold the key-encryption key, so it cannot sign with the real decision key:
  * replay signs with a throwaway key under the recorded kid. Verdicts and reasons are compared;
  * token bytes are not (the policy service's replay test compares those).
@@ -187,8 +200,7 @@ export function evaluate(
         reservationId: reservation?.reservationId ?? '',
         reason: reservation?.reason ?? '',
         reservedTokens: reservation?.reservedTokens ?? 0,
-        approvalRequired: false,
-        approvalReason: '',
+        ...budgetAsk(recorded),
         hints: recorded.hints,
       },
       view,

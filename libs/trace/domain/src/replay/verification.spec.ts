@@ -296,6 +296,24 @@ describe('replay verification', () => {
     expect(counted).toMatchObject({ same: 0, different: 1 });
     expect(counted.decisions[0].state.exact).toBe(false);
   });
+
+  it('replays an approval the budget asked for (a threshold), from the recorded reservation', () => {
+    const base = decided('r7', T + 20, 3, 0);
+    const asked = {
+      ...base,
+      context: {
+        ...base.context!,
+        reservation: { ...base.context!.reservation!, approvalRequired: true, approvalReason: '80% of the run budget' },
+      },
+    };
+    const made = evaluate('builtin-2', asked, stateWith(3))!;
+    expect(Verdict[made.verdict]).toBe('PENDING_APPROVAL');
+    const recordedAsk = { ...asked, verdict: made.verdict, reason: made.reason };
+    expect(verifyDecisions(scope, [{ decision: recordedAsk, source: 's' }], log, { exactTopics })).toMatchObject({
+      same: 1,
+      different: 0,
+    });
+  });
 });
 
 function stateWith(registryEvents: number) {
