@@ -59,6 +59,8 @@ async function rebuildStopped<R extends Row>(
   const positions = new Map<string, number>();
   const result = { events: 0, rows: 0, skipped: 0, flushes: 0 };
   const columns = await columnsOf(db, def.table);
+  // The rows in memory are this rebuild's own (created here or loaded back), so they may change in place.
+  const evolve = def.evolveInPlace ?? def.evolve;
 
   const flush = async () => {
     const upserts = [...rows.values()].filter((r): r is R => r !== null);
@@ -135,7 +137,7 @@ async function rebuildStopped<R extends Row>(
         }
         for (const { id, event } of events) {
           try {
-            rows.set(id, def.evolve(rows.get(id) ?? null, event));
+            rows.set(id, evolve(rows.get(id) ?? null, event));
           } catch (error) {
             result.skipped += 1;
             log.warn('evolve failed on an event during a bulk rebuild; skipping it', { topic, partition, error });
