@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { decode, TopicName } from '@warden/contracts';
 import { ProjectionDefinition, ProjectionRunner, Row, ServiceRuntime, withoutNul } from '@warden/platform';
 import { DataSource, EntityManager } from 'typeorm';
+import { Column, copyRows } from './copy-rows';
 
 export interface BulkRebuilt {
   readonly events: number;
@@ -13,13 +14,14 @@ export interface BulkRebuilt {
 /**
  * Rebuilds a projection from Kafka in bulk (docs/adr/0064): the runner is stopped, the table
  * and its checkpoints emptied, then the topics are read up to the end seen at the start and
- * folded in memory with the projection's own `evolve`, and each row is written once (the live
- * runner reads and writes a row for every batch of every topic that touches it, five times
- * for a gate request). When more than `maxRows` rows are in memory they are written with the
- * checkpoints of what was read so far, in one transaction, and a row met again is loaded back;
- * so a crash or an error mid-way leaves a table the runner simply continues. The runner then
- * starts from the checkpoints, after an error too. Records that do not decode were
- * dead-lettered by the live runner already: here they are counted and skipped.
+ * folded in memory with the projection's own `evolve` (`evolveInPlace` where it has one: the
+ * rows are the rebuild's own), and each row is written once, with COPY unless it was written
+ * before (the live runner reads and writes a row for every batch of every topic that touches
+ * it, five times for a gate request). When more than `maxRows` rows are in memory they are
+ * written with the checkpoints of what was read so far, in one transaction, and a row met again
+ * is loaded back; so a crash or an error mid-way leaves a table the runner simply continues.
+ * The runner then starts from the checkpoints, after an error too. Records that do not decode
+ * were dead-lettered by the live runner already: here they are counted and skipped.
  */
 export async function bulkRebuild<R extends Row>(
   runtime: ServiceRuntime,
@@ -63,11 +65,19 @@ async function rebuildStopped<R extends Row>(
   const evolve = def.evolveInPlace ?? def.evolve;
 
   const flush = async () => {
-    const upserts = [...rows.values()].filter((r): r is R => r !== null);
-    const deletes = [...rows].filter(([, r]) => r === null).map(([id]) => id);
+    // Rows not written since the truncate are not in the table: they go in with COPY.
+    const fresh: R[] = [];
+    const upserts: R[] = [];
+    const deletes: string[] = [];
+    for (const [id, row] of rows) {
+      if (row === null) deletes.push(id);
+      else (flushed.has(id) ? upserts : fresh).push(row);
+    }
     await db.transaction(async (tx) => {
       await tx.query(`SET LOCAL synchronous_commit = off`);
-      for (let i = 0; i < upserts.length; i += 5000) await upsert(tx, def.table, columns, upserts.slice(i, i + 5000));
+      if (fresh.length > 0) await copyRows(tx, def.table, columns, fresh);
+      const names = columns.map((c) => c.name);
+      for (let i = 0; i < upserts.length; i += 5000) await upsert(tx, def.table, names, upserts.slice(i, i + 5000));
       if (deletes.length > 0) await tx.query(`DELETE FROM ${def.table} WHERE id = ANY($1)`, [deletes]);
       for (const [key, next] of positions) {
         const cut = key.lastIndexOf(':');
@@ -80,7 +90,7 @@ async function rebuildStopped<R extends Row>(
       }
     });
     for (const id of rows.keys()) flushed.add(id);
-    result.rows += upserts.length;
+    result.rows += fresh.length + upserts.length;
     result.flushes += 1;
     rows.clear();
   };
@@ -162,13 +172,19 @@ async function rebuildStopped<R extends Row>(
   return result;
 }
 
-async function columnsOf(db: DataSource, table: string): Promise<string[]> {
+const JSON_TYPES = new Set(['json', 'jsonb']);
+const TEXT_TYPES = new Set(['text', 'character varying', 'character']);
+
+async function columnsOf(db: DataSource, table: string): Promise<Column[]> {
   const [schema, name] = table.split('.');
-  const cols: { column_name: string }[] = await db.query(
-    `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+  const cols: { column_name: string; data_type: string }[] = await db.query(
+    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
     [schema, name],
   );
-  return cols.map((c) => c.column_name);
+  return cols.map((c) => ({
+    name: c.column_name,
+    kind: JSON_TYPES.has(c.data_type) ? 'json' : TEXT_TYPES.has(c.data_type) ? 'text' : 'other',
+  }));
 }
 
 async function upsert(tx: EntityManager, table: string, columns: readonly string[], rows: readonly Row[]) {
