@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { decode, TopicName } from '@warden/contracts';
+import { CE, decode, TopicName } from '@warden/contracts';
 import { ProjectionDefinition, ProjectionRunner, Row, ServiceRuntime, withoutNul } from '@warden/platform';
 import { DataSource, EntityManager } from 'typeorm';
 import { Column, copyRows } from './copy-rows';
@@ -20,8 +20,11 @@ export interface BulkRebuilt {
  * it, five times for a gate request). When more than `maxRows` rows are in memory they are
  * written with the checkpoints of what was read so far, in one transaction, and a row met again
  * is loaded back; so a crash or an error mid-way leaves a table the runner simply continues.
- * The runner then starts from the checkpoints, after an error too. Records that do not decode
- * were dead-lettered by the live runner already: here they are counted and skipped.
+ * The runner then starts from the checkpoints, after an error too. Records of types the
+ * projection does not handle are not decoded; records that do not decode were dead-lettered by
+ * the live runner already: here they are counted and skipped. An event `evolveInPlace` throws
+ * on may have left its row half changed, so it ends the rebuild: the runner takes over from
+ * the last write (and dead-letters the event).
  */
 export async function bulkRebuild<R extends Row>(
   runtime: ServiceRuntime,
@@ -63,6 +66,7 @@ async function rebuildStopped<R extends Row>(
   const columns = await columnsOf(db, def.table);
   // The rows in memory are this rebuild's own (created here or loaded back), so they may change in place.
   const evolve = def.evolveInPlace ?? def.evolve;
+  const handles = new Set(def.handles);
 
   const flush = async () => {
     // Rows not written since the truncate are not in the table: they go in with COPY.
@@ -128,16 +132,20 @@ async function rebuildStopped<R extends Row>(
           // A rejoin restarts this ephemeral group from the beginning: apply each record once.
           if (offset < from) continue;
           result.events += 1;
+          // Only what the projection handles is decoded; the type is in a header.
+          if (!handles.has(record.headers[CE.type])) continue;
           try {
             const event = decode(name, record);
-            if (!def.handles.includes(event.type)) continue;
             const id = def.rowId(event);
             if (id !== undefined) events.push({ id, event });
           } catch {
             result.skipped += 1;
           }
         }
-        const missing = [...new Set(events.map((e) => e.id))].filter((id) => !rows.has(id) && flushed.has(id));
+        const missing =
+          flushed.size === 0
+            ? []
+            : [...new Set(events.map((e) => e.id))].filter((id) => !rows.has(id) && flushed.has(id));
         if (missing.length > 0) {
           const loaded: { row: R }[] = await db.query(
             `SELECT to_jsonb(t) AS row FROM ${def.table} t WHERE id = ANY($1)`,
@@ -149,6 +157,13 @@ async function rebuildStopped<R extends Row>(
           try {
             rows.set(id, evolve(rows.get(id) ?? null, event));
           } catch (error) {
+            if (def.evolveInPlace) {
+              // The row may be half changed: stop here, and let the runner continue from the last write.
+              fail(
+                new Error(`evolve failed on ${topic}:${partition} during a bulk rebuild: ${(error as Error).message}`),
+              );
+              return undefined;
+            }
             result.skipped += 1;
             log.warn('evolve failed on an event during a bulk rebuild; skipping it', { topic, partition, error });
           }
