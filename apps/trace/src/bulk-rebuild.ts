@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { CE, decode, TopicName } from '@warden/contracts';
-import { ProjectionDefinition, ProjectionRunner, Row, ServiceRuntime, withoutNul } from '@warden/platform';
+import {
+  CopyColumn,
+  copyRows,
+  ProjectionDefinition,
+  ProjectionRunner,
+  Row,
+  ServiceRuntime,
+  withoutNul,
+} from '@warden/platform';
 import { DataSource, EntityManager } from 'typeorm';
-import { Column, copyRows } from './copy-rows';
 
 export interface BulkRebuilt {
   readonly events: number;
@@ -190,7 +197,7 @@ async function rebuildStopped<R extends Row>(
 const JSON_TYPES = new Set(['json', 'jsonb']);
 const TEXT_TYPES = new Set(['text', 'character varying', 'character']);
 
-async function columnsOf(db: DataSource, table: string): Promise<Column[]> {
+async function columnsOf(db: DataSource, table: string): Promise<CopyColumn[]> {
   const [schema, name] = table.split('.');
   const cols: { column_name: string; data_type: string }[] = await db.query(
     `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,

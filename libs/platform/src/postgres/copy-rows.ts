@@ -1,11 +1,12 @@
 import { pipeline } from 'node:stream/promises';
-import { Row, withoutNul } from '@warden/platform';
+import { Row } from '../projection/projection';
+import { withoutNul } from '../projection/runner';
 import { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { EntityManager } from 'typeorm';
 
 /** A column of a projection table: its name, and whether it holds JSON (json, jsonb) or text. */
-export interface Column {
+export interface CopyColumn {
   readonly name: string;
   readonly kind: 'json' | 'text' | 'other';
 }
@@ -20,7 +21,7 @@ export interface Column {
 export async function copyRows(
   tx: EntityManager,
   table: string,
-  columns: readonly Column[],
+  columns: readonly CopyColumn[],
   rows: readonly Row[],
 ): Promise<void> {
   if (!tx.queryRunner) throw new Error('copyRows needs a transaction');
@@ -30,7 +31,7 @@ export async function copyRows(
 }
 
 /** The rows in COPY's text format, in pieces of about 1 MiB. */
-export function* copyText(columns: readonly Column[], rows: readonly Row[]): Generator<string> {
+export function* copyText(columns: readonly CopyColumn[], rows: readonly Row[]): Generator<string> {
   let piece = '';
   for (const row of rows) {
     piece += columns.map((c) => copyValue(row[c.name], c.kind)).join('\t') + '\n';
@@ -50,7 +51,7 @@ export function* copyText(columns: readonly Column[], rows: readonly Row[]): Gen
  * That path renders other values (an object in a text column, a number in a text column) the
  * way jsonb prints them, which this does not reproduce: they are refused.
  */
-export function copyValue(value: unknown, kind: Column['kind']): string {
+export function copyValue(value: unknown, kind: CopyColumn['kind']): string {
   if (value === null || value === undefined) return '\\N';
   let text: string;
   if (kind === 'json') {

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createDataSource, Row, withoutNul } from '@warden/platform';
-import { databaseUrl } from '@warden/platform/testing';
+import { Row } from '../projection/projection';
+import { withoutNul } from '../projection/runner';
+import { databaseUrl } from '../testing/infra';
+import { createDataSource } from './data-source';
 import { DataSource } from 'typeorm';
-import { Column, copyRows, copyValue } from './copy-rows';
+import { CopyColumn, copyRows, copyValue } from './copy-rows';
 
 /**
  * COPY must put the same bytes in a table as the JSON path the projection runner and the
@@ -12,7 +14,7 @@ import { Column, copyRows, copyValue } from './copy-rows';
 describe('copyRows writes what jsonb_populate_recordset writes (real Postgres)', () => {
   const schema = `copy_${randomUUID().slice(0, 8)}`;
   let db: DataSource;
-  const columns: Column[] = [
+  const columns: CopyColumn[] = [
     { name: 'id', kind: 'text' },
     { name: 't', kind: 'text' },
     { name: 'v', kind: 'text' },
