@@ -86,7 +86,7 @@ async function rebuildStopped<R extends Row>(
     }
     await db.transaction(async (tx) => {
       await tx.query(`SET LOCAL synchronous_commit = off`);
-      if (fresh.length > 0) await copyRows(tx, def.table, columns, fresh);
+      if (fresh.length > 0 && !(await copied(tx, def.table, columns, fresh))) upserts.push(...fresh);
       const names = columns.map((c) => c.name);
       for (let i = 0; i < upserts.length; i += 5000) await upsert(tx, def.table, names, upserts.slice(i, i + 5000));
       if (deletes.length > 0) await tx.query(`DELETE FROM ${def.table} WHERE id = ANY($1)`, [deletes]);
@@ -193,6 +193,26 @@ async function rebuildStopped<R extends Row>(
   log.info('projection rebuilt in bulk', result);
   return result;
 }
+
+/**
+ * COPYs rows the rebuild has not written, or returns false (and nothing is written) when one is
+ * in the table after all: nothing else should write it during a rebuild, but if another instance
+ * did, its rows are upserted as they were before COPY was used.
+ */
+async function copied(tx: EntityManager, table: string, columns: readonly CopyColumn[], rows: readonly Row[]) {
+  await tx.query('SAVEPOINT copy_rows');
+  try {
+    await copyRows(tx, table, columns, rows);
+  } catch (error) {
+    if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+    await tx.query('ROLLBACK TO SAVEPOINT copy_rows');
+    return false;
+  }
+  await tx.query('RELEASE SAVEPOINT copy_rows');
+  return true;
+}
+
+const UNIQUE_VIOLATION = '23505';
 
 const JSON_TYPES = new Set(['json', 'jsonb']);
 const TEXT_TYPES = new Set(['text', 'character varying', 'character']);

@@ -70,6 +70,20 @@ describe('copyRows writes what jsonb_populate_recordset writes (real Postgres)',
     expect(await read('via_copy')).toEqual(viaJson);
   });
 
+  it('fails on a row already in the table, and leaves the transaction usable from a savepoint', async () => {
+    const table = `${schema}.via_copy`;
+    const after = await db.transaction(async (tx) => {
+      await tx.query('SAVEPOINT copy_rows');
+      const failed = await copyRows(tx, table, columns, [{ id: 'new' }, rows[0]]).catch(
+        (e: { code?: string }) => e.code,
+      );
+      await tx.query('ROLLBACK TO SAVEPOINT copy_rows');
+      const [{ n }] = await tx.query(`SELECT count(*)::int AS n FROM ${table}`);
+      return { failed, n };
+    });
+    expect(after).toEqual({ failed: '23505', n: rows.length });
+  });
+
   it('refuses values the JSON path would render as jsonb prints them', () => {
     expect(() => copyValue({ a: 1 }, 'text')).toThrow(/object/);
     expect(() => copyValue(1, 'text')).toThrow(/number/);
