@@ -219,7 +219,7 @@ const EVENTS_PER_REQUEST = 5;
  * Gate chains on the allow path, as budget, policy and the agent would publish them, in publish
  * order: 64 concurrent runs of 200 steps, like the gate bench's load.
  */
-function chains(prefix: string, requests: number): RecordOut[] {
+export function chains(prefix: string, requests: number): RecordOut[] {
   const out: RecordOut[] = [];
   const t = Date.UTC(2026, 0, 1);
   const rec = (

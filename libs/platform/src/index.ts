@@ -6,6 +6,7 @@ export * from './observability/logger';
 export * from './observability/metrics';
 export * from './observability/otel';
 export * from './observability/tracing';
+export * from './postgres/copy-rows';
 export * from './postgres/data-source';
 export * from './projection/projection';
 export * from './projection/runner';

@@ -165,9 +165,37 @@ export function interleave(events: readonly Sourced[], next: () => number): Sour
   return out;
 }
 
-/** Folds events through a projection's evolve, with a JSON round trip in between as a database would do. */
+/**
+ * Folds events through a projection's evolve, with a JSON round trip in between as a database
+ * would do; the row evolve gets is frozen, so a change to it throws.
+ */
 export function fold<R>(evolve: (row: R | null, event: Envelope) => R | null, events: readonly Sourced[]) {
   let row: R | null = null;
-  for (const { event } of events) row = JSON.parse(JSON.stringify(evolve(row, event))) as R | null;
+  for (const { event } of events) row = deepFreeze(JSON.parse(JSON.stringify(evolve(row, event))) as R | null);
   return row;
+}
+
+/**
+ * Folds events through a projection's evolveInPlace as a bulk rebuild does: one row changed in
+ * place, written and loaded back (a JSON round trip) every `reloadEvery` events.
+ */
+export function foldInPlace<R>(
+  evolveInPlace: (row: R | null, event: Envelope) => R | null,
+  events: readonly Sourced[],
+  reloadEvery = Infinity,
+) {
+  let row: R | null = null;
+  events.forEach(({ event }, i) => {
+    row = evolveInPlace(row, event);
+    if ((i + 1) % reloadEvery === 0) row = JSON.parse(JSON.stringify(row)) as R | null;
+  });
+  return JSON.parse(JSON.stringify(row)) as R | null;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }

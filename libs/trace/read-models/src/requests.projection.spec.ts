@@ -8,7 +8,18 @@ import {
   Topic,
   Verdict,
 } from '@warden/contracts';
-import { decided, envelope, fold, fullChain, interleave, random, request, Sourced, T0 } from './chain.fixtures';
+import {
+  decided,
+  envelope,
+  fold,
+  foldInPlace,
+  fullChain,
+  interleave,
+  random,
+  request,
+  Sourced,
+  T0,
+} from './chain.fixtures';
 import { RequestRow, requestsProjection } from './requests.projection';
 
 const project = (events: readonly Sourced[]) => fold<RequestRow>(requestsProjection.evolve, events);
@@ -66,6 +77,15 @@ describe('trace.requests projection', () => {
     const expected = project(events);
     const next = random(42);
     for (let i = 0; i < 200; i++) expect(project(interleave(events, next))).toEqual(expected);
+  });
+
+  it('evolves a row in place (a bulk rebuild) into the row evolve makes, whatever the order', () => {
+    const events = fullChain('r1');
+    const next = random(5);
+    for (let i = 0; i < 200; i++) {
+      const order = interleave(events, next);
+      expect(foldInPlace(requestsProjection.evolveInPlace!, order, 1 + (i % 4))).toEqual(project(order));
+    }
   });
 
   it('starts a row from any event, identified by the envelope until the request is seen', () => {

@@ -136,13 +136,24 @@ export const requestsProjection: ProjectionDefinition<RequestRow> = {
   topics: [Topic.gateRequests, Topic.budgetReservations, Topic.gateDecisions, Topic.approvalEvents, Topic.gateOutcomes],
   handles: HANDLED.map((s) => s.typeName),
   rowId: (event) => requestIdOf(event.data as Handled) || undefined,
-  evolve(row, event) {
-    const data = event.data as Handled;
-    const current = row ?? blank(requestIdOf(data), event);
-    const next = withTraceparent(apply(current, data), event);
-    return storableColumns({ ...next, updated_at: latest(current.updated_at, iso(event.time)) });
-  },
+  // A rebuild owns its rows: it updates each in place instead of copying it (40 columns) a few times per event.
+  evolve: (row, event) => update(row && { ...row }, event),
+  evolveInPlace: update,
 };
+
+type Draft = { -readonly [K in keyof RequestRow]: RequestRow[K] };
+
+/** Applies the event to `row`, which the caller owns. Objects the row holds are replaced, never changed. */
+function update(row: RequestRow | null, event: Envelope): RequestRow {
+  const data = event.data as Handled;
+  const next = (row ?? blank(requestIdOf(data), event)) as Draft;
+  const updated = latest(next.updated_at, iso(event.time));
+  apply(next, data);
+  withTraceparent(next, event);
+  next.updated_at = updated;
+  storableColumns(next);
+  return next;
+}
 
 function requestIdOf(data: Handled): string {
   switch (data.$typeName) {
@@ -154,46 +165,46 @@ function requestIdOf(data: Handled): string {
   }
 }
 
-function apply(row: RequestRow, data: Handled): RequestRow {
+function apply(row: Draft, data: Handled): void {
   switch (data.$typeName) {
     case 'warden.gate.v1.GateRequested':
       return withRequest(row, data, Topic.gateRequests);
     case 'warden.budget.v1.BudgetReserved':
+      withRequest(row, data.request, Topic.budgetReservations);
       return reservation(
-        withRequest(row, data.request, Topic.budgetReservations),
+        row,
         data.reservationId,
-        messageJson(BudgetReservedSchema, { ...data, request: undefined }),
+        () => messageJson(BudgetReservedSchema, { ...data, request: undefined }),
         'reserved',
       );
     case 'warden.budget.v1.BudgetReservationRefused':
+      withRequest(row, data.request, Topic.budgetReservations);
       return reservation(
-        withRequest(row, data.request, Topic.budgetReservations),
+        row,
         data.reservationId,
-        messageJson(BudgetReservationRefusedSchema, { ...data, request: undefined }),
+        () => messageJson(BudgetReservationRefusedSchema, { ...data, request: undefined }),
         'refused',
       );
     case 'warden.budget.v1.BudgetSettled':
-      return settlement(row, data.reservationId, messageJson(BudgetSettledSchema, data), 'settled');
+      return settlement(row, data.reservationId, () => messageJson(BudgetSettledSchema, data), 'settled');
     case 'warden.budget.v1.BudgetReleased':
-      return settlement(row, data.reservationId, messageJson(BudgetReleasedSchema, data), 'released');
+      return settlement(row, data.reservationId, () => messageJson(BudgetReleasedSchema, data), 'released');
     case 'warden.gate.v1.GateDecided':
-      return decision(withRequest(row, data.request, Topic.gateDecisions), data);
+      withRequest(row, data.request, Topic.gateDecisions);
+      return decision(row, data);
     case 'warden.approval.v1.ApprovalTaskOpened':
-      return approval(
-        withRequest(row, data.request, Topic.approvalEvents),
-        'open',
-        messageJson(ApprovalTaskOpenedSchema, { ...data, request: undefined }),
-      );
+      withRequest(row, data.request, Topic.approvalEvents);
+      return approval(row, 'open', () => messageJson(ApprovalTaskOpenedSchema, { ...data, request: undefined }));
     case 'warden.approval.v1.ApprovalGranted':
-      return approval(row, 'granted', messageJson(ApprovalGrantedSchema, data));
+      return approval(row, 'granted', () => messageJson(ApprovalGrantedSchema, data));
     case 'warden.approval.v1.ApprovalDenied':
-      return approval(row, 'denied', messageJson(ApprovalDeniedSchema, data));
+      return approval(row, 'denied', () => messageJson(ApprovalDeniedSchema, data));
     case 'warden.approval.v1.ApprovalExpired':
-      return approval(row, 'expired', messageJson(ApprovalExpiredSchema, data));
+      return approval(row, 'expired', () => messageJson(ApprovalExpiredSchema, data));
     case 'warden.gate.v1.StepCompleted':
-      return outcome(row, 'completed', data, messageJson(StepCompletedSchema, data));
+      return outcome(row, 'completed', data, () => messageJson(StepCompletedSchema, data));
     case 'warden.gate.v1.StepFailed':
-      return outcome(row, 'failed', data, messageJson(StepFailedSchema, data));
+      return outcome(row, 'failed', data, () => messageJson(StepFailedSchema, data));
     default:
       return assertNever(data, 'event');
   }
@@ -244,92 +255,89 @@ function blank(id: string, event: Envelope): RequestRow {
   };
 }
 
-function withRequest(row: RequestRow, request: GateRequested | undefined, source: RequestSource): RequestRow {
-  if (!request) return row;
+function withRequest(row: Draft, request: GateRequested | undefined, source: RequestSource): void {
+  if (!request) return;
   if (row.request_source !== null && REQUEST_SOURCES.indexOf(row.request_source) <= REQUEST_SOURCES.indexOf(source)) {
-    return row;
+    return;
   }
-  return withLatency({
-    ...row,
-    tenant_id: request.tenantId,
-    agent_id: request.agentId,
-    run_id: request.runId,
-    step_id: request.stepId,
-    idempotency_key: request.idempotencyKey,
-    attempt: Math.min(request.attempt, INT4_MAX),
-    action_kind: (ActionKind[request.actionKind] ?? `unknown_${request.actionKind}`).toLowerCase(),
-    tool: request.tool,
-    action: request.action,
-    requested_at: iso(request.requestedAtMs),
-    deadline_at: iso(request.deadlineMs),
-    model: request.model || null,
-    memory_store: request.memoryStore || null,
-    delegate_to_agent_id: request.delegateToAgentId || null,
-    parent_step_id: request.parentStepId || null,
-    request: messageJson(GateRequestedSchema, request),
-    request_source: source,
-  });
+  row.tenant_id = request.tenantId;
+  row.agent_id = request.agentId;
+  row.run_id = request.runId;
+  row.step_id = request.stepId;
+  row.idempotency_key = request.idempotencyKey;
+  row.attempt = Math.min(request.attempt, INT4_MAX);
+  row.action_kind = (ActionKind[request.actionKind] ?? `unknown_${request.actionKind}`).toLowerCase();
+  row.tool = request.tool;
+  row.action = request.action;
+  row.requested_at = iso(request.requestedAtMs);
+  row.deadline_at = iso(request.deadlineMs);
+  row.model = request.model || null;
+  row.memory_store = request.memoryStore || null;
+  row.delegate_to_agent_id = request.delegateToAgentId || null;
+  row.parent_step_id = request.parentStepId || null;
+  row.request = messageJson(GateRequestedSchema, request);
+  row.request_source = source;
+  withLatency(row);
 }
 
 /** The budget stage's answer; the first one recorded stays. */
-function reservation(row: RequestRow, id: string, json: Json, status: 'reserved' | 'refused'): RequestRow {
-  return {
-    ...row,
-    reservation_id: row.reservation_id ?? id,
-    reservation: row.reservation ?? json,
-    reservation_status: row.reservation_status ?? status,
-  };
+function reservation(row: Draft, id: string, json: () => Json, status: 'reserved' | 'refused'): void {
+  row.reservation_id ??= id;
+  row.reservation ??= json();
+  row.reservation_status ??= status;
 }
 
 /** Settled or released: the reservation's end, which no later reservation event undoes. */
-function settlement(row: RequestRow, id: string, json: Json, status: 'settled' | 'released'): RequestRow {
-  if (row.settlement) return row;
-  return { ...row, reservation_id: row.reservation_id ?? id, settlement: json, reservation_status: status };
+function settlement(row: Draft, id: string, json: () => Json, status: 'settled' | 'released'): void {
+  if (row.settlement) return;
+  row.reservation_id ??= id;
+  row.settlement = json();
+  row.reservation_status = status;
 }
 
-function decision(row: RequestRow, d: GateDecided): RequestRow {
+function decision(row: Draft, d: GateDecided): void {
   const verdict = verdictName(d.verdict);
-  const seen = { ...row, decisions_seen: row.decisions_seen + 1 };
-  if (!supersedes(row.verdict, verdict)) return seen;
-  return withLatency({
-    ...seen,
-    decision: messageJson(GateDecidedSchema, { ...d, request: undefined }),
-    verdict,
-    reason: d.reason,
-    decided_at: iso(d.decidedAtMs),
-    policy_bundle_version: d.context?.versions?.policyBundleVersion || null,
-    risk_score: d.context ? Math.min(d.context.riskScore, INT4_MAX) : null,
-    risk_class: d.context ? (RiskClass[d.context.riskClass] ?? `unknown_${d.context.riskClass}`).toLowerCase() : null,
-  });
+  row.decisions_seen = row.decisions_seen + 1;
+  if (!supersedes(row.verdict, verdict)) return;
+  row.decision = messageJson(GateDecidedSchema, { ...d, request: undefined });
+  row.verdict = verdict;
+  row.reason = d.reason;
+  row.decided_at = iso(d.decidedAtMs);
+  row.policy_bundle_version = d.context?.versions?.policyBundleVersion || null;
+  row.risk_score = d.context ? Math.min(d.context.riskScore, INT4_MAX) : null;
+  row.risk_class = d.context
+    ? (RiskClass[d.context.riskClass] ?? `unknown_${d.context.riskClass}`).toLowerCase()
+    : null;
+  withLatency(row);
 }
 
 /** The agent's trace context comes from its own GateRequested only (other events carry Warden's spans). */
-function withTraceparent(row: RequestRow, event: Envelope): RequestRow {
-  if (event.type !== GateRequestedSchema.typeName || !event.traceparent) return row;
-  return { ...row, traceparent: event.traceparent };
+function withTraceparent(row: Draft, event: Envelope): void {
+  if (event.type !== GateRequestedSchema.typeName || !event.traceparent) return;
+  row.traceparent = event.traceparent;
 }
 
 /** The task as opened, then its first resolution; a resolution is never reopened. */
-function approval(row: RequestRow, status: ApprovalStatus, json: Json): RequestRow {
+function approval(row: Draft, status: ApprovalStatus, json: () => Json): void {
   const recorded = row.approval ?? {};
   if (status === 'open') {
-    if (recorded.opened) return row;
-    return { ...row, approval: { ...recorded, opened: json }, approval_status: row.approval_status ?? 'open' };
+    if (recorded.opened) return;
+    row.approval = { ...recorded, opened: json() };
+    row.approval_status ??= 'open';
+    return;
   }
-  if (row.approval_status !== null && row.approval_status !== 'open') return row;
-  return { ...row, approval: { ...recorded, [status]: json }, approval_status: status };
+  if (row.approval_status !== null && row.approval_status !== 'open') return;
+  row.approval = { ...recorded, [status]: json() };
+  row.approval_status = status;
 }
 
 /** What the agent reported; the first report stays. */
-function outcome(row: RequestRow, status: 'completed' | 'failed', o: StepCompleted | StepFailed, json: Json) {
-  if (row.outcome) return row;
-  return {
-    ...row,
-    outcome: json,
-    outcome_status: status,
-    actual_tokens: quantity(o.actualTokens),
-    cost_micros: quantity(o.actualCost?.micros),
-  };
+function outcome(row: Draft, status: 'completed' | 'failed', o: StepCompleted | StepFailed, json: () => Json): void {
+  if (row.outcome) return;
+  row.outcome = json();
+  row.outcome_status = status;
+  row.actual_tokens = quantity(o.actualTokens);
+  row.cost_micros = quantity(o.actualCost?.micros);
 }
 
 /**
@@ -337,23 +345,15 @@ function outcome(row: RequestRow, status: 'completed' | 'failed', o: StepComplet
  * projection runner, which replaces it when it writes them: walking every row's JSON on every
  * event is what a rebuild spent most of its time on.
  */
-function storableColumns(row: RequestRow): RequestRow {
-  let out: Record<string, unknown> | undefined;
+function storableColumns(row: Draft): void {
   for (const key in row) {
     const value = row[key];
-    if (typeof value === 'string' && value.includes('\u0000')) {
-      out ??= { ...row };
-      out[key] = storable(value);
-    }
+    if (typeof value === 'string' && value.includes('\u0000')) row[key] = storable(value);
   }
-  return (out as RequestRow | undefined) ?? row;
 }
 
-function withLatency(row: RequestRow): RequestRow {
+function withLatency(row: Draft): void {
   const requested = ms(row.requested_at);
   const decided = ms(row.decided_at);
-  return {
-    ...row,
-    decision_latency_ms: requested !== undefined && decided !== undefined ? decided - requested : null,
-  };
+  row.decision_latency_ms = requested !== undefined && decided !== undefined ? decided - requested : null;
 }

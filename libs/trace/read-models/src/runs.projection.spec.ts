@@ -1,5 +1,16 @@
 import { create, MoneySchema, RunHaltedSchema, StepCompletedSchema, Topic, Verdict } from '@warden/contracts';
-import { decided, envelope, fold, fullChain, interleave, random, request, Sourced, T0 } from './chain.fixtures';
+import {
+  decided,
+  envelope,
+  fold,
+  foldInPlace,
+  fullChain,
+  interleave,
+  random,
+  request,
+  Sourced,
+  T0,
+} from './chain.fixtures';
 import { runKey, RunRow, runsProjection } from './runs.projection';
 
 const project = (events: readonly Sourced[]) =>
@@ -98,7 +109,17 @@ describe('trace.runs projection', () => {
   });
 
   it('survives a request id that is also an Object.prototype key', () => {
-    expect(project([asked('__proto__', T0), asked('constructor', T0)])).toMatchObject({ requests: 2 });
+    const events = [asked('__proto__', T0), asked('constructor', T0), decision('__proto__', Verdict.ALLOW, T0 + 1)];
+    expect(project(events)).toMatchObject({ requests: 2, allowed: 1 });
+    expect(foldInPlace(runsProjection.evolveInPlace!, events)).toEqual(project(events));
+  });
+
+  it('evolves a row in place (a bulk rebuild) into the row evolve makes, whatever the order', () => {
+    const next = random(11);
+    for (let i = 0; i < 200; i++) {
+      const events = interleave(run, next).filter((e) => runsProjection.handles.includes(e.event.type));
+      expect(foldInPlace(runsProjection.evolveInPlace!, events, 1 + (i % 5))).toEqual(project(events));
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import {
   StepFailed,
   StepFailedSchema,
   Topic,
+  Envelope,
 } from '@warden/contracts';
 import { assertNever } from '@warden/kernel';
 import { ProjectionDefinition } from '@warden/platform';
@@ -88,25 +89,33 @@ export const runsProjection: ProjectionDefinition<RunRow> = {
     if (!data.runId || !data.requestId) return undefined;
     return runKey(data.tenantId, data.agentId, data.runId);
   },
-  evolve(row, event) {
-    const halt = event.data as Handled | RunHalted;
-    if (halt.$typeName === 'warden.killswitch.v1.RunHalted') {
-      return { ...(row ?? blank(halt)), halted: true };
-    }
-    const data = halt;
-    const base = row ?? blank(data);
-    const at = iso(event.time);
-    const seen = {
-      ...base,
-      first_seen_at: earliest(base.first_seen_at, at),
-      last_seen_at: latest(base.last_seen_at, at),
-    };
-    const requestId = storable(data.requestId);
-    const before = Object.hasOwn(base.request_states, requestId) ? base.request_states[requestId] : undefined;
-    const after = apply(before ?? {}, data);
-    return after === before ? seen : recount(seen, requestId, before, after);
-  },
+  // A rebuild owns its rows: it updates each in place instead of copying the run's request states on every event.
+  evolve: (row, event) => update(row && { ...row }, event, true),
+  evolveInPlace: (row, event) => update(row, event, false),
 };
+
+type Draft = { -readonly [K in keyof RunRow]: RunRow[K] };
+
+/** Applies the event to `row`, which the caller owns; `shared`: its request states are not, copy them before a change. */
+function update(row: RunRow | null, event: Envelope, shared: boolean): RunRow {
+  const data = event.data as Handled | RunHalted;
+  const next = (row ?? blank(data)) as Draft;
+  if (data.$typeName === 'warden.killswitch.v1.RunHalted') {
+    next.halted = true;
+    return next;
+  }
+  const at = iso(event.time);
+  next.first_seen_at = earliest(next.first_seen_at, at);
+  next.last_seen_at = latest(next.last_seen_at, at);
+  const requestId = storable(data.requestId);
+  const before = Object.hasOwn(next.request_states, requestId) ? next.request_states[requestId] : undefined;
+  const after = apply(before ?? {}, data);
+  if (after !== before) {
+    if (shared && row !== null) next.request_states = { ...next.request_states };
+    recount(next, requestId, before, after);
+  }
+  return next;
+}
 
 function blank(data: Handled | RunHalted): RunRow {
   return storable({
@@ -151,27 +160,30 @@ function apply(state: RequestState, data: Handled): RequestState {
 }
 
 /** Moves one request's contribution from `before` to `after`; counters and sums stay exact in any order. */
-function recount(row: RunRow, requestId: string, before: RequestState | undefined, after: RequestState): RunRow {
-  const counts: Partial<Record<Counter | 'requests', number>> = {};
-  const add = (verdict: string | undefined, n: number) => {
-    const counter = counterOf(verdict);
-    if (counter) counts[counter] = (counts[counter] ?? row[counter]) + n;
-  };
-  if (before === undefined) counts.requests = row.requests + 1;
+function recount(row: Draft, requestId: string, before: RequestState | undefined, after: RequestState): void {
+  const decidedLast = after.at !== undefined && decidedLater(row, requestId, after.at);
+  if (before === undefined) row.requests = row.requests + 1;
   if (before?.verdict !== after.verdict) {
-    add(before?.verdict, -1);
-    add(after.verdict, 1);
+    add(row, before?.verdict, -1);
+    add(row, after.verdict, 1);
   }
-  const next: RunRow = {
-    ...row,
-    ...counts,
-    tokens: row.tokens + (after.tokens ?? 0) - (before?.tokens ?? 0),
-    cost_micros: row.cost_micros + (after.costMicros ?? 0) - (before?.costMicros ?? 0),
-    request_states: { ...row.request_states, [requestId]: after },
-  };
-  return after.at !== undefined && decidedLater(row, requestId, after.at)
-    ? { ...next, last_verdict: after.verdict ?? null, last_request_id: requestId, last_decided_at: iso(after.at) }
-    : next;
+  row.tokens = row.tokens + (after.tokens ?? 0) - (before?.tokens ?? 0);
+  row.cost_micros = row.cost_micros + (after.costMicros ?? 0) - (before?.costMicros ?? 0);
+  const states = row.request_states as Record<string, RequestState>;
+  // A request id may be `__proto__`: an own property, as JSON.parse and spreads make it, not the prototype.
+  if (requestId === '__proto__')
+    Object.defineProperty(states, requestId, { value: after, enumerable: true, writable: true, configurable: true });
+  else states[requestId] = after;
+  if (decidedLast) {
+    row.last_verdict = after.verdict ?? null;
+    row.last_request_id = requestId;
+    row.last_decided_at = iso(after.at!);
+  }
+}
+
+function add(row: Draft, verdict: string | undefined, n: number): void {
+  const counter = counterOf(verdict);
+  if (counter) row[counter] = row[counter] + n;
 }
 
 function counterOf(verdict: string | undefined): Counter | undefined {
