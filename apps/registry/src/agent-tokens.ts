@@ -35,6 +35,10 @@ export async function secretMatches(secret: string, stored: string): Promise<boo
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+let decoy: Promise<string> | undefined;
+/** A hash of a random secret, compared against when a client secret names no usable credential. */
+const decoyHash = (): Promise<string> => (decoy ??= hashSecret(randomBytes(32).toString('base64url')));
+
 /** A new client secret: `<credential id>.<32 random bytes>`; the prefix lets the registry find the credential. */
 export const newClientSecret = (credentialId: string): string =>
   `${credentialId}.${randomBytes(32).toString('base64url')}`;
@@ -86,11 +90,11 @@ export class AgentTokens {
     if (request.clientSecret) {
       credentialId = request.clientSecret.slice(0, Math.max(0, request.clientSecret.lastIndexOf('.')));
       const credential = authority?.credentials.get(credentialId);
-      const ok =
-        credential?.kind === CredentialKind.CLIENT_SECRET &&
-        credentialUsable(credential, now) &&
-        (await secretMatches(request.clientSecret, credential.secretHash));
-      if (!ok) throw refused();
+      const usable = credential?.kind === CredentialKind.CLIENT_SECRET && credentialUsable(credential, now);
+      // The hash is computed whether or not the credential exists, so the answer's timing does not
+      // tell which credential ids (and agents) exist.
+      const matches = await secretMatches(request.clientSecret, usable ? credential.secretHash : await decoyHash());
+      if (!usable || !matches) throw refused();
     } else if (request.clientAssertion) {
       if (request.clientAssertionType !== CLIENT_ASSERTION_TYPE)
         throw invalid(
@@ -103,8 +107,8 @@ export class AgentTokens {
       throw invalid('invalid_request', 'client_secret or client_assertion is required', 'client_secret');
     }
     if (!agent) throw refused();
-    if (agent.status === 'suspended' || agent.status === 'retired')
-      throw forbidden('agent_not_runnable', `agent ${agent.agentId} is ${agent.status}`);
+    // Only an active agent acts: a draft is not activated yet, a suspended or retired one no longer.
+    if (agent.status !== 'active') throw forbidden('agent_not_runnable', `agent ${agent.agentId} is ${agent.status}`);
     const { token, expiresIn } = await this.keys.signAgentToken(
       { agentId: agent.agentId, tenantId: agent.tenantId, credentialId },
       this.ttlSeconds,

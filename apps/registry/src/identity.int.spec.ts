@@ -312,6 +312,27 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
       expect((await token({ grant_type: 'client_credentials', client_id: 'ticket-bot' })).status).toBe(400);
     });
 
+    it('issues no token to an agent that is not active yet (a draft)', async () => {
+      const pin = { tool: 'tickets', actions: ['read'], contractVersion: '1', definitionDigest: v1Digest };
+      expect(
+        (await call(who.owner, 'POST', '/agents', { agentId: 'draft-bot', ...agentProfile, tools: [pin] })).status,
+      ).toBe(201);
+      const credential = await call(who.owner, 'POST', '/agents/draft-bot/credentials', {
+        kind: 'client_secret',
+        reason: 'deploy',
+      });
+      expect(credential.status).toBe(201);
+      const refused = await eventually(async () => {
+        const r = await token({
+          grant_type: 'client_credentials',
+          client_id: 'draft-bot',
+          client_secret: credential.body.clientSecret as string,
+        });
+        return r.status !== 401 && r;
+      });
+      expect(refused).toMatchObject({ status: 403, body: { code: 'agent_not_runnable' } });
+    });
+
     it('issues tokens for a private_key_jwt assertion, once per assertion; refuses forged ones', async () => {
       const pair = generateKeyPairSync('ed25519');
       const jwk = pair.publicKey.export({ format: 'jwk' });
