@@ -91,10 +91,16 @@ describe('approval end to end (needs the admission policy and registry tool cont
     recorder = await TopicRecorder.start(port, prefix, [Topic.gateDecisions, Topic.deadLetter]);
     client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-approval' });
     // An allow carries a decision token: the registry must have a decision-token signing key.
-    const key = await call(stack.urls.registry, 'POST', '/keys/rotate', admin, {
-      use: 'decision_token',
-      reason: 'e2e',
-    });
+    const key = await call(
+      stack.urls.registry,
+      'POST',
+      '/keys/rotate',
+      { ...admin, roles: ['platform-admin'] },
+      {
+        use: 'decision_token',
+        reason: 'e2e',
+      },
+    );
     expect(key.status).toBe(200);
     const contract = await call(stack.urls.registry, 'POST', '/tools', admin, {
       tool: 'payments',

@@ -29,6 +29,7 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
     approver: { subject: 'ann', roles: 'approver', tenant: 'acme' },
     auditor: { subject: 'aud', roles: 'auditor', tenant: 'acme' },
     globex: { subject: 'gina', roles: 'admin', tenant: 'globex' },
+    platform: { subject: 'pat', roles: 'platform-admin', tenant: 'acme' },
   };
   type Who = (typeof who)[keyof typeof who] | { raw: string };
 
@@ -495,13 +496,19 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
       ).body.access_token as string;
       const oldKid = JSON.parse(Buffer.from(old.split('.')[0], 'base64url').toString()).kid as string;
       expect((await call(who.owner, 'POST', '/keys/rotate', { use: 'agent_token' })).status).toBe(403);
-      const rotated = await call(who.admin, 'POST', '/keys/rotate', { use: 'agent_token', reason: 'scheduled' });
+      // The keys sign every tenant's tokens: a tenant's admin may not rotate or retire them.
+      const tenantAdmin = await call(who.admin, 'POST', '/keys/rotate', { use: 'agent_token', reason: 'mine' });
+      expect(tenantAdmin).toMatchObject({ status: 403, body: { code: 'role_required' } });
+      const rotated = await call(who.platform, 'POST', '/keys/rotate', { use: 'agent_token', reason: 'scheduled' });
       expect(rotated.body.kid).not.toBe(oldKid);
-      expect((await call(who.admin, 'POST', `/keys/${rotated.body.kid}/retire`, { reason: 'x' })).body).toMatchObject({
+      expect((await call(who.admin, 'POST', `/keys/${oldKid}/retire`, { reason: 'mine' })).status).toBe(403);
+      expect(
+        (await call(who.platform, 'POST', `/keys/${rotated.body.kid}/retire`, { reason: 'x' })).body,
+      ).toMatchObject({
         code: 'key_active',
       });
       expect((await verify(old)).ok).toBe(true);
-      expect((await call(who.admin, 'POST', `/keys/${oldKid}/retire`, { reason: 'rotated out' })).status).toBe(200);
+      expect((await call(who.platform, 'POST', `/keys/${oldKid}/retire`, { reason: 'rotated out' })).status).toBe(200);
       expect(await verify(old)).toMatchObject({ reason: 'unknown_key' });
 
       await service.close();

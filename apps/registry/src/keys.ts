@@ -39,7 +39,11 @@ export class KeyRing {
   /** At start: a key for each use that has none. */
   async ensure(): Promise<void> {
     for (const use of Object.values(KEY_USES))
-      await this.rotate(use, { by: 'warden-registry', roles: ['admin'], reason: 'first start: no active key' }, true);
+      await this.rotate(
+        use,
+        { by: 'warden-registry', roles: ['platform-admin'], reason: 'first start: no active key' },
+        true,
+      );
   }
 
   async rotate(use: KeyUse, who: Who, onlyIfNone = false): Promise<SigningKeysState> {

@@ -24,7 +24,10 @@ export class KeysHttpController {
 
   @Post('keys/rotate')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Rotate in a new key for a use (agent_token or decision_token); role admin.' })
+  @ApiOperation({
+    summary:
+      'Rotate in a new key for a use (agent_token or decision_token); role platform-admin (the keys serve every tenant).',
+  })
   async rotate(@Body() body: unknown, @CallerOf() caller: Caller) {
     const input = Input.of(body);
     const name = input.string('use', { max: 32 });
@@ -37,7 +40,7 @@ export class KeysHttpController {
 
   @Post('keys/:kid/retire')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Retire a key that is no longer active: it leaves the JWKS (role admin; reason).' })
+  @ApiOperation({ summary: 'Retire a key that is no longer active: it leaves the JWKS (role platform-admin; reason).' })
   async retire(@Param('kid') kid: string, @Body() body: unknown, @CallerOf() caller: Caller) {
     await this.keys.retire(kid, changeBy(Input.of(body), caller));
     return { kid, retired: true };

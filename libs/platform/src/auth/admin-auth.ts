@@ -8,7 +8,11 @@ export interface Caller {
   readonly tenantId: string;
 }
 
-export const ROLES: readonly string[] = ['admin', 'owner', 'approver', 'sre', 'auditor'];
+/**
+ * The roles of the admin APIs. `admin` and the others act within their token's tenant;
+ * `platform-admin` manages what all tenants share (the signing keys).
+ */
+export const ROLES: readonly string[] = ['admin', 'owner', 'approver', 'sre', 'auditor', 'platform-admin'];
 
 /** Which tokens the admin APIs accept (ADR 0010): an OIDC-style issuer, audience and its JWKS. */
 export interface AdminAuthConfig {

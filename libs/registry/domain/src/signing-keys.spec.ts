@@ -13,7 +13,7 @@ const rotate = (over: Partial<Extract<SigningKeyCommand, { type: 'RotateSigningK
   sealedPrivateKey: 'v1.a.b.c',
   onlyIfNone: false,
   by: 'registry',
-  roles: ['admin'],
+  roles: ['platform-admin'],
   reason: 'first start',
   now,
   ...over,
@@ -23,7 +23,7 @@ const retire = (kid: string, over: Partial<Extract<SigningKeyCommand, { type: 'R
     type: 'RetireSigningKey',
     kid,
     by: 'alice',
-    roles: ['admin'],
+    roles: ['platform-admin'],
     reason: 'leaked',
     now,
     ...over,
@@ -62,7 +62,7 @@ describe('signing keys decider', () => {
       .thenEvents();
   });
 
-  it('refuses a taken kid, a bad kid, another algorithm, an unknown use and non-admins', () => {
+  it('refuses a taken kid, a bad kid, another algorithm, an unknown use and anyone but a platform admin (a tenant admin too)', () => {
     given(signingKeys, [rotated('k1')])
       .when(rotate())
       .thenThrows('conflict', 'kid_taken');
@@ -76,7 +76,7 @@ describe('signing keys decider', () => {
       .when(rotate({ use: KeyUse.UNSPECIFIED }))
       .thenThrows('invalid', 'invalid_key_use');
     given(signingKeys)
-      .when(rotate({ roles: ['owner', 'sre'] }))
+      .when(rotate({ roles: ['admin', 'owner', 'sre'] }))
       .thenThrows('forbidden', 'role_required');
   });
 
@@ -107,7 +107,7 @@ describe('signing keys decider', () => {
       .when(retire('k1', { reason: ' ' }))
       .thenThrows('invalid');
     given(signingKeys, [rotated('k1'), rotated('k2')])
-      .when(retire('k1', { roles: ['sre'] }))
+      .when(retire('k1', { roles: ['admin', 'sre'] }))
       .thenThrows('forbidden');
   });
 

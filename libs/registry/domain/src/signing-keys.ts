@@ -65,12 +65,16 @@ export const keyUseName = (use: KeyUse): string =>
 
 const changeOf = (c: ChangeBy): Change => create(ChangeSchema, { by: c.by, reason: c.reason, atMs: c.now });
 
-/** Signing keys: rotated in by admins (and once at first start), retired when no longer trusted. */
+/**
+ * Signing keys: rotated in by platform admins (and once at first start), retired when no longer
+ * trusted. They sign every tenant's tokens, so a tenant's admin may not change them.
+ */
 export const signingKeys: Decider<SigningKeyCommand, SigningKeysState, SigningKeyEvent> = {
   initialState: { keys: new Map(), active: new Map() },
 
   decide(command, state) {
-    if (!command.roles.includes('admin')) throw forbidden('role_required', `${command.type} needs the role admin`);
+    if (!command.roles.includes('platform-admin'))
+      throw forbidden('role_required', `${command.type} needs the role platform-admin`);
     switch (command.type) {
       case 'RotateSigningKey': {
         if (keyUseName(command.use) === 'unspecified')
