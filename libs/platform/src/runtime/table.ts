@@ -26,7 +26,7 @@ export interface TableDefinition<S> {
 export class Table<S> {
   private current: S;
   /** Last applied offset per `topic:partition` (prefixed topic). */
-  private readonly applied_ = new Map<string, number>();
+  private readonly appliedOffsets = new Map<string, number>();
   private positionsCache: readonly TablePosition[] | undefined;
   private positionsAt = -1;
   private readonly waiters: { key: string; offset: number; resolve: () => void }[] = [];
@@ -73,7 +73,7 @@ export class Table<S> {
   get positions(): readonly TablePosition[] {
     if (this.positionsAt !== this.applied || !this.positionsCache) {
       const byTopic = new Map<string, number[]>();
-      for (const [key, offset] of this.applied_) {
+      for (const [key, offset] of this.appliedOffsets) {
         const cut = key.lastIndexOf(':');
         const topic = key.slice(this.prefix.length, cut);
         const next = byTopic.get(topic) ?? [];
@@ -113,7 +113,7 @@ export class Table<S> {
         const name = topic.slice(this.prefix.length) as TopicName;
         const key = `${topic}:${partition}`;
         // After a rejoin (no committed offsets) the group restarts from the beginning: skip what was applied.
-        const applied = this.applied_.get(key) ?? -1;
+        const applied = this.appliedOffsets.get(key) ?? -1;
         for (const record of records) {
           if (Number(record.offset) <= applied) continue;
           try {
@@ -162,12 +162,12 @@ export class Table<S> {
   }
 
   private waitForKey(key: string, offset: number): Promise<void> {
-    if ((this.applied_.get(key) ?? -1) >= offset) return Promise.resolve();
+    if ((this.appliedOffsets.get(key) ?? -1) >= offset) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ key, offset, resolve }));
   }
 
   private advance(key: string, offset: number): void {
-    this.applied_.set(key, offset);
+    this.appliedOffsets.set(key, offset);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i];
       if (w.key === key && w.offset <= offset) {
