@@ -115,7 +115,8 @@ export function verifyDecisions(
     const recorded = new Map((v?.positions ?? []).map((p) => [p.topic, p.nextOffsets]));
     const picks = STATE_TOPICS.map(({ topic, version }) => {
       const events = log.get(topic) ?? [];
-      const next = recorded.get(topic);
+      // With positions recorded, a topic without one is a topic the table had applied nothing of.
+      const next = recorded.size > 0 ? (recorded.get(topic) ?? []) : undefined;
       if (next) {
         return {
           key: `@${next.join(',')}`,
