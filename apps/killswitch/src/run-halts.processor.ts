@@ -22,6 +22,16 @@ export function wireRunHalts(
   switches: SwitchesTable,
   context: GateContextTable,
 ): Processor<HaltCoveredRun, RunHaltsState, RunHalted> {
+  // Whether any engaged switch puts runs in a safe state, recomputed only when the table changed.
+  let checkedAt = -1;
+  let armed = false;
+  const anyArmed = (): boolean => {
+    if (switches.version !== checkedAt) {
+      checkedAt = switches.version;
+      armed = [...switches.state.values()].some((s) => s.status === 'engaged' && applies(s.engaged, Effect.SAFE_STATE));
+    }
+    return armed;
+  };
   return runtime.process<HaltCoveredRun, RunHaltsState, RunHalted>({
     name: 'killswitch-run-halts',
     inputs: [Topic.gateRequests],
@@ -30,6 +40,8 @@ export function wireRunHalts(
     tables: [switches, context],
     // Orchestrators learn of the halt up to 50 ms later; the gate denies the run regardless.
     batching: OFF_GATE_PATH,
+    // With no safe-state switch engaged (nearly always), gate requests are not even decoded.
+    skip: () => !anyArmed(),
     command(input, ctx) {
       if (!is(input, GateRequestedSchema)) return null;
       const r: GateRequested = input.data;

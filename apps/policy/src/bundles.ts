@@ -1,4 +1,5 @@
 import {
+  CE,
   decode,
   GateDecided,
   GateDecidedSchema,
@@ -90,6 +91,8 @@ export function wireShadow(
     decider: shadowRecorder,
     tables: [directory],
     batching: OFF_GATE_PATH,
+    // Most tenants shadow nothing most of the time: their decisions are not even decoded.
+    skip: (headers) => !shadowBundleOf(directory.state, headers[CE.tenant] ?? ''),
     command(input) {
       if (!is(input, GateDecidedSchema)) return null;
       const decided = input.data;

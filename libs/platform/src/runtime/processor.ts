@@ -44,6 +44,12 @@ export interface ProcessorDefinition<C, S, E extends Message> {
   route(event: E, input: Envelope): Route;
   readonly tables?: readonly CatchesUp[];
   /**
+   * Inputs to ignore without decoding them, judged from the record's headers (CloudEvents
+   * `ce_type`, `ce_tenantid`, ...) and the processor's tables: for a processor that acts on few
+   * of the records of a busy topic. What it skips is counted as ignored, never dead-lettered.
+   */
+  skip?(headers: Readonly<Record<string, string>>): boolean;
+  /**
    * Off the gate's path (reactions a person or an orchestrator waits for, not an agent), let the
    * broker gather inputs for up to `maxWaitMs`: fewer, bigger fetches. Default: each input at once.
    */
@@ -230,6 +236,10 @@ export class Processor<C, S, E extends Message> {
         continue;
       }
       ps.processed.set(sourceKey, offset);
+      if (this.def.skip?.(record.headers)) {
+        metrics.messages.inc({ consumer: this.def.name, topic: inputTopic, outcome: 'ignored' });
+        continue;
+      }
       const now = Date.now();
       let input: Envelope;
       try {
