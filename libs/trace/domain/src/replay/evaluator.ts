@@ -93,7 +93,7 @@ export function resolvesApproval(run: RunState, recorded: GateDecided): boolean 
  * The policy's activity table (the agents' histories across runs, standing approvals, completed
  * idempotency keys), folded from these topics. A decision records only how many events the table
  * had applied, not which, so replay folds the tenant's events that happened before the decision
- * (by event time): close to what the policy saw, never marked exact.
+ * (by event time): close to what the policy saw, not exactly it (the report counts them apart).
  */
 export const ACTIVITY_TOPICS: readonly TopicName[] = [Topic.gateDecisions, Topic.gateOutcomes, Topic.approvalEvents];
 export type Activity = GateActivity;
