@@ -10,7 +10,15 @@ describe('verifyAgentToken', () => {
   let sign: (claims: Record<string, unknown>, kid?: string) => Promise<string>;
   let other: (claims: Record<string, unknown>) => Promise<string>;
   const expect_ = { agentId: 'bot', tenantId: 'acme', atMs, revokedCredentials: new Set<string>() };
-  const claims = { iss: 'warden-registry', aud: 'warden-gate', sub: 'bot', tenant: 'acme', cid: 'c1', jti: 'j1' };
+  const claims = {
+    iss: 'warden-registry',
+    aud: 'warden-gate',
+    sub: 'bot',
+    tenant: 'acme',
+    cid: 'c1',
+    jti: 'j1',
+    cnf: { jkt: 'thumb' },
+  };
 
   beforeAll(() => {
     const pair = generateKeyPairSync('ed25519');
@@ -47,6 +55,7 @@ describe('verifyAgentToken', () => {
     ['a decision-token key', {}, 'd1', 'unknown_key'],
     ['an unknown key', {}, 'nope', 'unknown_key'],
     ['missing claims', { cid: undefined }, undefined, 'token_malformed'],
+    ['a token bound to no key', { cnf: undefined }, undefined, 'token_unbound'],
   ])('refuses %s', async (_name, over, kid, reason) => {
     expect(verifyAgentToken(await sign(over, kid), keys, expect_)).toMatchObject({ ok: false, reason });
   });

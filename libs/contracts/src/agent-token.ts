@@ -40,6 +40,8 @@ export interface AgentTokenClaims {
   readonly iat: number;
   readonly exp: number;
   readonly jti: string;
+  /** The key the token is bound to (RFC 7800 / RFC 9449): its JWK thumbprint. Empty for unbound tokens. */
+  readonly cnf: { readonly jkt: string };
 }
 
 export interface AgentTokenExpectation {
@@ -67,7 +69,8 @@ export type AgentTokenFailure =
   | 'wrong_tenant'
   | 'token_expired'
   | 'token_not_yet_valid'
-  | 'credential_revoked';
+  | 'credential_revoked'
+  | 'token_unbound';
 
 const keyObjects = new Map<string, KeyObject>();
 
@@ -101,7 +104,8 @@ const LEEWAY_S = 5;
 /**
  * Verifies an agent token for a request: EdDSA signature by a live agent-token key, issuer and
  * audience, `sub`/`tenant` equal to the request's agent and tenant, `exp` after (and `iat` not
- * after) the request's recorded time, credential not revoked. Never throws.
+ * after) the request's recorded time, credential not revoked, bound to a key (`cnf.jkt`; the
+ * request proof then shows possession of it, see proofs.ts). Never throws.
  */
 export function verifyAgentToken(token: string, keys: PublicKeys, expect: AgentTokenExpectation): AgentTokenVerdict {
   if (!token) return fail('token_missing', 'the request carries no agent token');
@@ -121,6 +125,8 @@ export function verifyAgentToken(token: string, keys: PublicKeys, expect: AgentT
   if (!publicKey || !verify(null, signed, publicKey, Buffer.from(signature, 'base64url')))
     return fail('bad_signature', 'the token signature does not verify');
   const { iss, aud, sub, tenant, cid, iat, exp, jti } = claims;
+  const cnf = claims.cnf as { jkt?: unknown } | undefined;
+  const jkt = cnf && typeof cnf.jkt === 'string' ? cnf.jkt : '';
   if (
     typeof sub !== 'string' ||
     typeof tenant !== 'string' ||
@@ -139,5 +145,6 @@ export function verifyAgentToken(token: string, keys: PublicKeys, expect: AgentT
   if (exp <= at - LEEWAY_S) return fail('token_expired', `the token expired at ${new Date(exp * 1000).toISOString()}`);
   if (iat > at + LEEWAY_S) return fail('token_not_yet_valid', 'the token was issued after the request');
   if (expect.revokedCredentials.has(cid)) return fail('credential_revoked', `credential ${cid} is revoked`);
-  return { ok: true, claims: { iss, aud, sub, tenant, cid, iat, exp, jti } };
+  if (!jkt) return fail('token_unbound', 'the token is not bound to a key (cnf.jkt): ask for a DPoP-bound token');
+  return { ok: true, claims: { iss, aud, sub, tenant, cid, iat, exp, jti, cnf: { jkt } } };
 }

@@ -20,9 +20,11 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     budget.BudgetHeldSchema,
     budget.BudgetHoldExtendedSchema,
     budget.BudgetThresholdCrossedSchema,
+    budget.GateRequestRejectedSchema,
   ],
   [Topic.gateDecisions]: [gate.GateDecidedSchema],
   [Topic.gateOutcomes]: [gate.StepCompletedSchema, gate.StepFailedSchema],
+  [Topic.gateRerouted]: [gate.GateRequestedSchema, gate.StepCompletedSchema, gate.StepFailedSchema],
   [Topic.approvalEvents]: [
     approval.ApprovalTaskOpenedSchema,
     approval.ApprovalGrantedSchema,

@@ -1,6 +1,14 @@
 import { DescMessage, fromBinary, fromJsonString, Message, toBinary, toJsonString } from '@bufbuild/protobuf';
+import { decodeAgentJson, refuseUnknownFields } from './agent-json';
 import { isAllowedOn, typeRegistry } from './catalog';
-import { TopicName } from './topics';
+import { Topic, TopicName } from './topics';
+
+/** Topics agents write to (and the budget stage's reroute of them): decoded strictly, see agent-json.ts. */
+export const AGENT_FACING: ReadonlySet<TopicName> = new Set([
+  Topic.gateRequests,
+  Topic.gateOutcomes,
+  Topic.gateRerouted,
+]);
 
 /**
  * The envelope: CloudEvents 1.0 in Kafka binary mode. Attributes travel as `ce_` headers,
@@ -55,8 +63,12 @@ export class EnvelopeError extends Error {
       | 'unknown_type'
       | 'type_not_allowed_on_topic'
       | 'unsupported_content_type'
-      | 'undecodable_data',
+      | 'undecodable_data'
+      | 'unknown_field'
+      | 'invalid_value',
     message: string,
+    /** The field at fault (its protobuf-JSON name, dotted for nested fields), where one can be named. */
+    readonly field = '',
   ) {
     super(message);
     this.name = 'EnvelopeError';
@@ -111,8 +123,11 @@ export function decode(
   try {
     if (contentType === 'application/protobuf' || contentType === 'application/x-protobuf') {
       data = fromBinary(schema, value);
+      if (AGENT_FACING.has(topic)) refuseUnknownFields(data, '');
     } else if (contentType === 'application/json') {
-      data = fromJsonString(schema, value.toString('utf8'), { registry: typeRegistry });
+      data = AGENT_FACING.has(topic)
+        ? decodeAgentJson(schema, value)
+        : fromJsonString(schema, value.toString('utf8'), { registry: typeRegistry });
     } else {
       throw new EnvelopeError('unsupported_content_type', `content-type ${contentType} is not supported`);
     }

@@ -5,14 +5,22 @@
  * See docs/adr/0002-topic-layout.md.
  */
 export const Topic = {
-  /** GateRequested, from agents; keyed by run id. */
+  /**
+   * GateRequested, from agents, with any key on any partition (docs/protocol.md). Raw input (arguments
+   * before redaction, proofs): read only by the budget stage, retained for a bounded time.
+   */
   gateRequests: 'gate.requests',
   /** BudgetReserved / BudgetReservationRefused / BudgetSettled / BudgetReleased; keyed by run id. */
   budgetReservations: 'budget.reservations',
   /** GateDecided, written only by policy; keyed by run id. */
   gateDecisions: 'gate.decisions',
-  /** StepCompleted / StepFailed, from agents; keyed by run id. */
+  /** StepCompleted / StepFailed, from agents, with any key on any partition; read only by the budget stage. */
   gateOutcomes: 'gate.outcomes',
+  /**
+   * Requests and outcomes that arrived on a partition other than their run's, forwarded unchanged by
+   * the budget stage to the run's partition (murmur2 of the run id); written and read by budget only.
+   */
+  gateRerouted: 'gate.rerouted',
   /** Approval tasks and their resolution, keyed by run id; standing approvals, keyed by "standing:<tenant>". */
   approvalEvents: 'approval.events',
   /**

@@ -1,19 +1,31 @@
 import { ALL_TOPICS, Topic, topicName } from '@warden/contracts';
 import { KafkaPort, TopicSpec } from './port';
 
+const DAY_MS = 24 * 3600 * 1000;
+
+/** How long the agent-facing topics keep raw input by default (docs/adr/0070): a week. */
+export const DEFAULT_INGRESS_RETENTION_MS = 7 * DAY_MS;
+
+/** Agent input: raw arguments and proofs, read only by the budget stage, kept for a bounded time. */
+const INGRESS: ReadonlySet<string> = new Set([Topic.gateRequests, Topic.gateOutcomes, Topic.gateRerouted]);
+
 /**
  * Topic layout (docs/adr/0002-topic-layout.md): every topic has the same partition count so
  * keyed topics are co-partitioned; event topics are kept forever (they are the source of
- * truth); the dead-letter topic keeps 30 days.
+ * truth); the dead-letter topic keeps 30 days; the agent-facing topics and the reroute topic keep
+ * raw input for `ingressRetentionMs` (docs/adr/0070: the sanitized request is the event of record).
  */
-export function wardenTopicSpecs(prefix: string, partitions: number): TopicSpec[] {
+export function wardenTopicSpecs(
+  prefix: string,
+  partitions: number,
+  ingressRetentionMs = DEFAULT_INGRESS_RETENTION_MS,
+): TopicSpec[] {
+  const retention = (topic: string) =>
+    topic === Topic.deadLetter ? 30 * DAY_MS : INGRESS.has(topic) ? ingressRetentionMs : -1;
   return ALL_TOPICS.map((topic): TopicSpec => ({
     topic: topicName(prefix, topic),
     partitions,
-    config:
-      topic === Topic.deadLetter
-        ? { 'retention.ms': String(30 * 24 * 3600 * 1000), 'retention.bytes': '-1', 'cleanup.policy': 'delete' }
-        : { 'retention.ms': '-1', 'retention.bytes': '-1', 'cleanup.policy': 'delete' },
+    config: { 'retention.ms': String(retention(topic)), 'retention.bytes': '-1', 'cleanup.policy': 'delete' },
   }));
 }
 

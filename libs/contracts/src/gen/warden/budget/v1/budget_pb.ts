@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { GateRequested, Money } from "../../gate/v1/gate_pb";
+import type { GateRequested, Money, StepCompleted, StepFailed } from "../../gate/v1/gate_pb";
 import { file_warden_gate_v1_gate } from "../../gate/v1/gate_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warden/budget/v1/budget.proto.
  */
 export const file_warden_budget_v1_budget: GenFile = /*@__PURE__*/
-  fileDesc("Ch13YXJkZW4vYnVkZ2V0L3YxL2J1ZGdldC5wcm90bxIQd2FyZGVuLmJ1ZGdldC52MSK2AQoFTGltaXQSLgoJZGltZW5zaW9uGAEgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5EaW1lbnNpb24SDQoFbGltaXQYAiABKAESKAoGd2luZG93GAMgASgOMhgud2FyZGVuLmJ1ZGdldC52MS5XaW5kb3cSEAoIY3VycmVuY3kYBCABKAkSGgoSZGVncmFkZV9hdF9wZXJjZW50GAUgASgNEhYKDmFza19hdF9wZXJjZW50GAYgASgNItYBCg1CdWRnZXREZWZpbmVkEhEKCWJ1ZGdldF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSLAoFc2NvcGUYAyABKA4yHS53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFNjb3BlEg8KB3N1YmplY3QYBCABKAkSJwoGbGltaXRzGAUgAygLMhcud2FyZGVuLmJ1ZGdldC52MS5MaW1pdBISCgpkZWZpbmVkX2J5GAYgASgJEhUKDWRlZmluZWRfYXRfbXMYByABKAESDAoEbmFtZRgIIAEoCSJgCg1CdWRnZXRSZW1vdmVkEhEKCWJ1ZGdldF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCRIVCg1yZW1vdmVkX2F0X21zGAQgASgBIlYKCk1vZGVsUHJpY2USDQoFbW9kZWwYASABKAkSGwoTaW5wdXRfbWljcm9zX3Blcl8xaxgCIAEoARIcChRvdXRwdXRfbWljcm9zX3Blcl8xaxgDIAEoASKvAQoaUHJpY2VUYWJsZVZlcnNpb25QdWJsaXNoZWQSEQoJdGVuYW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SEAoIY3VycmVuY3kYAyABKAkSLAoGcHJpY2VzGAQgAygLMhwud2FyZGVuLmJ1ZGdldC52MS5Nb2RlbFByaWNlEhQKDHB1Ymxpc2hlZF9ieRgFIAEoCRIXCg9wdWJsaXNoZWRfYXRfbXMYBiABKAEi1QEKBkNoYXJnZRIRCglidWRnZXRfaWQYASABKAkSLgoJZGltZW5zaW9uGAIgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5EaW1lbnNpb24SKAoGd2luZG93GAMgASgOMhgud2FyZGVuLmJ1ZGdldC52MS5XaW5kb3cSDQoFbWV0ZXIYBCABKAkSDwoHc2xvdF9tcxgFIAEoARIMCgRoZWxkGAYgASgBEgwKBHVzZWQYByABKAESEAoIcmVzb3VyY2UYCCABKAkSEAoIY3VycmVuY3kYCSABKAkipgEKA0FzaxIOCgZ0b2tlbnMYASABKAESEgoKdG9vbF9jYWxscxgCIAEoARIPCgdyZXRyaWVzGAMgASgBEhQKDHNwZW5kX21pY3JvcxgEIAEoARIQCghjdXJyZW5jeRgFIAEoCRITCgtyaXNrX3BvaW50cxgGIAEoARIQCghyZXNvdXJjZRgHIAEoCRIbChNwcmljZV90YWJsZV92ZXJzaW9uGAggASgNIogECg5CdWRnZXRSZXNlcnZlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIuCgdyZXF1ZXN0GAIgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBIXCg9yZXNlcnZlZF90b2tlbnMYAyABKAESGwoTcmVzZXJ2ZWRfdG9vbF9jYWxscxgEIAEoARIsCg1yZXNlcnZlZF9jb3N0GAUgASgLMhUud2FyZGVuLmdhdGUudjEuTW9uZXkSFgoOcmVzZXJ2ZWRfYXRfbXMYBiABKAESFwoPcnVuX3Rva2Vuc191c2VkGAcgASgBEhgKEHJ1bl90b2tlbnNfbGltaXQYCCABKAESGQoRYXBwcm92YWxfcmVxdWlyZWQYCSABKAgSFwoPYXBwcm92YWxfcmVhc29uGAogASgJEhUKDWRlZ3JhZGVfaGludHMYCyADKAkSKQoHY2hhcmdlcxgMIAMoCzIYLndhcmRlbi5idWRnZXQudjEuQ2hhcmdlEhMKC2Zyb21fbGVkZ2VyGA0gASgIEhUKDWV4cGlyZXNfYXRfbXMYDiABKAESGwoTcHJpY2VfdGFibGVfdmVyc2lvbhgPIAEoDRIcChRyZXNlcnZlZF9yaXNrX3BvaW50cxgQIAEoARIiCgNhc2sYESABKAsyFS53YXJkZW4uYnVkZ2V0LnYxLkFzayLhAQoYQnVkZ2V0UmVzZXJ2YXRpb25SZWZ1c2VkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEi4KB3JlcXVlc3QYAiABKAsyHS53YXJkZW4uZ2F0ZS52MS5HYXRlUmVxdWVzdGVkEi4KCWRpbWVuc2lvbhgDIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEg4KBnJlYXNvbhgEIAEoCRIVCg1yZWZ1c2VkX2F0X21zGAUgASgBEhEKCWJ1ZGdldF9pZBgGIAEoCRITCgtmcm9tX2xlZGdlchgHIAEoCCKdAgoNQnVkZ2V0U2V0dGxlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSFQoNYWN0dWFsX3Rva2VucxgDIAEoARIqCgthY3R1YWxfY29zdBgEIAEoCzIVLndhcmRlbi5nYXRlLnYxLk1vbmV5EhUKDXNldHRsZWRfYXRfbXMYBSABKAESEgoKcmVxdWVzdF9pZBgGIAEoCRIRCgl0ZW5hbnRfaWQYByABKAkSEAoIYWdlbnRfaWQYCCABKAkSGAoQYnVzaW5lc3Nfb3V0Y29tZRgJIAEoCRIpCgdjaGFyZ2VzGAogAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USDAoEbGF0ZRgLIAEoCCK0AgoOQnVkZ2V0UmVsZWFzZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSDgoGcnVuX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIWCg5yZWxlYXNlZF9hdF9tcxgEIAEoARISCgpyZXF1ZXN0X2lkGAUgASgJEhEKCXRlbmFudF9pZBgGIAEoCRIQCghhZ2VudF9pZBgHIAEoCRIpCgdjaGFyZ2VzGAggAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USDwoHZXhwaXJlZBgJIAEoCBIWCg5jaGFyZ2VkX3Rva2VucxgKIAEoARIrCgxjaGFyZ2VkX2Nvc3QYCyABKAsyFS53YXJkZW4uZ2F0ZS52MS5Nb25leRIYChBidXNpbmVzc19vdXRjb21lGAwgASgJIoICCgpCdWRnZXRIZWxkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEi4KB3JlcXVlc3QYAiABKAsyHS53YXJkZW4uZ2F0ZS52MS5HYXRlUmVxdWVzdGVkEikKB2NoYXJnZXMYAyADKAsyGC53YXJkZW4uYnVkZ2V0LnYxLkNoYXJnZRISCgpoZWxkX2F0X21zGAQgASgBEhUKDWV4cGlyZXNfYXRfbXMYBSABKAESIgoDYXNrGAYgASgLMhUud2FyZGVuLmJ1ZGdldC52MS5Bc2sSMgoJZm9yd2FyZGVkGAcgASgLMh8ud2FyZGVuLmJ1ZGdldC52MS5Ib2xkUmVxdWVzdGVkIqIBChJCdWRnZXRIb2xkRXh0ZW5kZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEhUKDWV4cGlyZXNfYXRfbXMYBSABKAESDgoGcmVhc29uGAYgASgJEhYKDmV4dGVuZGVkX2F0X21zGAcgASgBIpwDChZCdWRnZXRUaHJlc2hvbGRDcm9zc2VkEhEKCXRlbmFudF9pZBgBIAEoCRIRCglidWRnZXRfaWQYAiABKAkSEwoLYnVkZ2V0X25hbWUYAyABKAkSLAoFc2NvcGUYBCABKA4yHS53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFNjb3BlEi4KCWRpbWVuc2lvbhgFIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEigKBndpbmRvdxgGIAEoDjIYLndhcmRlbi5idWRnZXQudjEuV2luZG93Eg0KBW1ldGVyGAcgASgJEg8KB3Nsb3RfbXMYCCABKAESLgoJdGhyZXNob2xkGAkgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5UaHJlc2hvbGQSDQoFdXNhZ2UYCiABKAESDQoFbGltaXQYCyABKAESFgoOcmVzZXJ2YXRpb25faWQYDCABKAkSEgoKcmVxdWVzdF9pZBgNIAEoCRIOCgZydW5faWQYDiABKAkSFQoNY3Jvc3NlZF9hdF9tcxgPIAEoASKpAgoNSG9sZFJlcXVlc3RlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIuCgdyZXF1ZXN0GAIgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBIiCgNhc2sYAyABKAsyFS53YXJkZW4uYnVkZ2V0LnYxLkFzaxIXCg9yZXF1ZXN0ZWRfYXRfbXMYBCABKAESFQoNZXhwaXJlc19hdF9tcxgFIAEoARIZChFhcHByb3ZhbF9yZXF1aXJlZBgGIAEoCBIXCg9hcHByb3ZhbF9yZWFzb24YByABKAkSFQoNZGVncmFkZV9oaW50cxgIIAMoCRIXCg9ydW5fdG9rZW5zX3VzZWQYCSABKAESGAoQcnVuX3Rva2Vuc19saW1pdBgKIAEoASKoAQoXSG9sZFNldHRsZW1lbnRSZXF1ZXN0ZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEiUKBmFjdHVhbBgFIAEoCzIVLndhcmRlbi5idWRnZXQudjEuQXNrEhcKD3JlcXVlc3RlZF9hdF9tcxgGIAEoASK2AQoUSG9sZFJlbGVhc2VSZXF1ZXN0ZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEg4KBnJlYXNvbhgFIAEoCRImCgdjaGFyZ2VkGAYgASgLMhUud2FyZGVuLmJ1ZGdldC52MS5Bc2sSFwoPcmVxdWVzdGVkX2F0X21zGAcgASgBIpcBChZIb2xkRXh0ZW5zaW9uUmVxdWVzdGVkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCRIVCg1leHBpcmVzX2F0X21zGAUgASgBEhcKD3JlcXVlc3RlZF9hdF9tcxgGIAEoASKCAgoKTGVkZ2VySGVsZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEAoIYWdlbnRfaWQYBSABKAkSKQoHY2hhcmdlcxgGIAMoCzIYLndhcmRlbi5idWRnZXQudjEuQ2hhcmdlEhIKCmhlbGRfYXRfbXMYByABKAESFQoNZXhwaXJlc19hdF9tcxgIIAEoARIwCgZhbnN3ZXIYCSABKAsyIC53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFJlc2VydmVkEgsKA3NlcRgKIAEoASKEAgoNTGVkZ2VyUmVmdXNlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEQoJYnVkZ2V0X2lkGAUgASgJEi4KCWRpbWVuc2lvbhgGIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEg4KBnJlYXNvbhgHIAEoCRIVCg1yZWZ1c2VkX2F0X21zGAggASgBEjoKBmFuc3dlchgJIAEoCzIqLndhcmRlbi5idWRnZXQudjEuQnVkZ2V0UmVzZXJ2YXRpb25SZWZ1c2VkIrsBCg1MZWRnZXJTZXR0bGVkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg4KBnJ1bl9pZBgEIAEoCRIpCgdjaGFyZ2VzGAUgAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USFQoNc2V0dGxlZF9hdF9tcxgGIAEoARIMCgRsYXRlGAcgASgIEgsKA3NlcRgIIAEoASLQAQoOTGVkZ2VyUmVsZWFzZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSDgoGcnVuX2lkGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIpCgdjaGFyZ2VzGAYgAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USFgoOcmVsZWFzZWRfYXRfbXMYByABKAESDwoHZXhwaXJlZBgIIAEoCBILCgNzZXEYCSABKAEqvwEKCURpbWVuc2lvbhIZChVESU1FTlNJT05fVU5TUEVDSUZJRUQQABIUChBESU1FTlNJT05fVE9LRU5TEAESGAoURElNRU5TSU9OX1RPT0xfQ0FMTFMQAhIVChFESU1FTlNJT05fUkVUUklFUxADEhIKDkRJTUVOU0lPTl9USU1FEAQSEwoPRElNRU5TSU9OX1NQRU5EEAUSEwoPRElNRU5TSU9OX1NDT1BFEAYSEgoORElNRU5TSU9OX1JJU0sQByqJAQoLQnVkZ2V0U2NvcGUSHAoYQlVER0VUX1NDT1BFX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1NDT1BFX1RPT0wQARIUChBCVURHRVRfU0NPUEVfUlVOEAISFgoSQlVER0VUX1NDT1BFX0FHRU5UEAMSFwoTQlVER0VUX1NDT1BFX1RFTkFOVBAEKskBCgZXaW5kb3cSFgoSV0lORE9XX1VOU1BFQ0lGSUVEEAASDgoKV0lORE9XX1JVThABEhcKE1dJTkRPV19ST0xMSU5HX0hPVVIQAhIWChJXSU5ET1dfUk9MTElOR19EQVkQAxIYChRXSU5ET1dfUk9MTElOR19NT05USBAEEhgKFFdJTkRPV19DQUxFTkRBUl9IT1VSEAUSFwoTV0lORE9XX0NBTEVOREFSX0RBWRAGEhkKFVdJTkRPV19DQUxFTkRBUl9NT05USBAHKnwKCVRocmVzaG9sZBIZChVUSFJFU0hPTERfVU5TUEVDSUZJRUQQABIWChJUSFJFU0hPTERfQ09OVElOVUUQARIVChFUSFJFU0hPTERfREVHUkFERRACEhEKDVRIUkVTSE9MRF9BU0sQAxISCg5USFJFU0hPTERfU1RPUBAEYgZwcm90bzM", [file_warden_gate_v1_gate]);
+  fileDesc("Ch13YXJkZW4vYnVkZ2V0L3YxL2J1ZGdldC5wcm90bxIQd2FyZGVuLmJ1ZGdldC52MSK2AQoFTGltaXQSLgoJZGltZW5zaW9uGAEgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5EaW1lbnNpb24SDQoFbGltaXQYAiABKAESKAoGd2luZG93GAMgASgOMhgud2FyZGVuLmJ1ZGdldC52MS5XaW5kb3cSEAoIY3VycmVuY3kYBCABKAkSGgoSZGVncmFkZV9hdF9wZXJjZW50GAUgASgNEhYKDmFza19hdF9wZXJjZW50GAYgASgNItYBCg1CdWRnZXREZWZpbmVkEhEKCWJ1ZGdldF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSLAoFc2NvcGUYAyABKA4yHS53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFNjb3BlEg8KB3N1YmplY3QYBCABKAkSJwoGbGltaXRzGAUgAygLMhcud2FyZGVuLmJ1ZGdldC52MS5MaW1pdBISCgpkZWZpbmVkX2J5GAYgASgJEhUKDWRlZmluZWRfYXRfbXMYByABKAESDAoEbmFtZRgIIAEoCSJgCg1CdWRnZXRSZW1vdmVkEhEKCWJ1ZGdldF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCRIVCg1yZW1vdmVkX2F0X21zGAQgASgBIlYKCk1vZGVsUHJpY2USDQoFbW9kZWwYASABKAkSGwoTaW5wdXRfbWljcm9zX3Blcl8xaxgCIAEoARIcChRvdXRwdXRfbWljcm9zX3Blcl8xaxgDIAEoASKvAQoaUHJpY2VUYWJsZVZlcnNpb25QdWJsaXNoZWQSEQoJdGVuYW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SEAoIY3VycmVuY3kYAyABKAkSLAoGcHJpY2VzGAQgAygLMhwud2FyZGVuLmJ1ZGdldC52MS5Nb2RlbFByaWNlEhQKDHB1Ymxpc2hlZF9ieRgFIAEoCRIXCg9wdWJsaXNoZWRfYXRfbXMYBiABKAEi1QEKBkNoYXJnZRIRCglidWRnZXRfaWQYASABKAkSLgoJZGltZW5zaW9uGAIgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5EaW1lbnNpb24SKAoGd2luZG93GAMgASgOMhgud2FyZGVuLmJ1ZGdldC52MS5XaW5kb3cSDQoFbWV0ZXIYBCABKAkSDwoHc2xvdF9tcxgFIAEoARIMCgRoZWxkGAYgASgBEgwKBHVzZWQYByABKAESEAoIcmVzb3VyY2UYCCABKAkSEAoIY3VycmVuY3kYCSABKAkipgEKA0FzaxIOCgZ0b2tlbnMYASABKAESEgoKdG9vbF9jYWxscxgCIAEoARIPCgdyZXRyaWVzGAMgASgBEhQKDHNwZW5kX21pY3JvcxgEIAEoARIQCghjdXJyZW5jeRgFIAEoCRITCgtyaXNrX3BvaW50cxgGIAEoARIQCghyZXNvdXJjZRgHIAEoCRIbChNwcmljZV90YWJsZV92ZXJzaW9uGAggASgNIogECg5CdWRnZXRSZXNlcnZlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIuCgdyZXF1ZXN0GAIgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBIXCg9yZXNlcnZlZF90b2tlbnMYAyABKAESGwoTcmVzZXJ2ZWRfdG9vbF9jYWxscxgEIAEoARIsCg1yZXNlcnZlZF9jb3N0GAUgASgLMhUud2FyZGVuLmdhdGUudjEuTW9uZXkSFgoOcmVzZXJ2ZWRfYXRfbXMYBiABKAESFwoPcnVuX3Rva2Vuc191c2VkGAcgASgBEhgKEHJ1bl90b2tlbnNfbGltaXQYCCABKAESGQoRYXBwcm92YWxfcmVxdWlyZWQYCSABKAgSFwoPYXBwcm92YWxfcmVhc29uGAogASgJEhUKDWRlZ3JhZGVfaGludHMYCyADKAkSKQoHY2hhcmdlcxgMIAMoCzIYLndhcmRlbi5idWRnZXQudjEuQ2hhcmdlEhMKC2Zyb21fbGVkZ2VyGA0gASgIEhUKDWV4cGlyZXNfYXRfbXMYDiABKAESGwoTcHJpY2VfdGFibGVfdmVyc2lvbhgPIAEoDRIcChRyZXNlcnZlZF9yaXNrX3BvaW50cxgQIAEoARIiCgNhc2sYESABKAsyFS53YXJkZW4uYnVkZ2V0LnYxLkFzayLhAQoYQnVkZ2V0UmVzZXJ2YXRpb25SZWZ1c2VkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEi4KB3JlcXVlc3QYAiABKAsyHS53YXJkZW4uZ2F0ZS52MS5HYXRlUmVxdWVzdGVkEi4KCWRpbWVuc2lvbhgDIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEg4KBnJlYXNvbhgEIAEoCRIVCg1yZWZ1c2VkX2F0X21zGAUgASgBEhEKCWJ1ZGdldF9pZBgGIAEoCRITCgtmcm9tX2xlZGdlchgHIAEoCCL3AgoNQnVkZ2V0U2V0dGxlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSFQoNYWN0dWFsX3Rva2VucxgDIAEoARIqCgthY3R1YWxfY29zdBgEIAEoCzIVLndhcmRlbi5nYXRlLnYxLk1vbmV5EhUKDXNldHRsZWRfYXRfbXMYBSABKAESEgoKcmVxdWVzdF9pZBgGIAEoCRIRCgl0ZW5hbnRfaWQYByABKAkSEAoIYWdlbnRfaWQYCCABKAkSGAoQYnVzaW5lc3Nfb3V0Y29tZRgJIAEoCRIpCgdjaGFyZ2VzGAogAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USDAoEbGF0ZRgLIAEoCBIuCgdvdXRjb21lGAwgASgLMh0ud2FyZGVuLmdhdGUudjEuU3RlcENvbXBsZXRlZBIXCg9pZGVtcG90ZW5jeV9rZXkYDSABKAkSDwoHc3RlcF9pZBgOIAEoCSLhAgoOQnVkZ2V0UmVsZWFzZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSDgoGcnVuX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIWCg5yZWxlYXNlZF9hdF9tcxgEIAEoARISCgpyZXF1ZXN0X2lkGAUgASgJEhEKCXRlbmFudF9pZBgGIAEoCRIQCghhZ2VudF9pZBgHIAEoCRIpCgdjaGFyZ2VzGAggAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USDwoHZXhwaXJlZBgJIAEoCBIWCg5jaGFyZ2VkX3Rva2VucxgKIAEoARIrCgxjaGFyZ2VkX2Nvc3QYCyABKAsyFS53YXJkZW4uZ2F0ZS52MS5Nb25leRIYChBidXNpbmVzc19vdXRjb21lGAwgASgJEisKB291dGNvbWUYDSABKAsyGi53YXJkZW4uZ2F0ZS52MS5TdGVwRmFpbGVkIs8BChNHYXRlUmVxdWVzdFJlamVjdGVkEhIKCnJlcXVlc3RfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJ1bl9pZBgEIAEoCRINCgVmaWVsZBgFIAEoCRIMCgRjb2RlGAYgASgJEg4KBnJlYXNvbhgHIAEoCRIWCg5yZWplY3RlZF9hdF9tcxgIIAEoARIaChJyZXBseV9jb250ZW50X3R5cGUYCSABKAkSDgoGc291cmNlGAogASgJIoICCgpCdWRnZXRIZWxkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEi4KB3JlcXVlc3QYAiABKAsyHS53YXJkZW4uZ2F0ZS52MS5HYXRlUmVxdWVzdGVkEikKB2NoYXJnZXMYAyADKAsyGC53YXJkZW4uYnVkZ2V0LnYxLkNoYXJnZRISCgpoZWxkX2F0X21zGAQgASgBEhUKDWV4cGlyZXNfYXRfbXMYBSABKAESIgoDYXNrGAYgASgLMhUud2FyZGVuLmJ1ZGdldC52MS5Bc2sSMgoJZm9yd2FyZGVkGAcgASgLMh8ud2FyZGVuLmJ1ZGdldC52MS5Ib2xkUmVxdWVzdGVkIqIBChJCdWRnZXRIb2xkRXh0ZW5kZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEhUKDWV4cGlyZXNfYXRfbXMYBSABKAESDgoGcmVhc29uGAYgASgJEhYKDmV4dGVuZGVkX2F0X21zGAcgASgBIpwDChZCdWRnZXRUaHJlc2hvbGRDcm9zc2VkEhEKCXRlbmFudF9pZBgBIAEoCRIRCglidWRnZXRfaWQYAiABKAkSEwoLYnVkZ2V0X25hbWUYAyABKAkSLAoFc2NvcGUYBCABKA4yHS53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFNjb3BlEi4KCWRpbWVuc2lvbhgFIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEigKBndpbmRvdxgGIAEoDjIYLndhcmRlbi5idWRnZXQudjEuV2luZG93Eg0KBW1ldGVyGAcgASgJEg8KB3Nsb3RfbXMYCCABKAESLgoJdGhyZXNob2xkGAkgASgOMhsud2FyZGVuLmJ1ZGdldC52MS5UaHJlc2hvbGQSDQoFdXNhZ2UYCiABKAESDQoFbGltaXQYCyABKAESFgoOcmVzZXJ2YXRpb25faWQYDCABKAkSEgoKcmVxdWVzdF9pZBgNIAEoCRIOCgZydW5faWQYDiABKAkSFQoNY3Jvc3NlZF9hdF9tcxgPIAEoASKpAgoNSG9sZFJlcXVlc3RlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIuCgdyZXF1ZXN0GAIgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBIiCgNhc2sYAyABKAsyFS53YXJkZW4uYnVkZ2V0LnYxLkFzaxIXCg9yZXF1ZXN0ZWRfYXRfbXMYBCABKAESFQoNZXhwaXJlc19hdF9tcxgFIAEoARIZChFhcHByb3ZhbF9yZXF1aXJlZBgGIAEoCBIXCg9hcHByb3ZhbF9yZWFzb24YByABKAkSFQoNZGVncmFkZV9oaW50cxgIIAMoCRIXCg9ydW5fdG9rZW5zX3VzZWQYCSABKAESGAoQcnVuX3Rva2Vuc19saW1pdBgKIAEoASKoAQoXSG9sZFNldHRsZW1lbnRSZXF1ZXN0ZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEiUKBmFjdHVhbBgFIAEoCzIVLndhcmRlbi5idWRnZXQudjEuQXNrEhcKD3JlcXVlc3RlZF9hdF9tcxgGIAEoASK2AQoUSG9sZFJlbGVhc2VSZXF1ZXN0ZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEg4KBnJlYXNvbhgFIAEoCRImCgdjaGFyZ2VkGAYgASgLMhUud2FyZGVuLmJ1ZGdldC52MS5Bc2sSFwoPcmVxdWVzdGVkX2F0X21zGAcgASgBIpcBChZIb2xkRXh0ZW5zaW9uUmVxdWVzdGVkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCRIVCg1leHBpcmVzX2F0X21zGAUgASgBEhcKD3JlcXVlc3RlZF9hdF9tcxgGIAEoASKCAgoKTGVkZ2VySGVsZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEAoIYWdlbnRfaWQYBSABKAkSKQoHY2hhcmdlcxgGIAMoCzIYLndhcmRlbi5idWRnZXQudjEuQ2hhcmdlEhIKCmhlbGRfYXRfbXMYByABKAESFQoNZXhwaXJlc19hdF9tcxgIIAEoARIwCgZhbnN3ZXIYCSABKAsyIC53YXJkZW4uYnVkZ2V0LnYxLkJ1ZGdldFJlc2VydmVkEgsKA3NlcRgKIAEoASKEAgoNTGVkZ2VyUmVmdXNlZBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEQoJYnVkZ2V0X2lkGAUgASgJEi4KCWRpbWVuc2lvbhgGIAEoDjIbLndhcmRlbi5idWRnZXQudjEuRGltZW5zaW9uEg4KBnJlYXNvbhgHIAEoCRIVCg1yZWZ1c2VkX2F0X21zGAggASgBEjoKBmFuc3dlchgJIAEoCzIqLndhcmRlbi5idWRnZXQudjEuQnVkZ2V0UmVzZXJ2YXRpb25SZWZ1c2VkIrsBCg1MZWRnZXJTZXR0bGVkEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg4KBnJ1bl9pZBgEIAEoCRIpCgdjaGFyZ2VzGAUgAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USFQoNc2V0dGxlZF9hdF9tcxgGIAEoARIMCgRsYXRlGAcgASgIEgsKA3NlcRgIIAEoASLQAQoOTGVkZ2VyUmVsZWFzZWQSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSDgoGcnVuX2lkGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIpCgdjaGFyZ2VzGAYgAygLMhgud2FyZGVuLmJ1ZGdldC52MS5DaGFyZ2USFgoOcmVsZWFzZWRfYXRfbXMYByABKAESDwoHZXhwaXJlZBgIIAEoCBILCgNzZXEYCSABKAEqvwEKCURpbWVuc2lvbhIZChVESU1FTlNJT05fVU5TUEVDSUZJRUQQABIUChBESU1FTlNJT05fVE9LRU5TEAESGAoURElNRU5TSU9OX1RPT0xfQ0FMTFMQAhIVChFESU1FTlNJT05fUkVUUklFUxADEhIKDkRJTUVOU0lPTl9USU1FEAQSEwoPRElNRU5TSU9OX1NQRU5EEAUSEwoPRElNRU5TSU9OX1NDT1BFEAYSEgoORElNRU5TSU9OX1JJU0sQByqJAQoLQnVkZ2V0U2NvcGUSHAoYQlVER0VUX1NDT1BFX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1NDT1BFX1RPT0wQARIUChBCVURHRVRfU0NPUEVfUlVOEAISFgoSQlVER0VUX1NDT1BFX0FHRU5UEAMSFwoTQlVER0VUX1NDT1BFX1RFTkFOVBAEKskBCgZXaW5kb3cSFgoSV0lORE9XX1VOU1BFQ0lGSUVEEAASDgoKV0lORE9XX1JVThABEhcKE1dJTkRPV19ST0xMSU5HX0hPVVIQAhIWChJXSU5ET1dfUk9MTElOR19EQVkQAxIYChRXSU5ET1dfUk9MTElOR19NT05USBAEEhgKFFdJTkRPV19DQUxFTkRBUl9IT1VSEAUSFwoTV0lORE9XX0NBTEVOREFSX0RBWRAGEhkKFVdJTkRPV19DQUxFTkRBUl9NT05USBAHKnwKCVRocmVzaG9sZBIZChVUSFJFU0hPTERfVU5TUEVDSUZJRUQQABIWChJUSFJFU0hPTERfQ09OVElOVUUQARIVChFUSFJFU0hPTERfREVHUkFERRACEhEKDVRIUkVTSE9MRF9BU0sQAxISCg5USFJFU0hPTERfU1RPUBAEYgZwcm90bzM", [file_warden_gate_v1_gate]);
 
 /**
  * One budget limit: how much of a dimension a scope may use in a window.
@@ -591,6 +591,25 @@ export type BudgetSettled = Message<"warden.budget.v1.BudgetSettled"> & {
    * @generated from field: bool late = 11;
    */
   late: boolean;
+
+  /**
+   * The agent's report that settled it, as the gate accepted it (its proof dropped).
+   *
+   * @generated from field: warden.gate.v1.StepCompleted outcome = 12;
+   */
+  outcome?: StepCompleted | undefined;
+
+  /**
+   * The request's idempotency key and step, so consumers of outcomes need no join.
+   *
+   * @generated from field: string idempotency_key = 13;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string step_id = 14;
+   */
+  stepId: string;
 };
 
 /**
@@ -669,6 +688,14 @@ export type BudgetReleased = Message<"warden.budget.v1.BudgetReleased"> & {
    * @generated from field: string business_outcome = 12;
    */
   businessOutcome: string;
+
+  /**
+   * The agent's failure report that released it, as the gate accepted it (its proof dropped);
+   * unset for releases by a decision or an expiry.
+   *
+   * @generated from field: warden.gate.v1.StepFailed outcome = 13;
+   */
+  outcome?: StepFailed | undefined;
 };
 
 /**
@@ -677,6 +704,81 @@ export type BudgetReleased = Message<"warden.budget.v1.BudgetReleased"> & {
  */
 export const BudgetReleasedSchema: GenMessage<BudgetReleased> = /*@__PURE__*/
   messageDesc(file_warden_budget_v1_budget, 10);
+
+/**
+ * budget.reservations, keyed by run id (or by request id when no run id could be read): the gate
+ * could not accept a record from gate.requests as sent. The policy service answers it with a deny
+ * that names the field; the record itself also goes to the dead-letter topic.
+ *
+ * @generated from message warden.budget.v1.GateRequestRejected
+ */
+export type GateRequestRejected = Message<"warden.budget.v1.GateRequestRejected"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 3;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string run_id = 4;
+   */
+  runId: string;
+
+  /**
+   * The field at fault, as its protobuf-JSON name (e.g. "deadlineMs", "actionKind"); empty when
+   * the record as a whole could not be read.
+   *
+   * @generated from field: string field = 5;
+   */
+  field: string;
+
+  /**
+   * undecodable | unknown_field | missing_field | invalid_value | digest_mismatch | ...
+   *
+   * @generated from field: string code = 6;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string reason = 7;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: double rejected_at_ms = 8;
+   */
+  rejectedAtMs: number;
+
+  /**
+   * How the agent wants its reply encoded (from the record's headers).
+   *
+   * @generated from field: string reply_content_type = 9;
+   */
+  replyContentType: string;
+
+  /**
+   * Where the record was read: topic:partition:offset.
+   *
+   * @generated from field: string source = 10;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message warden.budget.v1.GateRequestRejected.
+ * Use `create(GateRequestRejectedSchema)` to create a new message.
+ */
+export const GateRequestRejectedSchema: GenMessage<GateRequestRejected> = /*@__PURE__*/
+  messageDesc(file_warden_budget_v1_budget, 11);
 
 /**
  * budget.reservations, keyed by run id: the run stage holds the run's own budgets for a request
@@ -729,7 +831,7 @@ export type BudgetHeld = Message<"warden.budget.v1.BudgetHeld"> & {
  * Use `create(BudgetHeldSchema)` to create a new message.
  */
 export const BudgetHeldSchema: GenMessage<BudgetHeld> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 11);
+  messageDesc(file_warden_budget_v1_budget, 12);
 
 /**
  * budget.reservations (run stage) or budget.ledger (ledger): a hold now lasts until
@@ -779,7 +881,7 @@ export type BudgetHoldExtended = Message<"warden.budget.v1.BudgetHoldExtended"> 
  * Use `create(BudgetHoldExtendedSchema)` to create a new message.
  */
 export const BudgetHoldExtendedSchema: GenMessage<BudgetHoldExtended> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 12);
+  messageDesc(file_warden_budget_v1_budget, 13);
 
 /**
  * budget.reservations (run-local budgets) or budget.ledger (cross-run budgets): usage of one
@@ -871,7 +973,7 @@ export type BudgetThresholdCrossed = Message<"warden.budget.v1.BudgetThresholdCr
  * Use `create(BudgetThresholdCrossedSchema)` to create a new message.
  */
 export const BudgetThresholdCrossedSchema: GenMessage<BudgetThresholdCrossed> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 13);
+  messageDesc(file_warden_budget_v1_budget, 14);
 
 /**
  * budget.holds, keyed by tenant id: the run stage asks the tenant's ledger to hold the cross-run
@@ -938,7 +1040,7 @@ export type HoldRequested = Message<"warden.budget.v1.HoldRequested"> & {
  * Use `create(HoldRequestedSchema)` to create a new message.
  */
 export const HoldRequestedSchema: GenMessage<HoldRequested> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 14);
+  messageDesc(file_warden_budget_v1_budget, 15);
 
 /**
  * budget.holds, keyed by tenant id: the step completed; settle the ledger's hold to `actual`.
@@ -982,7 +1084,7 @@ export type HoldSettlementRequested = Message<"warden.budget.v1.HoldSettlementRe
  * Use `create(HoldSettlementRequestedSchema)` to create a new message.
  */
 export const HoldSettlementRequestedSchema: GenMessage<HoldSettlementRequested> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 15);
+  messageDesc(file_warden_budget_v1_budget, 16);
 
 /**
  * budget.holds, keyed by tenant id: release the ledger's hold, counting what a failed step used.
@@ -1031,7 +1133,7 @@ export type HoldReleaseRequested = Message<"warden.budget.v1.HoldReleaseRequeste
  * Use `create(HoldReleaseRequestedSchema)` to create a new message.
  */
 export const HoldReleaseRequestedSchema: GenMessage<HoldReleaseRequested> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 16);
+  messageDesc(file_warden_budget_v1_budget, 17);
 
 /**
  * budget.holds, keyed by tenant id: keep the ledger's hold until `expires_at_ms` (approval pending).
@@ -1075,7 +1177,7 @@ export type HoldExtensionRequested = Message<"warden.budget.v1.HoldExtensionRequ
  * Use `create(HoldExtensionRequestedSchema)` to create a new message.
  */
 export const HoldExtensionRequestedSchema: GenMessage<HoldExtensionRequested> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 17);
+  messageDesc(file_warden_budget_v1_budget, 18);
 
 /**
  * budget.ledger, keyed by tenant id: the ledger held the cross-run budgets for a request.
@@ -1143,7 +1245,7 @@ export type LedgerHeld = Message<"warden.budget.v1.LedgerHeld"> & {
  * Use `create(LedgerHeldSchema)` to create a new message.
  */
 export const LedgerHeldSchema: GenMessage<LedgerHeld> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 18);
+  messageDesc(file_warden_budget_v1_budget, 19);
 
 /**
  * budget.ledger, keyed by tenant id: the ledger refused a request.
@@ -1204,7 +1306,7 @@ export type LedgerRefused = Message<"warden.budget.v1.LedgerRefused"> & {
  * Use `create(LedgerRefusedSchema)` to create a new message.
  */
 export const LedgerRefusedSchema: GenMessage<LedgerRefused> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 19);
+  messageDesc(file_warden_budget_v1_budget, 20);
 
 /**
  * budget.ledger, keyed by tenant id: a ledger hold settled to the actual use.
@@ -1258,7 +1360,7 @@ export type LedgerSettled = Message<"warden.budget.v1.LedgerSettled"> & {
  * Use `create(LedgerSettledSchema)` to create a new message.
  */
 export const LedgerSettledSchema: GenMessage<LedgerSettled> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 20);
+  messageDesc(file_warden_budget_v1_budget, 21);
 
 /**
  * budget.ledger, keyed by tenant id: a ledger hold released (deny, expired decision, failed step,
@@ -1318,7 +1420,7 @@ export type LedgerReleased = Message<"warden.budget.v1.LedgerReleased"> & {
  * Use `create(LedgerReleasedSchema)` to create a new message.
  */
 export const LedgerReleasedSchema: GenMessage<LedgerReleased> = /*@__PURE__*/
-  messageDesc(file_warden_budget_v1_budget, 21);
+  messageDesc(file_warden_budget_v1_budget, 22);
 
 /**
  * @generated from enum warden.budget.v1.Dimension
