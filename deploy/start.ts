@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { WardenClient } from '@warden/sdk';
-import { runDemo } from './demo/agent';
+import { DemoConnect, runDemo } from './demo/agent';
 import { ensurePostgres } from './local/postgres';
 import { SERVICES, startStack } from './local/stack';
 
@@ -39,7 +39,8 @@ async function main(): Promise<void> {
     env: { WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64') },
   });
   for (const s of SERVICES) say(`${s.padEnd(10)} ${stack.urls[s]}  (/health/ready, /metrics, /openapi)`);
-  const client = await WardenClient.connect({ brokers: [brokers], topicPrefix: prefix, clientId: 'demo-agent' });
+  const connect: DemoConnect = (agent, credentials) =>
+    WardenClient.connect({ brokers: [brokers], topicPrefix: prefix, clientId: 'demo-agent', agent, credentials });
   const abort = new AbortController();
 
   let stopping = false;
@@ -48,7 +49,6 @@ async function main(): Promise<void> {
     stopping = true;
     abort.abort();
     say('stopping...');
-    await client.close().catch(() => undefined);
     const codes = await stack.stop();
     say(`services stopped: ${SERVICES.map((s) => `${s}=${codes[s]}`).join(' ')}`);
     await pg.stop();
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   say('demo agent running; press Ctrl-C to stop everything');
   try {
-    await runDemo(client, stack.urls, abort.signal, say);
+    await runDemo(connect, stack.urls, abort.signal, say);
   } catch (error) {
     if (!abort.signal.aborted) {
       say(`demo failed: ${(error as Error).message}`);

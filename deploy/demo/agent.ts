@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { callerHeaders } from '@warden/platform';
-import { AgentTokenSource, WardenClient, GateInput } from '@warden/sdk';
+import { AgentCredentials, GateInput, WardenClient } from '@warden/sdk';
 import { ContractSpec, publishToolContracts } from '../local/tool-contracts';
 
 /** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
@@ -52,8 +54,27 @@ const color = {
   dim: '\x1b[2m',
 };
 
+/** Connects the demo agent's client once the agent is registered (a client speaks for one agent). */
+export type DemoConnect = (
+  agent: { tenantId: string; agentId: string },
+  credentials: AgentCredentials,
+) => Promise<WardenClient>;
+
+/**
+ * Runs `fn` in a new trace, as an agent framework would around each step: the gate request carries
+ * its `traceparent`, and the budget and policy stages add their spans to it.
+ */
+function inNewTrace<T>(fn: () => Promise<T>): Promise<T> {
+  const span = trace.wrapSpanContext({
+    traceId: randomBytes(16).toString('hex'),
+    spanId: randomBytes(8).toString('hex'),
+    traceFlags: TraceFlags.SAMPLED,
+  });
+  return context.with(trace.setSpan(context.active(), span), fn);
+}
+
 export async function runDemo(
-  client: WardenClient,
+  connect: DemoConnect,
   urls: DemoUrls,
   signal: AbortSignal,
   print: (line: string) => void,
@@ -90,18 +111,28 @@ export async function runDemo(
     kind: 'client_secret',
     reason: 'demo: the agent proves who it is with a client secret',
   });
-  const tokens = new AgentTokenSource({
-    registryUrl: urls.registry,
-    agentId,
-    clientSecret: credential.clientSecret as string,
-  });
-  print(
-    `registered credential ${credential.credentialId as string}; the agent signs its requests with short-lived tokens`,
+  const client = await connect(
+    { tenantId: 'demo', agentId },
+    { registryUrl: urls.registry, agentId, clientSecret: credential.clientSecret as string },
   );
+  print(
+    `registered credential ${credential.credentialId as string}; the agent proves its requests with short-lived tokens bound to its key`,
+  );
+  try {
+    await play(client, agentId, urls, signal, print);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
 
+async function play(
+  client: WardenClient,
+  agentId: string,
+  urls: DemoUrls,
+  signal: AbortSignal,
+  print: (line: string) => void,
+): Promise<void> {
   const step = (tool: string, action: string): Omit<GateInput, 'runId'> => ({
-    tenantId: 'demo',
-    agentId,
     environment: 'prod',
     action: { kind: 'tool_call', tool, name: action },
     arguments: { invoice: 'INV-1042', apiKey: 'sk-live-demo' },
@@ -110,8 +141,6 @@ export async function runDemo(
   const script: (Omit<GateInput, 'runId'> | { killswitch: 'engage' | 'release' })[] = [
     step('tickets', 'read'),
     {
-      tenantId: 'demo',
-      agentId,
       environment: 'prod',
       action: { kind: 'model_call' },
       model: 'gpt-5-mini',
@@ -149,7 +178,7 @@ export async function runDemo(
         continue;
       }
       const started = performance.now();
-      const result = await client.gate({ ...item, runId, agentToken: await tokens.token() }, { timeoutMs: 5000 });
+      const result = await inNewTrace(() => client.gate({ ...item, runId }, { timeoutMs: 5000 }));
       const ms = (performance.now() - started).toFixed(1).padStart(6);
       const what = item.action.kind === 'tool_call' ? `${item.action.tool}.${item.action.name}` : item.action.kind;
       print(
@@ -157,7 +186,7 @@ export async function runDemo(
       );
       if (result.allowed) {
         await client.reportOutcome({
-          request: { ...result.decision!.request!, stepId: result.decision!.stepId },
+          request: result.request,
           status: 'completed',
           actualTokens: 650,
           durationMs: 120,

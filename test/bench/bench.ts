@@ -13,6 +13,7 @@ import { waitForQuiet } from './cpu';
 import { checks, describeMachine, problems, renderTable } from './report';
 import { Running, runWarden, WardenRun } from './warden';
 import { WardenClient } from '@warden/sdk';
+import { BENCH_AGENT } from './agent';
 import { KillSwitchReport, renderKillSwitch, runKillSwitchBench } from './killswitch';
 
 /** stack.stop(), then SIGKILL for services still running after 30 s (e.g. one spinning in a loop). */
@@ -132,7 +133,12 @@ async function main(): Promise<number> {
         // let every service drain first (the report says how busy the machine still was).
         const busy = await waitForQuiet(20, 120_000);
         say(`killswitch: machine ${busy.toFixed(0)} % busy after the load drained`);
-        const client = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-killswitch' });
+        const client = await WardenClient.connect({
+          brokers,
+          topicPrefix: prefix,
+          clientId: 'bench-killswitch',
+          agent: BENCH_AGENT,
+        });
         try {
           killswitch = await runKillSwitchBench(
             running.stack.urls.killswitch,

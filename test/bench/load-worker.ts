@@ -55,6 +55,7 @@ async function wardenSender(config: WorkerConfig): Promise<Sender> {
     brokers: config.brokers,
     topicPrefix: config.topicPrefix,
     clientId: `bench-${config.index}`,
+    agent: { tenantId: config.agent.tenantId, agentId: config.agent.agentId },
   });
   const { tenantId, agentId, tool, action } = config.agent;
   return {

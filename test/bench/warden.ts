@@ -64,7 +64,12 @@ export async function runWarden(
   });
   await registerBenchAgent(running.stack.urls.registry);
   if (config.budgets === 'tenant') await defineBenchBudgets(running.stack.urls.budget);
-  const probe = await WardenClient.connect({ brokers, topicPrefix: prefix, clientId: 'bench-probe' });
+  const probe = await WardenClient.connect({
+    brokers,
+    topicPrefix: prefix,
+    clientId: 'bench-probe',
+    agent: BENCH_AGENT,
+  });
   try {
     await waitUntilAllowed(probe, 60_000);
   } finally {

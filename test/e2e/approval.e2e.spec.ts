@@ -89,7 +89,6 @@ describe('approval end to end (needs the admission policy and registry tool cont
     });
     port = await connectedPort('e2e-approval');
     recorder = await TopicRecorder.start(port, prefix, [Topic.gateDecisions, Topic.deadLetter]);
-    client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-approval' });
     // An allow carries a decision token: the registry must have a decision-token signing key.
     const key = await call(
       stack.urls.registry,
@@ -147,6 +146,12 @@ describe('approval end to end (needs the admission policy and registry tool cont
       reason: 'e2e',
     });
     expect(activated.status).toBe(200);
+    client = await WardenClient.connect({
+      brokers: kafkaBrokers(),
+      topicPrefix: prefix,
+      clientId: 'e2e-approval',
+      agent: { tenantId: 'acme', agentId: 'treasury-bot' },
+    });
     // The agent acts on rita's behalf: she grants it that authority (the gate checks a live grant).
     const rita: Identity = { subject: 'rita', roles: ['owner'], tenant: 'acme' };
     const grant = await call(stack.urls.registry, 'POST', '/agents/treasury-bot/grants', rita, {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Topic, topicName } from '@warden/contracts';
+import { ActionKind, create, GateDecided, GateRequestedSchema, Topic, topicName, Verdict } from '@warden/contracts';
 import {
   connectedPort,
   eventually,
   freshDatabase,
   kafkaBrokers,
+  publishEvent,
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
@@ -38,7 +39,8 @@ describe('the gate, end to end across six processes', () => {
   const globexAdmin: Identity = { subject: 'gina', roles: ['admin'], tenant: 'globex' };
   let db: { url: string; drop(): Promise<void> };
   let stack: Stack;
-  let client: WardenClient;
+  /** One SDK client per agent: a client receives only its own agent's decisions. */
+  const clients = new Map<string, WardenClient>();
   let port: KafkaPort;
   let recorder: TopicRecorder;
   const kek = randomBytes(32);
@@ -56,7 +58,7 @@ describe('the gate, end to end across six processes', () => {
   const pinned = (tenant: string, actions: string[]) => [{ tool: 'payroll', actions, ...pins[tenant] }];
 
   const gate = (agentId: string, tenantId: string, runId: string, tool: string, action: string) =>
-    client.gate(
+    clients.get(agentId)!.gate(
       {
         tenantId,
         agentId,
@@ -91,6 +93,15 @@ describe('the gate, end to end across six processes', () => {
       reason: 'e2e',
     });
     expect(activated.status).toBe(200);
+    clients.set(
+      agentId,
+      await WardenClient.connect({
+        brokers: kafkaBrokers(),
+        topicPrefix: prefix,
+        clientId: `e2e-${agentId}`,
+        agent: { tenantId: who.tenant, agentId },
+      }),
+    );
   }
 
   beforeAll(async () => {
@@ -105,15 +116,18 @@ describe('the gate, end to end across six processes', () => {
       env: { WARDEN_KEY_ENCRYPTION_KEY: kek.toString('base64'), POLICY_AGENT_TOKENS: 'optional' },
     });
     port = await connectedPort('e2e');
-    recorder = await TopicRecorder.start(port, prefix, [Topic.deadLetter, Topic.budgetReservations]);
-    client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-agent' });
+    recorder = await TopicRecorder.start(port, prefix, [
+      Topic.deadLetter,
+      Topic.budgetReservations,
+      Topic.gateDecisions,
+    ]);
     await publishContracts();
     await registerActiveAgent(admin, 'payroll-bot', pinned('acme', ['read']));
     await registerActiveAgent(globexAdmin, 'globex-bot', pinned('globex', ['read']));
   });
 
   afterAll(async () => {
-    await client?.close();
+    for (const c of clients.values()) await c.close();
     await recorder?.stop();
     await port?.close();
     if (stack) await stack.stop();
@@ -148,6 +162,15 @@ describe('the gate, end to end across six processes', () => {
       'warden.budget',
     ]);
     expect(result.decision!.decisionToken).not.toBe('');
+    // The token travels only on the agent's reply topic; gate.decisions records its digest.
+    const recorded = await eventually(() =>
+      recorder
+        .events(Topic.gateDecisions)
+        .map((e) => e.data as GateDecided)
+        .find((d) => d.requestId === result.requestId),
+    );
+    expect(recorded.decisionToken).toBe('');
+    expect(recorded.decisionTokenDigest).toMatch(/^[0-9a-f]{64}$/);
     const traced = await eventually(
       async () => {
         const r = await call(stack.urls.trace, 'GET', `/requests/${result.requestId}`, admin);
@@ -172,8 +195,34 @@ describe('the gate, end to end across six processes', () => {
     const write = await gate('payroll-bot', 'acme', 'run-deny', 'payroll', 'write');
     expect(write.verdict).toBe('deny');
     expect(write.reason).toContain('outside the agent');
-    const unknown = await gate('ghost-bot', 'acme', 'run-deny', 'payroll', 'read');
-    expect(unknown.verdict).toBe('deny');
+    // An unregistered agent has no reply topic to listen on: its request is decided all the same.
+    await publishEvent(
+      port,
+      prefix,
+      Topic.gateRequests,
+      'run-deny',
+      create(GateRequestedSchema, {
+        requestId: 'ghost-1',
+        tenantId: 'acme',
+        agentId: 'ghost-bot',
+        runId: 'run-deny',
+        actionKind: ActionKind.TOOL_CALL,
+        tool: 'payroll',
+        action: 'read',
+        requestedAtMs: Date.now(),
+        deadlineMs: Date.now() + 10_000,
+      }),
+    );
+    const unknown = await eventually(
+      () =>
+        recorder
+          .events(Topic.gateDecisions)
+          .map((e) => e.data as GateDecided)
+          .find((d) => d.requestId === 'ghost-1'),
+      20_000,
+      'the decision for an unregistered agent',
+    );
+    expect(unknown.verdict).toBe(Verdict.DENY);
     expect(unknown.reason).toContain('not registered');
     // A denied request's budget reservation is released.
     await eventually(

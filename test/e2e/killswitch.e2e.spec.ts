@@ -27,11 +27,11 @@ describe('the kill switch, end to end across six processes', () => {
   const sre: Identity = { subject: 'sam', roles: ['sre'], tenant: 'acme' };
   let db: { url: string; drop(): Promise<void> };
   let stack: Stack;
-  let client: WardenClient;
+  const clients = new Map<string, WardenClient>();
   let payroll: ContractPin;
 
   const gate = (agentId: string, runId: string) =>
-    client.gate(
+    clients.get(agentId)!.gate(
       {
         tenantId: 'acme',
         agentId,
@@ -62,6 +62,8 @@ describe('the kill switch, end to end across six processes', () => {
       reason: 'e2e',
     });
     expect(activated.status).toBe(200);
+    const agent = { tenantId: 'acme', agentId };
+    clients.set(agentId, await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, agent }));
   }
 
   beforeAll(async () => {
@@ -78,7 +80,6 @@ describe('the kill switch, end to end across six processes', () => {
     ({ payroll } = await publishToolContracts(stack.urls.registry, admin, {
       payroll: { description: 'the payroll system', ownerTeam: 'payroll', actions: [['read', 'low', false]] },
     }));
-    client = await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, clientId: 'e2e-ks-agent' });
     await registerActiveAgent('payroll-bot');
     await registerActiveAgent('ledger-bot');
     await eventually(
@@ -89,7 +90,7 @@ describe('the kill switch, end to end across six processes', () => {
   });
 
   afterAll(async () => {
-    await client?.close();
+    for (const c of clients.values()) await c.close();
     if (stack) await stack.stop();
     await db?.drop();
   });

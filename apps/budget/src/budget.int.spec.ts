@@ -57,6 +57,8 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
         agentId: 'bot',
         actionKind: ActionKind.MODEL_CALL,
         estimatedTokens: 100,
+        requestedAtMs: Date.now(),
+        deadlineMs: Date.now() + 60_000,
         ...over,
       }),
       over.agentId ?? 'bot',

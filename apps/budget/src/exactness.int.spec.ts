@@ -59,7 +59,12 @@ describe('budget exactness: several instances, concurrent requests at the limit 
     const runtime = createServiceRuntime('budget', config);
     const definitions = wireBudgetDefinitions(runtime, id);
     const tables = wireReferenceTables(runtime, id);
-    const settings = { defaults: runDefaults(config), reservationTtlMs: 3_600_000, approvalHoldMs: 3_600_000 };
+    const settings = {
+      defaults: runDefaults(config),
+      reservationTtlMs: 3_600_000,
+      approvalHoldMs: 3_600_000,
+      maxDeadlineMs: 300_000,
+    };
     const reservations = wireReservations(runtime, definitions.table, tables, settings);
     wireLedger(runtime, definitions.table, tables, settings.defaults);
     await runtime.start();
@@ -115,6 +120,7 @@ describe('budget exactness: several instances, concurrent requests at the limit 
         runId: `run-${run}`,
         actionKind: ActionKind.MODEL_CALL,
         estimatedTokens: TOKENS,
+        requestedAtMs: Date.now(),
         deadlineMs: Date.now() + 120_000,
       });
     });

@@ -1,11 +1,11 @@
 import { ActiveSwitches, evolveActiveSwitches, Topic } from '@warden/contracts';
-import { evolveToolRisk, ToolRiskTable } from '@warden/budget-domain';
+import { emptyToolFacts, evolveToolFacts, ToolFacts } from '@warden/budget-domain';
 import { ServiceRuntime, Table } from '@warden/platform';
 
-/** What both budget processors read from other services: kill switches in force, tool contracts' risk classes. */
+/** What both budget processors read from other services: kill switches in force, tool contracts' risk classes and redaction marks. */
 export interface ReferenceTables {
   readonly switches: Table<ActiveSwitches>;
-  readonly toolRisk: Table<ToolRiskTable>;
+  readonly tools: Table<ToolFacts>;
 }
 
 export function wireReferenceTables(runtime: ServiceRuntime, instanceId: string): ReferenceTables {
@@ -18,9 +18,9 @@ export function wireReferenceTables(runtime: ServiceRuntime, instanceId: string)
     },
     instanceId,
   );
-  const toolRisk = runtime.table<ToolRiskTable>(
-    { name: 'budget-tool-risk', topics: [Topic.registryEvents], initial: () => new Map(), evolve: evolveToolRisk },
+  const tools = runtime.table<ToolFacts>(
+    { name: 'budget-tool-risk', topics: [Topic.registryEvents], initial: emptyToolFacts, evolve: evolveToolFacts },
     instanceId,
   );
-  return { switches, toolRisk };
+  return { switches, tools };
 }

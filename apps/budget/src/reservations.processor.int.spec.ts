@@ -67,7 +67,12 @@ describe('budget processors: the run stage and the tenant ledger (real Kafka)', 
     const rt = createServiceRuntime('budget', config);
     const definitions = wireBudgetDefinitions(rt, instance);
     const tables = wireReferenceTables(rt, instance);
-    const settings = { defaults: runDefaults(config), reservationTtlMs: 600_000, approvalHoldMs: 3_600_000 };
+    const settings = {
+      defaults: runDefaults(config),
+      reservationTtlMs: 600_000,
+      approvalHoldMs: 3_600_000,
+      maxDeadlineMs: 300_000,
+    };
     wireReservations(rt, definitions.table, tables, settings);
     wireLedger(rt, definitions.table, tables, settings.defaults);
     await rt.start();
@@ -83,6 +88,7 @@ describe('budget processors: the run stage and the tenant ledger (real Kafka)', 
       agentId: 'bot',
       actionKind: ActionKind.MODEL_CALL,
       estimatedTokens: 100,
+      requestedAtMs: Date.now(),
       deadlineMs: Date.now() + 60_000,
       ...over,
     });

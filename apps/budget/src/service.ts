@@ -31,6 +31,7 @@ export function budgetService(config: BudgetConfig): { runtime: ServiceRuntime; 
     defaults,
     reservationTtlMs: config.reservationTtlMs,
     approvalHoldMs: config.approvalHoldMs,
+    maxDeadlineMs: config.gateMaxDeadlineMs,
   });
   wireLedger(runtime, definitions.table, tables, defaults);
   runtime.project(runUsageProjection);

@@ -46,9 +46,11 @@ export const switchesTable: TableDefinition<Map<string, KillSwitchState>> = {
 /** Agents with owners and recently active runs, for the engage command. */
 export const gateContextTable = (liveRunMs: number): TableDefinition<GateContext> => ({
   name: 'killswitch-gate-context',
-  topics: [Topic.registryEvents, Topic.gateRequests, Topic.gateOutcomes],
+  topics: [Topic.registryEvents, Topic.gateDecisions, Topic.budgetReservations],
   initial: emptyGateContext,
   evolve: (context: GateContext, event: Envelope) => evolveGateContext(context, event, liveRunMs),
+  // Of the budget stage's answers only settlements (completed steps) matter: the rest is not decoded.
+  skip: (h) => h.ce_type?.startsWith('warden.budget.') === true && h.ce_type !== 'warden.budget.v1.BudgetSettled',
 });
 
 /** Where each kill-switch event goes: RunHalted by run id (orchestrators read a run in order), the rest by switch id. */

@@ -1,20 +1,11 @@
-import {
-  covering,
-  Effect,
-  GateRequested,
-  is,
-  GateRequestedSchema,
-  KillSwitchEngaged,
-  RunHalted,
-  Topic,
-} from '@warden/contracts';
+import { covering, Effect, GateDecidedSchema, is, KillSwitchEngaged, RunHalted, Topic } from '@warden/contracts';
 import { applies, HaltCoveredRun, runHalts, RunHaltsState } from '@warden/killswitch-domain';
 import { OFF_GATE_PATH, Processor, ServiceRuntime } from '@warden/platform';
 import { GateContextTable, routeKillSwitchEvent, SwitchesTable } from './kill-switches';
 
 /**
  * Effect 8 for runs that ask the gate while a safe-state switch covers them: partitioned by run
- * id like gate.requests, so one instance owns each run; the changelog is killswitch.events
+ * id like gate.decisions (whose decisions of the covered runs say they asked), so one instance owns each run; the changelog is killswitch.events
  * (RunHalted keyed by run id lands on the run's partition, whoever published it).
  */
 export function wireRunHalts(
@@ -34,7 +25,7 @@ export function wireRunHalts(
   };
   return runtime.process<HaltCoveredRun, RunHaltsState, RunHalted>({
     name: 'killswitch-run-halts',
-    inputs: [Topic.gateRequests],
+    inputs: [Topic.gateDecisions],
     outputs: [Topic.killswitchEvents],
     decider: runHalts,
     tables: [switches, context],
@@ -43,8 +34,9 @@ export function wireRunHalts(
     // With no safe-state switch engaged (nearly always), gate requests are not even decoded.
     skip: () => !anyArmed(),
     command(input, ctx) {
-      if (!is(input, GateRequestedSchema)) return null;
-      const r: GateRequested = input.data;
+      if (!is(input, GateDecidedSchema) || !input.data.request) return null;
+      // A decision names the run that asked the gate (the request of record rides on it).
+      const r = input.data.request;
       const active = new Map<string, KillSwitchEngaged>();
       for (const s of switches.state.values()) {
         // A request sent before the engage belongs to a run that was live then: the engage halted it.
@@ -52,7 +44,7 @@ export function wireRunHalts(
           s.status === 'engaged' &&
           applies(s.engaged, Effect.SAFE_STATE) &&
           !s.haltedRuns.has(r.runId) &&
-          input.time >= s.engaged.engagedAtMs
+          r.requestedAtMs >= s.engaged.engagedAtMs
         )
           active.set(s.engaged.switchId, s.engaged);
       }

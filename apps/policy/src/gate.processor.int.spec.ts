@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import {
   ActionKind,
   AgentActivatedSchema,
@@ -10,19 +10,23 @@ import {
   BudgetReservationRefusedSchema,
   BudgetReserved,
   BudgetReservedSchema,
+  BudgetSettledSchema,
   create,
   decode,
   Envelope,
   evolveActiveSwitches,
   GateDecided,
   GateRequestedSchema,
+  jwkThumbprint,
   KeyUse,
   KillSwitchEngagedSchema,
   Message,
+  newProofKey,
+  replyTopic,
+  requestProof,
   RiskClass,
   ScopeSchema,
   SigningKeyRotatedSchema,
-  StepCompletedSchema,
   ToolActionSchema,
   ToolContractPublishedSchema,
   ToolContractSchema,
@@ -33,7 +37,7 @@ import {
   TablePosition,
 } from '@warden/contracts';
 import { fold } from '@warden/kernel';
-import { KafkaPort, RecordIn, sealPrivateKey, ServiceRuntime, SOURCE_HEADER } from '@warden/platform';
+import { KafkaPort, RecordIn, replyTopicSpec, sealPrivateKey, ServiceRuntime, SOURCE_HEADER } from '@warden/platform';
 import {
   provisionedPort,
   eventually,
@@ -44,6 +48,7 @@ import {
   uniquePrefix,
 } from '@warden/platform/testing';
 import {
+  COMPLETION_TYPE,
   emptyBundleDirectory,
   emptyGateActivity,
   emptyGateRegistry,
@@ -55,13 +60,15 @@ import {
   GateState,
 } from '@warden/policy-domain';
 import { readPolicyConfig } from './config';
-import { decisionSigners, GateTables, reservationOf, viewOf } from './gate.processor';
+import { decisionOutputs, decisionSigners, GateTables, reservationOf, viewOf } from './gate.processor';
 import { policyService } from './service';
 
 const KEK = randomBytes(32).toString('base64');
 const agentKey = generateKeyPairSync('ed25519');
 const decisionKey = generateKeyPairSync('ed25519');
 const DIGEST = 'sha256:tickets-1';
+/** The agent process's key: its token is bound to it and it proves every request. */
+const proofKey = newProofKey();
 const jwk = (k: { export(o: { format: 'jwk' }): object }) => JSON.stringify(k.export({ format: 'jwk' }));
 
 function agentToken(): string {
@@ -76,6 +83,7 @@ function agentToken(): string {
     iat: now,
     exp: now + 3600,
     jti: 't-1',
+    cnf: { jkt: jwkThumbprint(proofKey.jwk) },
   })}`;
   return `${input}.${sign(null, Buffer.from(input), agentKey.privateKey).toString('base64url')}`;
 }
@@ -105,10 +113,13 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
   };
   const publish = (topic: TopicName, key: string, data: Message) =>
     publishEvent(port, prefix, topic, key, data, { tenantId: 'acme', agentId: 'bot', runId: key });
-  const request = (requestId: string, runId: string, action = 'read', idempotencyKey = `${runId}:${requestId}`) =>
-    create(GateRequestedSchema, {
+  /** A request as the gate's ingress passes it on: defaults applied, digested, with token and proof. */
+  const request = (requestId: string, runId: string, action = 'read', idempotencyKey = `${runId}:${requestId}`) => {
+    const r = create(GateRequestedSchema, {
       requestId,
       runId,
+      stepId: requestId,
+      attempt: 1,
       idempotencyKey,
       tenantId: 'acme',
       agentId: 'bot',
@@ -116,9 +127,23 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
       tool: 'tickets',
       action,
       argumentsDigest: `sha256:${requestId}`,
+      requestedAtMs: Date.now(),
       deadlineMs: Date.now() + 60_000,
       agentToken: token,
     });
+    r.requestProof = requestProof(r, proofKey);
+    return r;
+  };
+  const replies = () =>
+    recorder.records
+      .filter((r) => r.topic === replyTopicSpec(prefix, 'acme', 'bot').topic)
+      .map((r) => decode(Topic.gateDecisions, r).data as GateDecided);
+  const replyFor = (requestId: string, final = true) =>
+    eventually(
+      () => replies().find((d) => d.requestId === requestId && d.final === final),
+      20_000,
+      `reply ${requestId}`,
+    );
   const reserve = (requestId: string, runId: string, action?: string, idempotencyKey?: string) =>
     publish(
       Topic.budgetReservations,
@@ -140,14 +165,16 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
   beforeAll(async () => {
     db = await freshDatabase('policy');
     port = await provisionedPort(prefix);
+    // The registry creates an agent's reply topic when it registers it (docs/adr/0070).
+    await port.ensureTopics([replyTopicSpec(prefix, 'acme', 'bot')]);
     recorder = await TopicRecorder.start(port, prefix, [
+      replyTopic('acme', 'bot') as TopicName,
       Topic.gateDecisions,
       Topic.budgetReservations,
       Topic.approvalEvents,
       Topic.registryEvents,
       Topic.killswitchEvents,
       Topic.policyEvents,
-      Topic.gateOutcomes,
     ]);
     await publish(
       Topic.registryEvents,
@@ -221,11 +248,13 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
       'bot',
       create(AgentCredentialRegisteredSchema, { agentId: 'bot', tenantId: 'acme', credentialId: 'cred-1' }),
     );
-    // A step of run-1 completed before the policy service started: its outcome is in the table from the start.
+    // A step of run-1 completed before the policy service started: the budget stage accepted its
+    // outcome (a settlement), so it is in the table from the start.
     await publish(
-      Topic.gateOutcomes,
+      Topic.budgetReservations,
       'run-1',
-      create(StepCompletedSchema, {
+      create(BudgetSettledSchema, {
+        reservationId: 'res-done',
         requestId: 'r-done',
         idempotencyKey: 'run-1:step-done',
         tenantId: 'acme',
@@ -247,7 +276,18 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     const allowed = await decisionFor('r-allow');
     expect(Verdict[allowed.verdict]).toBe('ALLOW');
     expect(allowed.context!.versions!.registryOffset).toBe(6);
-    const [h, p, s] = allowed.decisionToken.split('.');
+    // No credential after the gate: the request of record keeps the token's id, not the token or proof.
+    expect(allowed.request).toMatchObject({
+      agentToken: '',
+      requestProof: '',
+      agentTokenId: 't-1',
+      credentialId: 'cred-1',
+    });
+    // The decision token travels only on the agent's reply topic; gate.decisions has its digest.
+    expect(allowed.decisionToken).toBe('');
+    const reply = await replyFor('r-allow');
+    expect(createHash('sha256').update(reply.decisionToken).digest('hex')).toBe(allowed.decisionTokenDigest);
+    const [h, p, s] = reply.decisionToken.split('.');
     expect(verify(null, Buffer.from(`${h}.${p}`), decisionKey.publicKey, Buffer.from(s, 'base64url'))).toBe(true);
     expect(JSON.parse(Buffer.from(p, 'base64url').toString())).toMatchObject({
       aud: 'tickets',
@@ -303,7 +343,8 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     const final = await decisionFor('r-close');
     expect(Verdict[final.verdict]).toBe('ALLOW');
     expect(final.context!.approval).toMatchObject({ taskId: 'task-1', approvedBy: 'carol' });
-    expect(final.decisionToken).not.toBe('');
+    expect(final.decisionTokenDigest).not.toBe('');
+    expect((await replyFor('r-close')).decisionToken).not.toBe('');
   });
 
   it('replays: re-deciding each recorded input on state rebuilt from Kafka reproduces every decision, tokens included', async () => {
@@ -322,7 +363,10 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     // The activity records only a count: the first n events of its topics in recorded order (here
     // every event that matters was in Kafka before the service started, so the prefix holds them).
     const firstN = (topics: TopicName[], n: number): Envelope[] =>
-      topics.flatMap((t) => recorder.on(t).map((r) => decode(t, r))).slice(0, n);
+      topics
+        .flatMap((t) => recorder.on(t).map((r) => decode(t, r)))
+        .filter((e) => !e.type.startsWith('warden.budget.') || e.type === COMPLETION_TYPE)
+        .slice(0, n);
     const signerOf = decisionSigners(KEK);
     const states = new Map<string, GateState>();
     const recorded = recorder.on(Topic.gateDecisions);
@@ -353,7 +397,7 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
           fold(
             evolveGateActivity,
             emptyGateActivity(86_400_000),
-            firstN([Topic.gateOutcomes, Topic.gateDecisions, Topic.approvalEvents], versions.activityOffset),
+            firstN([Topic.budgetReservations, Topic.gateDecisions, Topic.approvalEvents], versions.activityOffset),
           ),
           versions.activityOffset,
         ),
@@ -375,7 +419,8 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
             };
       const state = states.get(original.runId) ?? gate.initialState;
       const [again] = gate.decide(command, state);
-      expect(again).toEqual(original);
+      // As published: the token replaced by its digest (the same token, Ed25519 being deterministic).
+      expect(decisionOutputs(again, prefix, view.registry, view.signer).event).toEqual(original);
       states.set(original.runId, gate.evolve(state, again));
     }
   });

@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import {
   ActiveSwitches,
   ApprovalDeniedSchema,
@@ -9,7 +9,10 @@ import {
   BudgetReserved,
   BudgetReservedSchema,
   evolveActiveSwitches,
+  encode,
   GateDecided,
+  GateDecidedSchema,
+  GateRequestRejectedSchema,
   is,
   KeyUse,
   Topic,
@@ -19,6 +22,7 @@ import {
   activeKey,
   agentKey,
   BundleDirectory,
+  COMPLETION_TYPE,
   completionKey,
   DecisionSigner,
   emptyBundleDirectory,
@@ -35,8 +39,19 @@ import {
   GateState,
   GateView,
   ReservationResult,
+  signDecisionToken,
 } from '@warden/policy-domain';
-import { openPrivateKey, parseKek, Processor, ProcessorDefinition, ServiceRuntime, Table } from '@warden/platform';
+import {
+  currentTraceHeaders,
+  openPrivateKey,
+  parseKek,
+  Processor,
+  ProcessorDefinition,
+  replyTopicSpec,
+  ServiceRuntime,
+  SideOutput,
+  Table,
+} from '@warden/platform';
 import { PolicyConfig } from './config';
 
 /** The tables the gate decides from; each is folded from Kafka on every instance. */
@@ -140,6 +155,54 @@ export function bundleDirectoryTable(runtime: ServiceRuntime, instanceId: string
 }
 
 /**
+ * A decision as published (docs/adr/0070): on gate.decisions without its decision token (only its
+ * digest), and on the agent's reply topic with it, encoded as the agent asked. A decision answered
+ * again (a duplicate request after a rebuild) has no token in its state: it is signed again, which
+ * gives the identical token (Ed25519 is deterministic). Replies go only to registered agents.
+ */
+export function decisionOutputs(
+  decided: GateDecided,
+  prefix: string,
+  registry: GateRegistry,
+  signer: DecisionSigner | undefined,
+): { event: GateDecided; extra: SideOutput[] } {
+  let token = decided.decisionToken;
+  if (!token && decided.decisionTokenDigest && decided.request && signer?.kid === decided.decisionTokenKid) {
+    token = signDecisionToken(
+      signer,
+      decided.request,
+      decided.decisionId,
+      decided.decidedAtMs,
+      decided.tokenExpiresAtMs,
+    );
+  }
+  const event: GateDecided = token
+    ? { ...decided, decisionToken: '', decisionTokenDigest: createHash('sha256').update(token).digest('hex') }
+    : decided;
+  const agent = registry.agents.get(decided.agentId);
+  if (!agent || agent.tenantId !== decided.tenantId) return { event, extra: [] };
+  const spec = replyTopicSpec(prefix, decided.tenantId, decided.agentId);
+  const trace = currentTraceHeaders();
+  const wire = encode(
+    {
+      id: `${decided.decisionId}:reply`,
+      type: GateDecidedSchema.typeName,
+      source: 'warden://policy/policy-gate',
+      time: decided.decidedAtMs,
+      key: decided.runId,
+      tenantId: decided.tenantId,
+      agentId: decided.agentId,
+      runId: decided.runId,
+      traceparent: trace.traceparent,
+      tracestate: trace.tracestate,
+      data: { ...event, decisionToken: token } as GateDecided,
+    },
+    decided.request?.replyContentType === 'application/json' ? 'application/json' : 'application/protobuf',
+  );
+  return { event, extra: [{ record: { topic: spec.topic, ...wire }, ensure: spec }] };
+}
+
+/**
  * The policy stage of the gate: consumes the budget stage's answers (which carry the request)
  * and approval resolutions (same run-id key, so the pending decision is on this partition),
  * decides with the tables folded from Kafka, and publishes GateDecided. It is the only writer of
@@ -179,9 +242,11 @@ export function wireGate(
     activity: runtime.table<GateActivity>(
       {
         name: 'policy-activity',
-        topics: [Topic.gateOutcomes, Topic.gateDecisions, Topic.approvalEvents],
+        topics: [Topic.budgetReservations, Topic.gateDecisions, Topic.approvalEvents],
         initial: () => emptyGateActivity(config.agentHistoryHorizonMs),
         evolve: evolveGateActivity,
+        // Of the budget stage's answers only settlements count (completed steps); the rest is not decoded.
+        skip: (h) => h.ce_type?.startsWith('warden.budget.') === true && h.ce_type !== COMPLETION_TYPE,
       },
       instanceId,
     ),
@@ -201,6 +266,15 @@ export function wireGate(
     decider: gate,
     tables: Object.values(tables),
     command(input, ctx) {
+      if (is(input, GateRequestRejectedSchema)) {
+        return {
+          type: 'RejectRequest',
+          rejection: input.data,
+          view: viewOf(tables, signerOf, settings),
+          decisionId: ctx.id(),
+          now: ctx.now,
+        };
+      }
       if (is(input, ApprovalGrantedSchema) || is(input, ApprovalDeniedSchema) || is(input, ApprovalExpiredSchema)) {
         return {
           type: 'ResolveApproval',
@@ -223,6 +297,8 @@ export function wireGate(
         now: ctx.now,
       };
     },
+    sideOutputs: (decided, _input, prefix) =>
+      decisionOutputs(decided, prefix, tables.registry.state, signerOf(tables.registry.state)),
     route: (d) => ({
       topic: Topic.gateDecisions,
       key: d.runId,

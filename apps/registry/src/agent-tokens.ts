@@ -1,7 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { decodeProtectedHeader, importJWK, JWK, jwtVerify } from 'jose';
-import { CredentialKind } from '@warden/contracts';
+import { CredentialKind, DPOP_TYP, verifyProof } from '@warden/contracts';
 import { forbidden, invalid, unauthenticated } from '@warden/kernel';
 import { credentialUsable } from '@warden/registry-domain';
 import { KeyRing } from './keys';
@@ -48,6 +48,8 @@ export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-typ
 export const TOKEN_ENDPOINT_AUDIENCE = 'warden-registry';
 
 export interface TokenRequest {
+  /** The DPoP proof (RFC 9449) of the key the token is to be bound to. */
+  readonly dpop: string;
   readonly grantType: string;
   readonly clientId: string;
   readonly clientSecret?: string;
@@ -57,17 +59,23 @@ export interface TokenRequest {
 
 export interface TokenResponse {
   readonly access_token: string;
-  readonly token_type: 'Bearer';
+  readonly token_type: 'DPoP';
   readonly expires_in: number;
 }
 
 const refused = () => unauthenticated('invalid_client', 'client authentication failed');
+
+/** How far a DPoP proof's `iat` may be from the registry's clock. */
+const DPOP_LEEWAY_S = 300;
 
 /**
  * The token endpoint's logic (OAuth 2.0 client credentials): an agent proves one of its
  * credentials — a client secret, or a client assertion (private_key_jwt, RFC 7523) signed by
  * its registered key — and gets a short-lived agent token. Every failure to prove it looks the
  * same to the caller (invalid_client), so the endpoint tells nothing about which agents exist.
+ * Tokens are sender-constrained (docs/adr/0070): the request carries a DPoP proof (RFC 9449) of an
+ * Ed25519 key the agent process holds, and the token is bound to its thumbprint (`cnf.jkt`), so a
+ * token read anywhere is useless without that key.
  */
 export class AgentTokens {
   /** Client-assertion ids seen, until they expire: an assertion is good for one token. */
@@ -83,6 +91,7 @@ export class AgentTokens {
     if (request.grantType !== 'client_credentials')
       throw invalid('unsupported_grant_type', 'grant_type must be client_credentials', 'grant_type');
     if (!request.clientId) throw invalid('invalid_request', 'client_id is required', 'client_id');
+    const jkt = this.dpopKey(request.dpop, Date.now());
     const agent = this.registry.agentHead(request.clientId);
     const authority = this.registry.authority.state(request.clientId);
     const now = Date.now();
@@ -110,10 +119,33 @@ export class AgentTokens {
     // Only an active agent acts: a draft is not activated yet, a suspended or retired one no longer.
     if (agent.status !== 'active') throw forbidden('agent_not_runnable', `agent ${agent.agentId} is ${agent.status}`);
     const { token, expiresIn } = await this.keys.signAgentToken(
-      { agentId: agent.agentId, tenantId: agent.tenantId, credentialId },
+      { agentId: agent.agentId, tenantId: agent.tenantId, credentialId, jkt },
       this.ttlSeconds,
     );
-    return { access_token: token, token_type: 'Bearer', expires_in: expiresIn };
+    return { access_token: token, token_type: 'DPoP', expires_in: expiresIn };
+  }
+
+  /** The thumbprint of the key a DPoP proof proves possession of, for a POST to the token endpoint. */
+  private dpopKey(proof: string, now: number): string {
+    const bad = (reason: string) => invalid('invalid_dpop_proof', reason, 'DPoP');
+    if (!proof) throw bad('a DPoP proof (RFC 9449) is required in the DPoP header: agent tokens are bound to a key');
+    const verdict = verifyProof(proof, DPOP_TYP);
+    if (!verdict.ok) throw bad(verdict.reason);
+    const { htm, htu, iat, jti } = verdict.claims;
+    if (htm !== 'POST') throw bad('htm must be POST');
+    if (typeof htu !== 'string' || !/\/oauth\/token$/.test(htu.split('?')[0]))
+      throw bad('htu must be the token endpoint');
+    if (typeof iat !== 'number' || Math.abs(iat - now / 1000) > DPOP_LEEWAY_S) throw bad('iat is not recent');
+    if (typeof jti !== 'string' || jti.length < 8) throw bad('jti is required');
+    this.forget(now);
+    const id = `dpop/${jti}`;
+    if (this.seen.has(id)) throw bad('the proof was used before');
+    this.seen.set(id, now + DPOP_LEEWAY_S * 2000);
+    return verdict.jkt;
+  }
+
+  private forget(now: number): void {
+    for (const [jti, until] of this.seen) if (until < now) this.seen.delete(jti);
   }
 
   private async verifyAssertion(agentId: string, assertion: string, now: number): Promise<string> {
@@ -141,7 +173,7 @@ export class AgentTokens {
     } catch {
       throw refused();
     }
-    for (const [jti, until] of this.seen) if (until < now) this.seen.delete(jti);
+    this.forget(now);
     const jti = `${agentId}/${payload.jti}`;
     if (this.seen.has(jti)) throw refused();
     this.seen.set(jti, (payload.exp ?? 0) * 1000);

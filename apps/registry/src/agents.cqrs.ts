@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler, IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { notFound } from '@warden/kernel';
-import { ServiceRuntime } from '@warden/platform';
+import { replyTopicSpec, ServiceRuntime } from '@warden/platform';
 import { AgentCommand } from '@warden/registry-domain';
 import { AgentFilter, getAgent, inventory, listAgents } from '@warden/registry-read-models';
 import { Registry, REGISTRY } from './registry';
@@ -29,9 +29,16 @@ export class GetInventory {
 
 @CommandHandler(HandleAgentCommand)
 export class HandleAgentCommandHandler implements ICommandHandler<HandleAgentCommand> {
-  constructor(@Inject(REGISTRY) private readonly registry: Registry) {}
+  constructor(
+    @Inject(REGISTRY) private readonly registry: Registry,
+    private readonly runtime: ServiceRuntime,
+  ) {}
 
   async execute({ command }: HandleAgentCommand) {
+    // The agent's reply topic exists before the agent does, so its SDK can subscribe at once (docs/adr/0070).
+    if (command.type === 'RegisterAgent') {
+      await this.runtime.port.ensureTopics([replyTopicSpec(this.runtime.prefix, command.tenantId, command.agentId)]);
+    }
     const withCatalogue: AgentCommand =
       command.type === 'RegisterAgent'
         ? { ...command, catalogue: this.registry.catalogue(command.tenantId) }

@@ -1,6 +1,15 @@
 import { generateKeyPairSync, KeyObject, sign as signBytes } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
-import { KeyUse, PublicKeys, SigningKeyRotated, Topic, verifyAgentToken } from '@warden/contracts';
+import {
+  dpopProof,
+  jwkThumbprint,
+  KeyUse,
+  newProofKey,
+  PublicKeys,
+  SigningKeyRotated,
+  Topic,
+  verifyAgentToken,
+} from '@warden/contracts';
 import { callerHeaders, DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_ENCRYPTION_KEY, devToken, KafkaPort } from '@warden/platform';
 import {
   connectedPort,
@@ -49,10 +58,16 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
     });
     return { status: res.status, body: (await res.json()) as Body & Body[] };
   };
-  const token = async (form: Record<string, string>) => {
-    const res = await fetch(`${service.url}/oauth/token`, {
+  /** The agent process's key: every token is bound to it by a DPoP proof. */
+  const proofKey = newProofKey();
+  const token = async (form: Record<string, string>, dpop: string | null = 'fresh') => {
+    const url = `${service.url}/oauth/token`;
+    const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(dpop === null ? {} : { dpop: dpop === 'fresh' ? dpopProof(proofKey, url, Date.now()) : dpop }),
+      },
       body: new URLSearchParams(form).toString(),
     });
     return { status: res.status, body: (await res.json()) as Body };
@@ -291,10 +306,34 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
 
     it('issues a short-lived agent token for the secret that the gate verifies offline', async () => {
       const r = await token({ grant_type: 'client_credentials', client_id: 'ticket-bot', client_secret: secret });
-      expect(r).toMatchObject({ status: 200, body: { token_type: 'Bearer', expires_in: 300 } });
+      expect(r).toMatchObject({ status: 200, body: { token_type: 'DPoP', expires_in: 300 } });
       const verdict = await verify(r.body.access_token as string);
-      expect(verdict).toMatchObject({ ok: true, claims: { sub: 'ticket-bot', tenant: 'acme', cid: secretCredential } });
+      expect(verdict).toMatchObject({
+        ok: true,
+        claims: { sub: 'ticket-bot', tenant: 'acme', cid: secretCredential, cnf: { jkt: jwkThumbprint(proofKey.jwk) } },
+      });
       expect(await verify(r.body.access_token as string, 'other-bot')).toMatchObject({ reason: 'wrong_agent' });
+    });
+
+    it('binds every token to a key: no DPoP proof, a bad one or a replayed one is refused with 400', async () => {
+      const form = { grant_type: 'client_credentials', client_id: 'ticket-bot', client_secret: secret };
+      const none = await token(form, null);
+      expect(none).toMatchObject({ status: 400, body: { code: 'invalid_dpop_proof', field: 'DPoP' } });
+      expect((await token(form, 'not.a.proof')).body).toMatchObject({ code: 'invalid_dpop_proof' });
+      const url = `${service.url}/oauth/token`;
+      const once = dpopProof(proofKey, url, Date.now());
+      expect((await token(form, once)).status).toBe(200);
+      expect((await token(form, once)).body).toMatchObject({
+        code: 'invalid_dpop_proof',
+        detail: expect.stringMatching(/used before/),
+      });
+      const stale = dpopProof(proofKey, url, Date.now() - 3_600_000);
+      expect((await token(form, stale)).body).toMatchObject({
+        code: 'invalid_dpop_proof',
+        detail: 'iat is not recent',
+      });
+      const elsewhere = dpopProof(proofKey, `${service.url}/agents`, Date.now());
+      expect((await token(form, elsewhere)).body).toMatchObject({ detail: 'htu must be the token endpoint' });
     });
 
     it('refuses a wrong secret, another agent’s secret, and bad requests', async () => {

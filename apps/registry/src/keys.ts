@@ -93,7 +93,10 @@ export class KeyRing {
   }
 
   /** Signs an agent token (ADR 0009) with the active agent-token key. */
-  async signAgentToken(claims: { agentId: string; tenantId: string; credentialId: string }, ttlSeconds: number) {
+  async signAgentToken(
+    claims: { agentId: string; tenantId: string; credentialId: string; jkt: string },
+    ttlSeconds: number,
+  ) {
     const kid = this.state.active.get(KeyUse.AGENT_TOKEN);
     const key = kid && this.state.keys.get(kid);
     if (!key) throw invalid('no_signing_key', 'the registry has no active agent-token key yet');
@@ -103,7 +106,7 @@ export class KeyRing {
       this.opened.set(kid, opened);
     }
     const iat = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ tenant: claims.tenantId, cid: claims.credentialId })
+    const token = await new SignJWT({ tenant: claims.tenantId, cid: claims.credentialId, cnf: { jkt: claims.jkt } })
       .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
       .setIssuer(AGENT_TOKEN_ISSUER)
       .setAudience(AGENT_TOKEN_AUDIENCE)

@@ -1,5 +1,5 @@
 import { Topic } from '@warden/contracts';
-import { CommandGateway, ServiceRuntime, streamTable } from '@warden/platform';
+import { CommandGateway, replyTopicSpec, ServiceRuntime, streamTable } from '@warden/platform';
 import {
   agent,
   AgentCommand,
@@ -69,7 +69,8 @@ export function wireRegistry(runtime: ServiceRuntime, instanceId: string): Regis
   const table = <S, E>(name: string, decider: { evolve: (s: S, e: E) => S; initialState: S }) =>
     runtime.table(streamTable(name, [Topic.registryEvents], decider), instanceId);
   const { port, prefix } = runtime;
-  const agents = new CommandGateway(agent, table('registry-agents', agent), port, prefix, source, (event) => ({
+  const agentsTable = table('registry-agents', agent);
+  const agents = new CommandGateway(agent, agentsTable, port, prefix, source, (event) => ({
     topic: Topic.registryEvents,
     key: event.agentId,
     tenantId: event.tenantId,
@@ -123,5 +124,12 @@ export function wireRegistry(runtime: ServiceRuntime, instanceId: string): Regis
     agentBudgetsProjection,
   ])
     runtime.project(projection as Parameters<ServiceRuntime['project']>[0]);
+  // Agents registered before reply topics existed get theirs (docs/adr/0070); a no-op afterwards.
+  runtime.afterStart(async () => {
+    const specs = [...agentsTable.state].flatMap(([agentId, a]) =>
+      a.status === 'none' ? [] : [replyTopicSpec(prefix, a.tenantId, agentId)],
+    );
+    if (specs.length > 0) await port.ensureTopics(specs);
+  });
   return new Registry(agents, tools, authority, keys);
 }

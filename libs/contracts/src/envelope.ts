@@ -30,6 +30,8 @@ export interface Envelope<M extends Message = Message> {
   readonly traceparent?: string;
   readonly tracestate?: string;
   readonly data: M;
+  /** The record's headers, when the envelope was decoded from one (e.g. for the reply encoding an agent asked for). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type ContentType = 'application/protobuf' | 'application/json';
@@ -151,7 +153,17 @@ export function decode(
     traceparent: h[CE.traceparent],
     tracestate: h[CE.tracestate],
     data,
+    headers: h,
   };
+}
+
+/** The header an agent sets on a gate request to ask for its replies in another encoding than the request's. */
+export const REPLY_CONTENT_TYPE_HEADER = 'warden-reply-content-type';
+
+/** How replies to a record are encoded: as it asks, else as it was encoded (docs/protocol.md). */
+export function replyContentTypeOf(headers: Readonly<Record<string, string>>): ContentType {
+  const asked = headers[REPLY_CONTENT_TYPE_HEADER] ?? headers[CE.contentType] ?? '';
+  return asked.split(';')[0].trim() === 'application/json' ? 'application/json' : 'application/protobuf';
 }
 
 function schemaOf(type: string): DescMessage {

@@ -1,5 +1,5 @@
 export { create, clone, equals, toJson, fromJson } from '@bufbuild/protobuf';
-export type { Message, MessageShape, MessageInitShape, DescMessage } from '@bufbuild/protobuf';
+export type { Message, MessageShape, MessageInitShape, DescMessage, JsonObject } from '@bufbuild/protobuf';
 export * from './topics';
 export * from './catalog';
 export * from './envelope';

@@ -1,4 +1,13 @@
-import { createHash, createPublicKey, JsonWebKey, KeyObject, sign, verify } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  JsonWebKey,
+  KeyObject,
+  randomUUID,
+  sign,
+  verify,
+} from 'node:crypto';
 import { canonicalJson } from './canonical-json';
 import {
   ActionKind,
@@ -26,6 +35,31 @@ export interface PublicJwk {
   readonly kty: 'OKP';
   readonly crv: 'Ed25519';
   readonly x: string;
+}
+
+/**
+ * The key an agent process proves possession of: its agent tokens are bound to it, and it signs
+ * every request and outcome. Made fresh per client and never sent anywhere; only its public JWK
+ * travels, in proof headers.
+ */
+export interface ProofKey {
+  readonly privateKey: KeyObject;
+  readonly jwk: PublicJwk;
+}
+
+export function newProofKey(): ProofKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const x = (publicKey.export({ format: 'jwk' }) as JsonWebKey).x as string;
+  return { privateKey, jwk: { kty: 'OKP', crv: 'Ed25519', x } };
+}
+
+/** A DPoP proof (RFC 9449) for a POST to `url`, by `key`. */
+export function dpopProof(key: ProofKey, url: string, nowMs: number): string {
+  return signProof(
+    DPOP_TYP,
+    { jti: randomUUID(), htm: 'POST', htu: url.split('?')[0], iat: Math.floor(nowMs / 1000) },
+    key,
+  );
 }
 
 const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
@@ -103,21 +137,14 @@ export function proofDigest(input: Record<string, unknown>): string {
 }
 
 /** Signs a compact JWS (EdDSA) with the public key in its header. */
-export function signProof(
-  typ: string,
-  claims: Record<string, unknown>,
-  key: { readonly privateKey: KeyObject; readonly jwk: PublicJwk },
-): string {
+export function signProof(typ: string, claims: Record<string, unknown>, key: ProofKey): string {
   const header = b64url(JSON.stringify({ alg: 'EdDSA', typ, jwk: key.jwk }));
   const payload = b64url(JSON.stringify(claims));
   const input = `${header}.${payload}`;
   return `${input}.${sign(null, Buffer.from(input), key.privateKey).toString('base64url')}`;
 }
 
-export function requestProof(
-  r: GateRequested,
-  key: { readonly privateKey: KeyObject; readonly jwk: PublicJwk },
-): string {
+export function requestProof(r: GateRequested, key: ProofKey): string {
   return signProof(
     REQUEST_PROOF_TYP,
     { rid: r.requestId, req: proofDigest(requestProofInput(r)), iat: Math.floor(r.requestedAtMs / 1000) },
@@ -125,10 +152,7 @@ export function requestProof(
   );
 }
 
-export function outcomeProof(
-  o: StepCompleted | StepFailed,
-  key: { readonly privateKey: KeyObject; readonly jwk: PublicJwk },
-): string {
+export function outcomeProof(o: StepCompleted | StepFailed, key: ProofKey): string {
   return signProof(OUTCOME_PROOF_TYP, { rid: o.requestId, out: proofDigest(outcomeProofInput(o)) }, key);
 }
 

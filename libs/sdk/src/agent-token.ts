@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { importJWK, JWK, SignJWT } from 'jose';
+import { dpopProof, newProofKey, ProofKey } from '@warden/contracts';
 
 /** How an agent proves who it is to the registry's token endpoint (one of its registered credentials). */
 export interface AgentCredentials {
@@ -18,8 +19,9 @@ const REFRESH_MARGIN_MS = 30_000;
 
 /**
  * Obtains short-lived agent tokens from the registry (OAuth 2.0 client credentials) and keeps
- * one fresh. Concurrent callers share one request. Any failure rejects: the client then fails
- * closed rather than send a request without proof of identity.
+ * one fresh. Every token is bound to `key` with a DPoP proof (RFC 9449), so it is worth nothing to
+ * anyone without that key. Concurrent callers share one request. Any failure rejects: the client
+ * then fails closed rather than send a request without proof of identity.
  */
 export class AgentTokenSource {
   private current: { token: string; refreshAt: number } | undefined;
@@ -28,6 +30,8 @@ export class AgentTokenSource {
   constructor(
     private readonly credentials: AgentCredentials,
     private readonly clock: () => number = Date.now,
+    /** The key tokens are bound to; the client signs its requests with the same one. */
+    readonly key: ProofKey = newProofKey(),
   ) {
     if (!credentials.clientSecret && !credentials.privateKey)
       throw new Error('agent credentials need a clientSecret or a privateKey');
@@ -49,9 +53,10 @@ export class AgentTokenSource {
       form.set('client_secret', clientSecret);
     }
     const started = this.clock();
-    const res = await fetch(`${registryUrl.replace(/\/$/, '')}/oauth/token`, {
+    const url = `${registryUrl.replace(/\/$/, '')}/oauth/token`;
+    const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: dpopProof(this.key, url, started) },
       body: form.toString(),
       signal: AbortSignal.timeout(5000),
     });

@@ -9,7 +9,7 @@ import {
   topicName,
   Verdict,
 } from '@warden/contracts';
-import { ConsumerHandle, KafkaPort } from '@warden/platform';
+import { ConsumerHandle, KafkaPort, replyTopicSpec } from '@warden/platform';
 import { eventually, provisionedPort, TopicRecorder, uniquePrefix } from '@warden/platform/testing';
 import { digest, WardenClient } from './client';
 
@@ -22,8 +22,9 @@ describe('SDK against a real broker', () => {
 
   beforeAll(async () => {
     port = await provisionedPort(prefix, 3);
+    await port.ensureTopics([replyTopicSpec(prefix, 'acme', 'bot')]);
     recorder = await TopicRecorder.start(port, prefix, [Topic.gateRequests, Topic.gateOutcomes]);
-    client = await WardenClient.connect({ brokers: [], port, topicPrefix: prefix, clientId: 'sdk-test' });
+    client = await WardenClient.connect({ brokers: [], port, topicPrefix: prefix, clientId: 'sdk-test', agent });
   });
   afterAll(async () => {
     await responder?.stop();
@@ -32,12 +33,23 @@ describe('SDK against a real broker', () => {
     await port.close();
   });
 
+  const agent = { tenantId: 'acme', agentId: 'bot' };
   const input = {
-    tenantId: 'acme',
-    agentId: 'bot',
     runId: 'run-1',
     action: { kind: 'tool_call' as const, tool: 'tickets', name: 'read' },
   };
+
+  it('refuses to connect for an agent without a reply topic (not registered)', async () => {
+    await expect(
+      WardenClient.connect({ brokers: [], port, topicPrefix: prefix, agent: { tenantId: 'acme', agentId: 'nobody' } }),
+    ).rejects.toThrow(/no reply topic .*is it registered/);
+  });
+
+  it('refuses, without sending, a request for another agent than its own', async () => {
+    const result = await client.gate({ ...input, agentId: 'mallory' }, { timeoutMs: 300 });
+    expect(result).toMatchObject({ verdict: 'deny', allowed: false, timedOut: false });
+    expect(result.reason).toMatch(/speaks for acme\/bot/);
+  });
 
   it('fails closed when no decision arrives before the deadline', async () => {
     const result = await client.gate(input, { timeoutMs: 300 });
@@ -58,6 +70,7 @@ describe('SDK against a real broker', () => {
       port,
       topicPrefix: prefix,
       clientId: 'sdk-no-token',
+      agent,
       credentials: { registryUrl: 'http://127.0.0.1:9', agentId: 'bot', clientSecret: 'c1.secret' },
     });
     try {
@@ -75,7 +88,7 @@ describe('SDK against a real broker', () => {
     }
   });
 
-  it('returns the decision published for its request id, redacting secrets and digesting arguments', async () => {
+  it('returns the decision published on its reply topic, sending raw arguments with their RFC 8785 digest', async () => {
     responder = await port.consume({
       groupId: `${prefix}responder`,
       topics: [topicName(prefix, Topic.gateRequests)],
@@ -106,7 +119,7 @@ describe('SDK against a real broker', () => {
             runId: r.runId,
             data: decision,
           });
-          await port.publish([{ topic: topicName(prefix, Topic.gateDecisions), ...wire }]);
+          await port.publish([{ topic: replyTopicSpec(prefix, r.tenantId, r.agentId).topic, ...wire }]);
         }
         return records.at(-1)?.offset;
       },
@@ -128,16 +141,15 @@ describe('SDK against a real broker', () => {
       )
     ).data as GateRequested;
     expect(sent.argumentsDigest).toBe(digest(args));
-    expect(sent.redactedArguments).toEqual({
-      ticket: 42,
-      apiKey: '[redacted]',
-      nested: { password: '[redacted]', note: 'hi' },
-    });
+    expect(sent.arguments).toEqual(args);
+    expect(sent.redactedArguments).toBeUndefined();
+    expect(sent.stepId).toBe(result.requestId);
+    expect(sent.idempotencyKey).toBe(`run-1:${result.requestId}`);
   });
 
   it('reports outcomes on gate.outcomes keyed by run', async () => {
     await client.reportOutcome({
-      request: { requestId: 'r-9', tenantId: 'acme', agentId: 'bot', runId: 'run-1' },
+      request: { requestId: 'r-9', runId: 'run-1' },
       status: 'completed',
       actualTokens: 12,
       result: { ok: true },
@@ -148,5 +160,6 @@ describe('SDK against a real broker', () => {
     expect(e.key).toBe('run-1');
     expect((e.data as StepCompleted).actualTokens).toBe(12);
     expect((e.data as StepCompleted).resultDigest).toBe(digest({ ok: true }));
+    expect((e.data as StepCompleted).tenantId).toBe('acme');
   });
 });

@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   ActionKind,
+  argumentsDigest,
   create,
   DataClass,
   decode,
@@ -10,26 +11,36 @@ import {
   GateRequested,
   GateRequestedSchema,
   is,
+  JsonObject,
   MemoryClass,
   Message,
   MoneySchema,
+  newProofKey,
+  outcomeProof,
+  ProofKey,
+  replyTopic,
+  requestProof,
   StepCompletedSchema,
   StepFailedSchema,
+  tenantGroupPrefix,
+  encodeTopicPart,
   Topic,
   TopicName,
   topicName,
   Verdict,
+  withRequestDefaults,
 } from '@warden/contracts';
 import { ConsumerHandle, KafkajsPort, KafkaPort, Logger, currentTraceHeaders } from '@warden/platform';
 import { AgentCredentials, AgentTokenSource } from './agent-token';
 
 export type ActionKindName = 'step' | 'model_call' | 'tool_call' | 'memory_read' | 'memory_write' | 'delegation';
 export type VerdictName = 'allow' | 'deny' | 'pending_approval' | 'expired' | 'already_completed';
-export type JsonObject = { [key: string]: unknown };
+export type { JsonObject };
 
 export interface GateInput {
-  readonly tenantId: string;
-  readonly agentId: string;
+  /** The client's own agent identity; given here, it must be the client's. */
+  readonly tenantId?: string;
+  readonly agentId?: string;
   readonly runId: string;
   readonly action: { readonly kind: ActionKindName; readonly tool?: string; readonly name?: string };
   readonly stepId?: string;
@@ -38,6 +49,7 @@ export interface GateInput {
   /** Defaults to `${runId}:${stepId}`: a retry of the same step must reuse it. */
   readonly idempotencyKey?: string;
   readonly requestId?: string;
+  /** The arguments exactly as the tool will receive them; the gate digests and redacts them. */
   readonly arguments?: JsonObject;
   readonly dataClasses?: readonly (keyof typeof DataClass)[];
   readonly estimatedTokens?: number;
@@ -48,12 +60,25 @@ export interface GateInput {
   readonly memory?: { readonly store: string; readonly class: keyof typeof MemoryClass };
   readonly delegateToAgentId?: string;
   readonly agentToken?: string;
+  readonly businessOutcome?: string;
+}
+
+/** The ids of a request the gate was asked about, for its outcome. */
+export interface RequestIds {
+  readonly requestId: string;
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly runId: string;
+  readonly stepId: string;
+  readonly idempotencyKey: string;
 }
 
 export interface GateResult {
   readonly verdict: VerdictName;
   readonly reason: string;
   readonly requestId: string;
+  /** The request's ids, to report its outcome with (`reportOutcome({ request: result.request, ... })`). */
+  readonly request: RequestIds;
   /** The decision event, or undefined when none arrived in time (the SDK failed closed). */
   readonly decision?: GateDecided;
   /** True when no decision arrived before the deadline: treated as a denial. */
@@ -71,8 +96,6 @@ export interface GateResult {
 export interface OutcomeInput {
   readonly request: {
     readonly requestId: string;
-    readonly tenantId: string;
-    readonly agentId: string;
     readonly runId: string;
     readonly stepId?: string;
     readonly idempotencyKey?: string;
@@ -88,6 +111,11 @@ export interface OutcomeInput {
 
 export interface WardenClientOptions {
   readonly brokers: readonly string[];
+  /**
+   * The agent this client speaks for. It receives only this agent's decisions, on the agent's
+   * reply topic (docs/protocol.md); the registry creates that topic when the agent is registered.
+   */
+  readonly agent: { readonly tenantId: string; readonly agentId: string };
   /** Topic prefix of the Warden installation (WARDEN_TOPIC_PREFIX). */
   readonly topicPrefix?: string;
   readonly clientId?: string;
@@ -98,6 +126,8 @@ export interface WardenClientOptions {
   readonly logger?: Logger;
   /** For tests: a ready port instead of a kafkajs connection. */
   readonly port?: KafkaPort;
+  /** The key requests are proved with (default: a fresh one); agent tokens are bound to it. */
+  readonly proofKey?: ProofKey;
   /**
    * The agent's credential: the client then obtains (and refreshes) its agent token from the
    * registry and sends it with every gate request that does not carry one itself.
@@ -106,18 +136,20 @@ export interface WardenClientOptions {
 }
 
 /**
- * The agent side of the gate. `gate()` publishes a GateRequested and waits for its decision;
+ * The agent side of the gate (docs/protocol.md). `gate()` publishes a GateRequested — raw arguments,
+ * the agent token and a request proof — and waits for its decision on the agent's reply topic;
  * with no decision before the deadline it fails closed (a denial that never reached Warden).
- * `reportOutcome()` publishes StepCompleted or StepFailed.
+ * `reportOutcome()` publishes StepCompleted or StepFailed, proved by the same key.
  */
 export class WardenClient {
   private readonly pending = new Map<string, (decision: GateDecided) => void>();
-  /** Runs with a request waiting, with how many: decisions of other runs are not decoded. */
-  private readonly waitingRuns = new Map<string, number>();
   private handle: ConsumerHandle | undefined;
   private readonly prefix: string;
   private readonly source: string;
   private readonly tokens: AgentTokenSource | undefined;
+  private readonly key: ProofKey;
+  /** Requests that carried a proof: their outcomes are proved too. */
+  private readonly proved = new Set<string>();
 
   private constructor(
     private readonly port: KafkaPort,
@@ -125,7 +157,18 @@ export class WardenClient {
   ) {
     this.prefix = options.topicPrefix ?? 'warden.';
     this.source = `warden://sdk/${options.clientId ?? 'agent'}`;
-    this.tokens = options.credentials && new AgentTokenSource(options.credentials);
+    this.key = options.proofKey ?? newProofKey();
+    this.tokens = options.credentials && new AgentTokenSource(options.credentials, Date.now, this.key);
+    if (options.credentials && options.credentials.agentId !== options.agent.agentId) {
+      throw new Error(
+        `the credentials are agent ${options.credentials.agentId}'s, the client is ${options.agent.agentId}'s`,
+      );
+    }
+  }
+
+  /** The agent this client speaks for. */
+  get agent(): { readonly tenantId: string; readonly agentId: string } {
+    return this.options.agent;
   }
 
   static async connect(options: WardenClientOptions): Promise<WardenClient> {
@@ -147,31 +190,51 @@ export class WardenClient {
   async gate(input: GateInput, opts: { timeoutMs?: number; approvalTimeoutMs?: number } = {}): Promise<GateResult> {
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs ?? 5000;
     const approvalWaitMs = opts.approvalTimeoutMs ?? 0;
+    const { tenantId, agentId } = this.options.agent;
+    const ids: RequestIds = {
+      requestId: input.requestId ?? randomUUID(),
+      tenantId,
+      agentId,
+      runId: input.runId,
+      stepId: '',
+      idempotencyKey: '',
+    };
+    const refuse = (reason: string, timedOut = false): GateResult => ({
+      verdict: 'deny',
+      reason,
+      requestId: ids.requestId,
+      request: ids,
+      timedOut,
+      allowed: false,
+    });
+    if ((input.tenantId && input.tenantId !== tenantId) || (input.agentId && input.agentId !== agentId)) {
+      return refuse(
+        `this client speaks for ${tenantId}/${agentId}, not ${input.tenantId}/${input.agentId} (fail closed)`,
+      );
+    }
     let agentToken = input.agentToken;
     if (!agentToken && this.tokens) {
       try {
         agentToken = await this.tokens.token();
       } catch (error) {
-        return {
-          verdict: 'deny',
-          reason: `no agent token: ${(error as Error).message} (fail closed)`,
-          requestId: input.requestId ?? '',
-          timedOut: false,
-          allowed: false,
-        };
+        return refuse(`no agent token: ${(error as Error).message} (fail closed)`);
       }
     }
-    const request = buildRequest({ ...input, agentToken }, Date.now(), timeoutMs);
-    const run = request.runId;
-    this.waitingRuns.set(run, (this.waitingRuns.get(run) ?? 0) + 1);
+    const request = buildRequest(
+      { ...input, tenantId, agentId, requestId: ids.requestId, agentToken },
+      Date.now(),
+      timeoutMs,
+    );
+    if (request.agentToken) {
+      request.requestProof = requestProof(request, this.key);
+      this.proved.add(request.requestId);
+    }
+    const sent: RequestIds = { ...ids, stepId: request.stepId, idempotencyKey: request.idempotencyKey };
     let settled = false;
     const settle = () => {
       if (settled) return;
       settled = true;
       this.pending.delete(request.requestId);
-      const left = (this.waitingRuns.get(run) ?? 1) - 1;
-      if (left > 0) this.waitingRuns.set(run, left);
-      else this.waitingRuns.delete(run);
     };
     let interim: GateDecided | undefined;
     const decided = new Promise<GateDecided | undefined>((resolve) => {
@@ -195,32 +258,22 @@ export class WardenClient {
       });
     });
     try {
-      await this.publish(Topic.gateRequests, request.runId, request, request);
+      await this.publish(Topic.gateRequests, request.runId, request, request.requestId);
     } catch (error) {
       settle();
       return {
-        verdict: 'deny',
-        reason: `gate request could not be published: ${(error as Error).message} (fail closed)`,
-        requestId: request.requestId,
-        timedOut: false,
-        allowed: false,
+        ...refuse(`gate request could not be published: ${(error as Error).message} (fail closed)`),
+        request: sent,
       };
     }
     const decision = await decided;
-    if (!decision) {
-      return {
-        verdict: 'deny',
-        reason: `no decision within ${timeoutMs} ms (fail closed)`,
-        requestId: request.requestId,
-        timedOut: true,
-        allowed: false,
-      };
-    }
+    if (!decision) return { ...refuse(`no decision within ${timeoutMs} ms (fail closed)`, true), request: sent };
     const verdict = (Verdict[decision.verdict] ?? 'DENY').toLowerCase() as VerdictName;
     return {
       verdict,
       reason: decision.reason,
       requestId: request.requestId,
+      request: sent,
       decision,
       timedOut: false,
       allowed: verdict === 'allow',
@@ -233,12 +286,13 @@ export class WardenClient {
 
   async reportOutcome(outcome: OutcomeInput): Promise<void> {
     const r = outcome.request;
+    const { tenantId, agentId } = this.options.agent;
     const common = {
       requestId: r.requestId,
       stepId: r.stepId ?? '',
       idempotencyKey: r.idempotencyKey ?? '',
-      tenantId: r.tenantId,
-      agentId: r.agentId,
+      tenantId,
+      agentId,
       runId: r.runId,
       actualTokens: outcome.actualTokens ?? 0,
       actualCost: outcome.actualCost ? create(MoneySchema, outcome.actualCost) : undefined,
@@ -249,7 +303,7 @@ export class WardenClient {
       outcome.status === 'completed'
         ? create(StepCompletedSchema, {
             ...common,
-            resultDigest: outcome.result === undefined ? '' : digest(outcome.result),
+            resultDigest: outcome.result === undefined ? '' : argumentsDigest(outcome.result),
             completedAtMs: now,
           })
         : create(StepFailedSchema, {
@@ -258,7 +312,8 @@ export class WardenClient {
             retryable: outcome.retryable ?? false,
             failedAtMs: now,
           });
-    await this.publish(Topic.gateOutcomes, r.runId, event, r);
+    if (this.proved.delete(r.requestId) || this.tokens) event.outcomeProof = outcomeProof(event, this.key);
+    await this.publish(Topic.gateOutcomes, r.runId, event, r.requestId);
   }
 
   async close(): Promise<void> {
@@ -267,25 +322,34 @@ export class WardenClient {
     if (!this.options.port) await this.port.close();
   }
 
+  /** Subscribes to the agent's reply topic before any request goes out (docs/protocol.md). */
   private async listen(): Promise<void> {
-    const topic = topicName(this.prefix, Topic.gateDecisions);
-    const startAt = (await this.port.watermarks(topic)).map((w) => ({ topic, partition: w.partition, offset: w.high }));
+    const { tenantId, agentId } = this.options.agent;
+    const topic = `${this.prefix}${replyTopic(tenantId, agentId)}`;
+    let watermarks;
+    try {
+      watermarks = await this.port.watermarks(topic);
+    } catch (error) {
+      throw new Error(
+        `agent ${tenantId}/${agentId} has no reply topic ${topic} (is it registered?): ${(error as Error).message}`,
+      );
+    }
+    const startAt = watermarks.map((w) => ({ topic, partition: w.partition, offset: w.high }));
     let joined!: () => void;
     const ready = new Promise<void>((resolve) => (joined = resolve));
     this.handle = await this.port.consume({
-      groupId: `${this.prefix}sdk.${this.options.clientId ?? 'agent'}.${randomUUID()}`,
+      groupId: `${this.prefix}${tenantGroupPrefix(tenantId)}${encodeTopicPart(agentId)}.${randomUUID()}`,
       topics: [topic],
       fromBeginning: false,
       // Committed positions let a client that was dropped from its group (a stalled event loop)
       // resume where it was instead of at the end, so no decision is skipped.
       commitOffsets: true,
-      concurrency: startAt.length,
+      concurrency: Math.max(1, startAt.length),
       startAt,
       onAssigned: () => joined(),
       onBatch: async (_t, _p, records) => {
         for (const record of records) {
-          // Decode only decisions of runs with a request waiting (the key is the run id).
-          if (!record.key || !this.waitingRuns.has(record.key)) continue;
+          // Decode only replies a request waits for (the CloudEvents id is "<decision id>:reply").
           try {
             const envelope = decode(Topic.gateDecisions, record);
             if (is(envelope, GateDecidedSchema)) this.pending.get(envelope.data.requestId)?.(envelope.data);
@@ -299,23 +363,20 @@ export class WardenClient {
     await ready;
   }
 
-  private async publish(
-    topic: TopicName,
-    key: string,
-    data: Message,
-    ids: { tenantId: string; agentId: string; runId: string },
-  ) {
+  private async publish(topic: TopicName, runId: string, data: Message, requestId: string) {
     const trace = currentTraceHeaders();
+    const { tenantId, agentId } = this.options.agent;
     const wire = encode(
       {
-        id: randomUUID(),
+        // A gate request's CloudEvents id is its request id (docs/protocol.md).
+        id: topic === Topic.gateRequests ? requestId : randomUUID(),
         type: data.$typeName,
         source: this.source,
         time: Date.now(),
-        key,
-        tenantId: ids.tenantId,
-        agentId: ids.agentId,
-        runId: ids.runId,
+        key: runId,
+        tenantId,
+        agentId,
+        runId,
         traceparent: trace.traceparent,
         tracestate: trace.tracestate,
         data,
@@ -335,61 +396,51 @@ const KINDS: Record<ActionKindName, ActionKind> = {
   delegation: ActionKind.DELEGATION,
 };
 
-/** Keys whose values never leave the agent: they are replaced in the redacted arguments. */
-const SECRET = /pass(word)?|secret|token|api[-_]?key|authorization|credential|ssn|card/i;
-
-export function buildRequest(input: GateInput, now: number, timeoutMs: number): GateRequested {
-  const stepId = input.stepId ?? randomUUID();
+/**
+ * The request as the SDK sends it: the protocol's defaults applied (docs/protocol.md), raw
+ * arguments and their digest; the gate redacts them before anything is persisted.
+ */
+export function buildRequest(
+  input: GateInput & { tenantId: string; agentId: string },
+  now: number,
+  timeoutMs: number,
+): GateRequested {
+  const requestId = input.requestId ?? randomUUID();
   const args = input.arguments ?? {};
-  return create(GateRequestedSchema, {
-    requestId: input.requestId ?? randomUUID(),
-    idempotencyKey: input.idempotencyKey ?? `${input.runId}:${stepId}`,
-    stepId,
-    attempt: input.attempt ?? 1,
-    requestedAtMs: now,
-    deadlineMs: now + timeoutMs,
-    tenantId: input.tenantId,
-    agentId: input.agentId,
-    runId: input.runId,
-    parentStepId: input.parentStepId ?? '',
-    actionKind: KINDS[input.action.kind],
-    tool: input.action.tool ?? '',
-    action: input.action.name ?? '',
-    argumentsDigest: digest(args),
-    redactedArguments: redact(args) as JsonObject & { [k: string]: never },
-    dataClasses: (input.dataClasses ?? []).map((c) => DataClass[c]),
-    estimatedTokens: input.estimatedTokens ?? 0,
-    estimatedCost: input.estimatedCost ? create(MoneySchema, input.estimatedCost) : undefined,
-    onBehalfOf: input.onBehalfOf ?? '',
-    environment: input.environment ?? '',
-    model: input.model ?? '',
-    memoryStore: input.memory?.store ?? '',
-    memoryClass: input.memory ? MemoryClass[input.memory.class] : MemoryClass.UNSPECIFIED,
-    delegateToAgentId: input.delegateToAgentId ?? '',
-    agentToken: input.agentToken ?? '',
-  });
+  return create(
+    GateRequestedSchema,
+    withRequestDefaults(
+      create(GateRequestedSchema, {
+        requestId,
+        idempotencyKey: input.idempotencyKey ?? '',
+        stepId: input.stepId ?? '',
+        attempt: input.attempt ?? 1,
+        requestedAtMs: now,
+        deadlineMs: now + timeoutMs,
+        tenantId: input.tenantId,
+        agentId: input.agentId,
+        runId: input.runId,
+        parentStepId: input.parentStepId ?? '',
+        actionKind: KINDS[input.action.kind],
+        tool: input.action.tool ?? '',
+        action: input.action.name ?? '',
+        arguments: args,
+        argumentsDigest: argumentsDigest(args),
+        dataClasses: (input.dataClasses ?? []).map((c) => DataClass[c]),
+        estimatedTokens: input.estimatedTokens ?? 0,
+        estimatedCost: input.estimatedCost ? create(MoneySchema, input.estimatedCost) : undefined,
+        onBehalfOf: input.onBehalfOf ?? '',
+        environment: input.environment ?? '',
+        model: input.model ?? '',
+        memoryStore: input.memory?.store ?? '',
+        memoryClass: input.memory ? MemoryClass[input.memory.class] : MemoryClass.UNSPECIFIED,
+        delegateToAgentId: input.delegateToAgentId ?? '',
+        agentToken: input.agentToken ?? '',
+        businessOutcome: input.businessOutcome ?? '',
+      }),
+    ),
+  );
 }
 
-/** SHA-256 of canonical JSON (keys sorted), as `sha256:<hex>`. */
-export function digest(value: unknown): string {
-  return `sha256:${createHash('sha256').update(canonical(value)).digest('hex')}`;
-}
-
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
-
-export function redact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redact);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET.test(k) ? '[redacted]' : redact(v)]));
-  }
-  return value;
-}
+/** The digest of arguments (or a result) as the gate and tools compute it: RFC 8785, SHA-256. */
+export const digest = argumentsDigest;

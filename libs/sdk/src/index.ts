@@ -1,2 +1,3 @@
 export * from './client';
 export * from './agent-token';
+export { newProofKey, type ProofKey } from '@warden/contracts';

@@ -1,14 +1,14 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, Tracer } from '@opentelemetry/api';
 import {
+  BudgetReleased,
+  BudgetReleasedSchema,
+  BudgetSettled,
+  BudgetSettledSchema,
   decode,
   GateDecided,
   GateDecidedSchema,
-  GateRequested,
-  GateRequestedSchema,
   StepCompleted,
-  StepCompletedSchema,
   StepFailed,
-  StepFailedSchema,
   Topic,
   TopicName,
   topicName,
@@ -17,7 +17,9 @@ import {
 import { ConsumerHandle, extractTraceContext, ServiceRuntime } from '@warden/platform';
 import { gateSpan, SpanSpec } from '@warden/trace-domain';
 
-const TOPICS: readonly TopicName[] = [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes];
+/** Decisions (with the request of record and the gate's trace context) and the outcomes the budget stage accepted. */
+const TOPICS: readonly TopicName[] = [Topic.gateDecisions, Topic.budgetReservations];
+const OUTCOME_CARRIERS: ReadonlySet<string> = new Set([BudgetSettledSchema.typeName, BudgetReleasedSchema.typeName]);
 
 /** Bounds on what waits in memory for the rest of its chain. */
 export interface ExporterLimits {
@@ -39,9 +41,10 @@ interface Open {
 }
 
 /**
- * Exports one GenAI span per gate request (docs/adr/0060) once its chain is complete: its
- * request (whose envelope carries the agent's `traceparent`, the span's parent), its final
- * decision and, for an allowed request, the outcome the agent reported. Consumes the gate
+ * Exports one GenAI span per gate request (docs/adr/0060) once its chain is complete: its final
+ * decision (which embeds the request of record; its envelope's `traceparent` is the policy
+ * stage's span, in the agent's trace, and becomes the span's parent) and, for an allowed request,
+ * the outcome the agent reported as the budget stage accepted it (on its settlement or release). Consumes the gate
  * topics in its own group and keeps open chains in memory (bounded); offsets are committed as
  * read, so a chain still open when the process stops is not exported.
  */
@@ -77,6 +80,8 @@ export class GenAiSpanExporter {
         const name = names.get(topic)!;
         const now = Date.now();
         for (const record of records) {
+          const type = record.headers.ce_type ?? '';
+          if (type !== GateDecidedSchema.typeName && !OUTCOME_CARRIERS.has(type)) continue;
           try {
             this.apply(decode(name, record), now);
           } catch (error) {
@@ -98,19 +103,19 @@ export class GenAiSpanExporter {
   }
 
   private apply(event: ReturnType<typeof decode>, now: number): void {
-    const data = event.data as GateRequested | GateDecided | StepCompleted | StepFailed;
+    const data = event.data as GateDecided | BudgetSettled | BudgetReleased;
     if (!data.requestId || this.done.has(data.requestId)) return;
-    if (event.type === GateRequestedSchema.typeName) {
-      const chain = this.chain(data.requestId, now);
-      chain.requestSeen = true;
-      chain.traceparent = event.traceparent;
-    } else if (event.type === GateDecidedSchema.typeName) {
+    if (event.type === GateDecidedSchema.typeName) {
       const decision = data as GateDecided;
       if (!decision.final || !decision.request) return;
       const chain = this.chain(decision.requestId, now);
+      chain.requestSeen = true;
+      chain.traceparent ??= event.traceparent;
       chain.decision ??= decision;
-    } else if (event.type === StepCompletedSchema.typeName || event.type === StepFailedSchema.typeName) {
-      this.chain(data.requestId, now).outcome ??= data as StepCompleted | StepFailed;
+    } else if (OUTCOME_CARRIERS.has(event.type)) {
+      const outcome = (data as BudgetSettled | BudgetReleased).outcome;
+      if (!outcome) return;
+      this.chain(data.requestId, now).outcome ??= outcome;
     } else {
       return;
     }

@@ -11,14 +11,11 @@ import {
 import { RequestRow, requestsProjection, RunRow, runsProjection } from '@warden/trace-read-models';
 import { inPartitionOrder, inTimeOrder, readEvents, ReadEvent } from './kafka-reader';
 
-/** The gate topics a run's story is told by; all keyed by run id. */
-export const RUN_TOPICS: readonly TopicName[] = [
-  Topic.gateRequests,
-  Topic.budgetReservations,
-  Topic.gateDecisions,
-  Topic.approvalEvents,
-  Topic.gateOutcomes,
-];
+/**
+ * The gate topics a run's story is told by; all keyed by run id. The requests and outcomes of
+ * record ride on the budget stage's answers, settlements and releases (docs/adr/0070).
+ */
+export const RUN_TOPICS: readonly TopicName[] = [Topic.budgetReservations, Topic.gateDecisions, Topic.approvalEvents];
 
 export interface ReplayedRun {
   readonly tenantId: string;

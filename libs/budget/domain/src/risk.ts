@@ -3,6 +3,8 @@ import {
   Envelope,
   GateRequested,
   is,
+  RedactionMark,
+  redactionMarks,
   RiskClass,
   ToolContractPublishedSchema,
   ToolContractWithdrawnSchema,
@@ -57,4 +59,45 @@ export function riskPointsOf(table: ToolRiskTable, request: GateRequested): numb
     .filter((c): c is RiskClass => c !== undefined && c !== RiskClass.UNSPECIFIED);
   if (classes.length === 0) return RISK_POINTS[RiskClass.UNSPECIFIED];
   return Math.max(...classes.map((c) => RISK_POINTS[c]));
+}
+
+/** Per "<tenant>/<tool>": per contract version in force, what its input schema marks for redaction. */
+export type RedactionMarksTable = ReadonlyMap<string, ReadonlyMap<string, readonly RedactionMark[]>>;
+
+/** What the gate reads of the tool contracts: the risk class of each action and the redaction marks. */
+export interface ToolFacts {
+  readonly risk: ToolRiskTable;
+  readonly marks: RedactionMarksTable;
+}
+
+export const emptyToolFacts = (): ToolFacts => ({ risk: new Map(), marks: new Map() });
+
+/** Folds registry.events into the tool facts (see evolveToolRisk); returns the same object for other events. */
+export function evolveToolFacts(facts: ToolFacts, event: Envelope): ToolFacts {
+  const risk = evolveToolRisk(facts.risk, event);
+  if (risk === facts.risk) return facts;
+  let marks = facts.marks;
+  if (is(event, ToolContractPublishedSchema) && event.data.contract) {
+    const { tenantId, contract } = event.data;
+    const key = `${tenantId}/${contract.tool}`;
+    marks = new Map(marks).set(
+      key,
+      new Map(marks.get(key)).set(contract.version, redactionMarks(contract.inputSchemaJson)),
+    );
+  } else if (is(event, ToolContractWithdrawnSchema)) {
+    const key = `${event.data.tenantId}/${event.data.tool}`;
+    const versions = new Map(marks.get(key));
+    versions.delete(event.data.version);
+    marks = new Map(marks).set(key, versions);
+  }
+  return { risk, marks };
+}
+
+/**
+ * The redaction marks of a tool call: those of every contract version in force (an agent pinned to
+ * any of them is redacted as strictly as the strictest).
+ */
+export function redactionMarksOf(facts: ToolFacts, request: GateRequested): RedactionMark[] {
+  if (request.actionKind !== ActionKind.TOOL_CALL) return [];
+  return [...(facts.marks.get(`${request.tenantId}/${request.tool}`)?.values() ?? [])].flat();
 }

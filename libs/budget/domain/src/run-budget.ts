@@ -27,8 +27,15 @@ import {
   HoldRequestedSchema,
   HoldSettlementRequested,
   HoldSettlementRequestedSchema,
+  GateRequestedSchema,
+  GateRequestRejected,
+  GateRequestRejectedSchema,
   Money,
   MoneySchema,
+  outcomeProofProblem,
+  proofKeyThumbprint,
+  StepCompleted,
+  StepFailed,
 } from '@warden/contracts';
 import { assertNever, Decider, fold, invalid } from '@warden/kernel';
 import { BudgetDefinitionState } from './budget-definition';
@@ -61,10 +68,17 @@ export type RunBudgetCommand =
       readonly ttlMs: number;
     })
   | (CommandBase & {
+      readonly type: 'RejectGateRequest';
+      /** What the gate could not accept (docs/adr/0070): answered once, and again to duplicates. */
+      readonly rejection: GateRequestRejected;
+    })
+  | (CommandBase & {
       readonly type: 'SettleBudget';
       readonly requestId: string;
       readonly actualTokens: number;
       readonly actualCost: Money | undefined;
+      /** The agent's report as sent (its proof is checked against the request's key, then dropped). */
+      readonly outcome?: StepCompleted;
     })
   | (CommandBase & {
       readonly type: 'ReleaseBudget';
@@ -73,6 +87,8 @@ export type RunBudgetCommand =
       /** What a failed step reported using (0 and undefined for a denied or expired request). */
       readonly chargedTokens: number;
       readonly chargedCost: Money | undefined;
+      /** The agent's failure report as sent, for a release by a failed step. */
+      readonly outcome?: StepFailed;
     })
   | (CommandBase & {
       readonly type: 'ExtendHold';
@@ -86,6 +102,7 @@ export type RunBudgetCommand =
  * (its changelog); the Hold* requests go to the tenant's ledger on budget.holds.
  */
 export type RunBudgetEvent =
+  | GateRequestRejected
   | BudgetReserved
   | BudgetReservationRefused
   | BudgetSettled
@@ -98,7 +115,7 @@ export type RunBudgetEvent =
   | HoldReleaseRequested
   | HoldExtensionRequested;
 
-export type ReservationStatus = 'reserved' | 'held' | 'refused' | 'settled' | 'released' | 'expired';
+export type ReservationStatus = 'reserved' | 'held' | 'refused' | 'rejected' | 'settled' | 'released' | 'expired';
 
 export interface RunReservation {
   readonly reservationId: string;
@@ -111,7 +128,7 @@ export interface RunReservation {
   readonly queue: 'ttl' | 'approval';
   readonly seq: number;
   /** The answer given to the request; a BudgetHeld when the tenant's ledger answers it. */
-  readonly answer: BudgetReserved | BudgetReservationRefused | BudgetHeld;
+  readonly answer: BudgetReserved | BudgetReservationRefused | BudgetHeld | GateRequestRejected;
 }
 
 export interface RunBudgetState {
@@ -187,13 +204,16 @@ function refuse(
 }
 
 /** A duplicate of an answered request: the same answer, or the ledger asked again while the hold is open. */
-function duplicate(r: RunReservation, cmd: Extract<RunBudgetCommand, { type: 'ReserveBudget' }>): RunBudgetEvent[] {
+function duplicate(
+  r: RunReservation,
+  cmd: Extract<RunBudgetCommand, { type: 'ReserveBudget' | 'RejectGateRequest' }>,
+): RunBudgetEvent[] {
   if (r.answer.$typeName !== BudgetHeldSchema.typeName) return [r.answer];
   if (r.status === 'held' && r.answer.forwarded) return [r.answer.forwarded];
   return [
     create(BudgetReservationRefusedSchema, {
       reservationId: r.reservationId,
-      request: cmd.request,
+      request: r.request,
       dimension: Dimension.UNSPECIFIED,
       reason: `duplicate of request ${r.request.requestId}, whose reservation is ${r.status}`,
       refusedAtMs: cmd.now,
@@ -279,11 +299,32 @@ function reportedUse(
   return actualOf(base, tokens, cost, quote);
 }
 
+/**
+ * An outcome counts only when the agent that proved the request reports it (docs/protocol.md,
+ * "Outcomes"): signed by the request proof's key, for the same tenant and agent. Returns the
+ * outcome of record (proof dropped), or throws for the dead-letter topic.
+ */
+function acceptedOutcome<O extends StepCompleted | StepFailed>(r: RunReservation, outcome: O): O {
+  const q = r.request;
+  if (outcome.tenantId !== q.tenantId || outcome.agentId !== q.agentId) {
+    throw invalid(
+      'outcome_not_of_request',
+      `the outcome names ${outcome.tenantId}/${outcome.agentId}, the request ${q.tenantId}/${q.agentId}`,
+      'agentId',
+    );
+  }
+  const jkt = proofKeyThumbprint(q.requestProof);
+  const problem = jkt ? outcomeProofProblem(outcome, jkt) : undefined;
+  if (problem) throw invalid('outcome_proof', problem, 'outcomeProof');
+  return { ...outcome, outcomeProof: '' };
+}
+
 const actualUse = (a: Ask): Actual => ({ tokens: a.tokens, spendMicros: a.spendMicros, currency: a.currency });
 
 function settle(cmd: Extract<RunBudgetCommand, { type: 'SettleBudget' }>, state: RunBudgetState): RunBudgetEvent[] {
   const r = reservationOf(state, cmd.requestId);
   if (!r || !['reserved', 'held', 'expired'].includes(r.status)) return [];
+  const outcome = cmd.outcome && acceptedOutcome(r, cmd.outcome);
   if (!Number.isFinite(cmd.actualTokens) || cmd.actualTokens < 0) {
     throw invalid(
       'invalid_actual_tokens',
@@ -307,6 +348,9 @@ function settle(cmd: Extract<RunBudgetCommand, { type: 'SettleBudget' }>, state:
     settledAtMs: cmd.now,
     charges,
     late: !stillHeld,
+    outcome,
+    idempotencyKey: r.request.idempotencyKey,
+    stepId: r.request.stepId,
   });
   const events: RunBudgetEvent[] = [
     settled,
@@ -332,6 +376,7 @@ function settle(cmd: Extract<RunBudgetCommand, { type: 'SettleBudget' }>, state:
 function release(cmd: Extract<RunBudgetCommand, { type: 'ReleaseBudget' }>, state: RunBudgetState): RunBudgetEvent[] {
   const r = reservationOf(state, cmd.requestId);
   if (!r || !OPEN.includes(r.status)) return [];
+  const outcome = cmd.outcome && acceptedOutcome(r, cmd.outcome);
   const tokens = Number.isFinite(cmd.chargedTokens) ? Math.max(0, cmd.chargedTokens) : 0;
   const charged = reportedUse(r, cmd, tokens, cmd.chargedCost, false);
   const released = create(BudgetReleasedSchema, {
@@ -346,6 +391,7 @@ function release(cmd: Extract<RunBudgetCommand, { type: 'ReleaseBudget' }>, stat
     chargedTokens: charged.tokens,
     chargedCost: money(charged.currency, charged.spendMicros),
     businessOutcome: r.request.businessOutcome,
+    outcome,
   });
   if (r.answer.$typeName !== BudgetHeldSchema.typeName) return [released];
   return [
@@ -385,17 +431,30 @@ function extend(cmd: Extract<RunBudgetCommand, { type: 'ExtendHold' }>, state: R
   ];
 }
 
-/** Opens a reservation (reserved or held) or records a refusal. */
-function answered(state: RunBudgetState, answer: BudgetReserved | BudgetHeld | BudgetReservationRefused, at: number) {
-  const request = answer.request;
-  if (!request || state.reservations.has(answer.reservationId) || state.requests.has(request.requestId)) return state;
+/** The request a rejection answers, as far as it could be read. */
+const rejectedRequest = (r: GateRequestRejected) =>
+  create(GateRequestedSchema, { requestId: r.requestId, tenantId: r.tenantId, agentId: r.agentId, runId: r.runId });
+
+/** Opens a reservation (reserved or held) or records a refusal or a rejection. */
+function answered(
+  state: RunBudgetState,
+  answer: BudgetReserved | BudgetHeld | BudgetReservationRefused | GateRequestRejected,
+  at: number,
+) {
+  const request = answer.$typeName === GateRequestRejectedSchema.typeName ? rejectedRequest(answer) : answer.request;
+  const reservationId =
+    answer.$typeName === GateRequestRejectedSchema.typeName ? answer.requestId : answer.reservationId;
+  if (!request || state.reservations.has(reservationId) || state.requests.has(request.requestId)) return state;
   const startedAt = state.startedAt || at;
-  const requests = state.requests.set(request.requestId, answer.reservationId);
-  if (answer.$typeName === BudgetReservationRefusedSchema.typeName) {
+  const requests = state.requests.set(request.requestId, reservationId);
+  if (
+    answer.$typeName === BudgetReservationRefusedSchema.typeName ||
+    answer.$typeName === GateRequestRejectedSchema.typeName
+  ) {
     const refused: RunReservation = {
-      reservationId: answer.reservationId,
+      reservationId,
       request,
-      status: 'refused',
+      status: answer.$typeName === GateRequestRejectedSchema.typeName ? 'rejected' : 'refused',
       charges: [],
       ask: create(AskSchema),
       expiresAt: 0,
@@ -403,7 +462,7 @@ function answered(state: RunBudgetState, answer: BudgetReserved | BudgetHeld | B
       seq: -1,
       answer,
     };
-    return { ...state, startedAt, requests, reservations: state.reservations.set(answer.reservationId, refused) };
+    return { ...state, startedAt, requests, reservations: state.reservations.set(reservationId, refused) };
   }
   const ask = answer.ask ?? create(AskSchema);
   const { queue, seq } = enqueue(state.queues.ttl, answer.reservationId);
@@ -479,6 +538,10 @@ export const runBudget: Decider<RunBudgetCommand, RunBudgetState, RunBudgetEvent
         const earlier = reservationOf(current, cmd.request.requestId);
         return [...expired, ...(earlier ? duplicate(earlier, cmd) : reserve(cmd, current))];
       }
+      case 'RejectGateRequest': {
+        const earlier = cmd.rejection.requestId ? reservationOf(current, cmd.rejection.requestId) : undefined;
+        return [...expired, ...(earlier ? duplicate(earlier, cmd) : [cmd.rejection])];
+      }
       case 'SettleBudget':
         return [...expired, ...settle(cmd, current)];
       case 'ReleaseBudget':
@@ -492,6 +555,8 @@ export const runBudget: Decider<RunBudgetCommand, RunBudgetState, RunBudgetEvent
 
   evolve(state, event) {
     switch (event.$typeName) {
+      case 'warden.budget.v1.GateRequestRejected':
+        return event.requestId ? answered(state, event, event.rejectedAtMs) : state;
       case 'warden.budget.v1.BudgetReserved':
       case 'warden.budget.v1.BudgetReservationRefused':
         // The ledger's answers share this topic; the run's own share of them is its BudgetHeld.

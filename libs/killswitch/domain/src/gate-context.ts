@@ -1,13 +1,12 @@
 import {
   AgentProfileUpdated,
   AgentRegistered,
+  BudgetSettledSchema,
   Envelope,
-  GateRequested,
+  GateDecidedSchema,
   is,
   AgentProfileUpdatedSchema,
   AgentRegisteredSchema,
-  GateRequestedSchema,
-  StepCompletedSchema,
 } from '@warden/contracts';
 import { KnownAgent, LiveRun } from './kill-switch';
 
@@ -17,8 +16,8 @@ interface RunView extends LiveRun {
 
 /**
  * What the kill-switch service knows about the world when a switch is engaged: agents and their
- * owners (registry.events) and recently active runs with their last completed step (gate.requests,
- * gate.outcomes). Mutable maps inside, a fresh wrapper per change (tables compare by identity).
+ * owners (registry.events) and recently active runs with their last completed step (gate.decisions,
+ * and the settlements on budget.reservations: agents' raw input is never read here). Mutable maps inside, a fresh wrapper per change (tables compare by identity).
  */
 export interface GateContext {
   readonly agents: Map<string, KnownAgent>;
@@ -41,8 +40,10 @@ export function evolveGateContext(context: GateContext, event: Envelope, liveFor
     });
     return { ...context };
   }
-  if (is(event, GateRequestedSchema)) {
-    const r: GateRequested = event.data;
+  if (is(event, GateDecidedSchema)) {
+    // A run is live once the gate decided one of its requests (the request of record rides on it).
+    const r = event.data.request;
+    if (!r) return context;
     const run = context.runs.get(r.runId);
     const tools =
       run === undefined || r.tool === '' || run.tools.includes(r.tool) ? run?.tools : [...run.tools, r.tool];
@@ -58,8 +59,8 @@ export function evolveGateContext(context: GateContext, event: Envelope, liveFor
     forgetIdleRuns(context, event.time - liveForMs);
     return { ...context };
   }
-  if (is(event, StepCompletedSchema)) {
-    // The table reads gate.outcomes and gate.requests side by side: an outcome may come first.
+  if (is(event, BudgetSettledSchema)) {
+    // A completed step, as the budget stage accepted the agent's report; it may come before the decision is read.
     const e = event.data;
     const run = context.runs.get(e.runId);
     context.runs.set(e.runId, {

@@ -1,4 +1,4 @@
-import { ALL_TOPICS, Topic, topicName } from '@warden/contracts';
+import { ALL_TOPICS, replyTopic, Topic, topicName } from '@warden/contracts';
 import { KafkaPort, TopicSpec } from './port';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -31,4 +31,19 @@ export function wardenTopicSpecs(
 
 export async function provisionTopics(port: KafkaPort, prefix: string, partitions: number): Promise<void> {
   await port.ensureTopics(wardenTopicSpecs(prefix, partitions));
+}
+
+/** How long an agent's reply topic keeps replies: a reply is for an agent that waits, not a record. */
+export const REPLY_RETENTION_MS = DAY_MS;
+
+/**
+ * An agent's reply topic (docs/adr/0070): one partition (one agent's replies, in order), kept a
+ * day. Created by the registry when the agent is registered, and by policy before its first reply.
+ */
+export function replyTopicSpec(prefix: string, tenantId: string, agentId: string): TopicSpec {
+  return {
+    topic: `${prefix}${replyTopic(tenantId, agentId)}`,
+    partitions: 1,
+    config: { 'retention.ms': String(REPLY_RETENTION_MS), 'retention.bytes': '-1', 'cleanup.policy': 'delete' },
+  };
 }

@@ -1,11 +1,11 @@
-import { decode, Envelope, EnvelopeError, Message, TopicName } from '@warden/contracts';
+import { decode, Envelope, EnvelopeError, Message, partitionOf, TopicName } from '@warden/contracts';
 import { Decider, DomainError, fold } from '@warden/kernel';
-import { KafkaPort, RecordIn, RecordOut } from '../kafka/port';
+import { KafkaPort, RecordIn, RecordOut, TopicSpec } from '../kafka/port';
 import { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { inSpanFromHeaders } from '../observability/tracing';
 import { readToEnd } from './changelog';
-import { deadLetter } from './dead-letter';
+import { deadLetter, readableIds } from './dead-letter';
 import { deterministicId } from './ids';
 import { Route, SOURCE_HEADER, toRecord } from './publish';
 import { Serial } from './serial';
@@ -54,6 +54,46 @@ export interface ProcessorDefinition<C, S, E extends Message> {
    * broker gather inputs for up to `maxWaitMs`: fewer, bigger fetches. Default: each input at once.
    */
   readonly batching?: { readonly minBytes: number; readonly maxWaitMs: number };
+  /**
+   * For inputs whose producers pick partitions as they like (agents, docs/adr/0070): the stream id
+   * an input belongs to. An input that is not on the canonical partition of its stream
+   * (`partitionOf(stream)`) is forwarded unchanged to that partition of `topic` (one of `inputs`),
+   * where this processor handles it; a record there that is still not canonical is dead-lettered.
+   */
+  readonly reroute?: { readonly topic: TopicName; streamOf(input: Envelope): string | undefined };
+  /**
+   * An input that cannot be accepted (undecodable, or `command` threw an `invalid` DomainError) is
+   * dead-lettered; with this hook it can also become a command, e.g. to answer its sender.
+   */
+  invalid?(failure: InvalidInput, context: ProcessorContext): C | null;
+  /**
+   * Each decided event as it is published to the changelog (e.g. without a secret its in-memory
+   * state keeps), and records outside the changelog published with it (e.g. a reply to the agent).
+   * `ensure` names a topic created before the first record to it is published.
+   */
+  sideOutputs?(event: E, input: Envelope, prefix: string): { readonly event: E; readonly extra: readonly SideOutput[] };
+}
+
+/** A record that could not be accepted, with what could be read of it. */
+export interface InvalidInput {
+  readonly record: RecordIn;
+  readonly code: string;
+  /** The field at fault (protobuf-JSON name), or '' when none can be named. */
+  readonly field: string;
+  readonly reason: string;
+  /** Ids read from the record's body or CloudEvents headers, '' where none could be read. */
+  readonly ids: {
+    readonly requestId: string;
+    readonly tenantId: string;
+    readonly agentId: string;
+    readonly runId: string;
+  };
+  readonly contentType: string;
+}
+
+export interface SideOutput {
+  readonly record: RecordOut;
+  readonly ensure?: TopicSpec;
 }
 
 /** Batching for processors off the gate's path: at most 50 ms later, far fewer fetches under load. */
@@ -66,7 +106,14 @@ export interface RuntimeDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly partitionsConcurrency: number;
+  /** Partitions of every topic (WARDEN_PARTITIONS): canonical partitions are computed among them. */
+  readonly partitions?: number;
 }
+
+export const REROUTED_FROM = 'warden_rerouted_from';
+
+/** The type of the stand-in envelope an undecodable input's command is decided with. */
+export const UNDECODED = 'warden.undecoded';
 
 interface PartitionState<S> {
   readonly generation: number;
@@ -87,6 +134,8 @@ export class Processor<C, S, E extends Message> {
   private handle: { stop(): Promise<void> } | undefined;
   private state: ConsumerStatus = 'starting';
   private tablesReady = false;
+  /** Topics of side outputs known to exist. */
+  private readonly ensured = new Set<string>();
 
   constructor(
     private readonly def: ProcessorDefinition<C, S, E>,
@@ -228,6 +277,7 @@ export class Processor<C, S, E extends Message> {
     const sourceKey = `${topic}:${partition}`;
     const out: RecordOut[] = [];
     let last: string | undefined;
+    const extra: SideOutput[] = [];
     for (const record of records) {
       const offset = Number(record.offset);
       last = record.offset;
@@ -246,7 +296,12 @@ export class Processor<C, S, E extends Message> {
         input = decode(inputTopic, record);
       } catch (error) {
         if (!(error instanceof EnvelopeError)) throw error;
-        out.push(this.rejected(record, error.code, error.message, now));
+        out.push(...this.invalidInput(record, error.code, error.field, error.message, ps, now, extra));
+        continue;
+      }
+      const moved = this.reroute(input, record, inputTopic, now);
+      if (moved) {
+        out.push(moved);
         continue;
       }
       try {
@@ -254,7 +309,7 @@ export class Processor<C, S, E extends Message> {
           `${this.def.name} process`,
           record.headers,
           { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'cloudevents.event_type': input.type },
-          () => this.decideOne(input, record, ps, now),
+          () => this.decideOne(input, record, ps, now, extra),
         );
         out.push(...produced);
         metrics.messages.inc({
@@ -263,7 +318,10 @@ export class Processor<C, S, E extends Message> {
           outcome: produced.length ? 'handled' : 'ignored',
         });
       } catch (error) {
-        if (error instanceof DomainError) {
+        if (error instanceof DomainError && error.kind === 'invalid') {
+          const code = `${error.kind}:${error.code}`;
+          out.push(...this.invalidInput(record, code, error.field ?? '', error.message, ps, now, extra, input));
+        } else if (error instanceof DomainError) {
           out.push(this.rejected(record, `${error.kind}:${error.code}`, error.message, now));
         } else {
           this.log.error('handler failed; dead-lettering the input', { topic, offset: record.offset, error });
@@ -272,7 +330,8 @@ export class Processor<C, S, E extends Message> {
       }
     }
     try {
-      await port.publish(out);
+      await this.ensureTopics(extra);
+      await port.publish([...out, ...extra.map((e) => e.record)]);
     } catch (error) {
       // State already moved past what reached Kafka: forget it and rebuild before retrying.
       this.partitions.delete(partition);
@@ -281,24 +340,114 @@ export class Processor<C, S, E extends Message> {
       timer();
     }
     for (const r of out) metrics.published.inc({ topic: r.topic });
+    if (extra.length > 0) metrics.published.inc({ topic: 'side-output' }, extra.length);
     return last;
   }
 
-  private decideOne(input: Envelope, record: RecordIn, ps: PartitionState<S>, now: number): RecordOut[] {
-    const context: ProcessorContext = {
+  /** Creates the topics side outputs go to, once each. */
+  private async ensureTopics(extra: readonly SideOutput[]): Promise<void> {
+    const missing = new Map<string, TopicSpec>();
+    for (const e of extra) {
+      if (e.ensure && !this.ensured.has(e.ensure.topic)) missing.set(e.ensure.topic, e.ensure);
+    }
+    if (missing.size === 0) return;
+    await this.deps.port.ensureTopics([...missing.values()]);
+    for (const t of missing.keys()) this.ensured.add(t);
+  }
+
+  /** The forward of an input that is not on its stream's canonical partition, or undefined. */
+  private reroute(input: Envelope, record: RecordIn, inputTopic: TopicName, now: number): RecordOut | undefined {
+    const r = this.def.reroute;
+    const partitions = this.deps.partitions;
+    if (!r || !partitions) return undefined;
+    const stream = r.streamOf(input);
+    if (stream === undefined) return undefined;
+    const target = partitionOf(stream, partitions);
+    if (target === record.partition) return undefined;
+    if (inputTopic === r.topic) {
+      return this.rejected(record, 'misrouted', `stream ${stream} belongs on partition ${target}`, now);
+    }
+    this.deps.metrics.messages.inc({ consumer: this.def.name, topic: inputTopic, outcome: 'rerouted' });
+    return {
+      topic: this.deps.prefix + r.topic,
+      key: stream,
+      value: record.value ?? Buffer.alloc(0),
+      headers: { ...record.headers, [REROUTED_FROM]: `${record.topic}:${record.partition}:${record.offset}` },
+      partition: target,
+    };
+  }
+
+  /** Dead-letters an input that cannot be accepted and, with the `invalid` hook, decides what it becomes. */
+  private invalidInput(
+    record: RecordIn,
+    code: string,
+    field: string,
+    reason: string,
+    ps: PartitionState<S>,
+    now: number,
+    extra: SideOutput[],
+    decoded?: Envelope,
+  ): RecordOut[] {
+    const dead = this.rejected(record, code, reason, now);
+    if (!this.def.invalid) return [dead];
+    const context = this.contextOf(record, now);
+    const contentType = (record.headers['content-type'] ?? 'application/protobuf').split(';')[0].trim();
+    const ids = readableIds(record);
+    const command = this.def.invalid({ record, code, field, reason, ids, contentType }, context);
+    if (command === null) return [dead];
+    // Undecodable: its state is the stream of the run (or the request) it names, where one can be read.
+    const input: Envelope = decoded ?? {
+      id: record.headers.ce_id ?? '',
+      type: UNDECODED,
+      source: record.headers.ce_source ?? '',
+      time: now,
+      key: ids.runId || ids.requestId || (record.key ?? ''),
+      tenantId: ids.tenantId,
+      agentId: ids.agentId,
+      runId: ids.runId,
+      data: undefined as never,
+    };
+    return [dead, ...this.decideCommand(command, input, record, ps, now, extra)];
+  }
+
+  private contextOf(record: RecordIn, now: number): ProcessorContext {
+    return {
       now,
       partition: record.partition,
       id: (n = 0) => deterministicId(this.def.name, record.topic, record.partition, record.offset, n),
     };
-    const command = this.def.command(input, context);
+  }
+
+  private decideOne(
+    input: Envelope,
+    record: RecordIn,
+    ps: PartitionState<S>,
+    now: number,
+    extra: SideOutput[],
+  ): RecordOut[] {
+    const command = this.def.command(input, this.contextOf(record, now));
     if (command === null) return [];
-    const stream = record.key ?? '';
+    return this.decideCommand(command, input, record, ps, now, extra);
+  }
+
+  private decideCommand(
+    command: C,
+    input: Envelope,
+    record: RecordIn,
+    ps: PartitionState<S>,
+    now: number,
+    extra: SideOutput[],
+  ): RecordOut[] {
+    const stream = this.streamKey(input, record);
     const state = ps.streams.get(stream) ?? this.def.decider.initialState;
     const events = this.def.decider.decide(command, state);
     if (events.length === 0) return [];
     ps.streams.set(stream, fold(this.def.decider.evolve, state, events));
     const src = { [SOURCE_HEADER]: `${record.topic}:${record.partition}:${record.offset}` };
-    return events.map((event, i) => {
+    return events.map((decided, i) => {
+      const side = this.def.sideOutputs?.(decided, input, this.deps.prefix);
+      const event = side?.event ?? decided;
+      if (side) extra.push(...side.extra);
       const route = this.def.route(event, input);
       return toRecord(
         this.deps.prefix,
@@ -311,6 +460,13 @@ export class Processor<C, S, E extends Message> {
         route.byKey ? undefined : record.partition,
       );
     });
+  }
+
+  /** The state's stream: the record key, or the stream the reroute names (agents key as they like). */
+  private streamKey(input: Envelope, record: RecordIn): string {
+    if (input.type === UNDECODED) return input.key;
+    if (this.def.reroute) return this.def.reroute.streamOf(input) ?? record.key ?? '';
+    return record.key ?? '';
   }
 
   private rejected(record: RecordIn, code: string, reason: string, now: number): RecordOut {

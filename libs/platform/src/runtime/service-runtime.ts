@@ -87,6 +87,7 @@ export class ServiceRuntime {
       logger: this.logger,
       metrics: this.metrics,
       partitionsConcurrency: this.options.partitions,
+      partitions: this.options.partitions,
     };
   }
 

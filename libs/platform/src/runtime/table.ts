@@ -16,6 +16,8 @@ export interface TableDefinition<S> {
   readonly initial: () => S;
   /** Folds one event into the state. Returning the same object means the event was rejected. */
   evolve(state: S, event: Envelope): S;
+  /** Records to pass over without decoding, judged from their headers (e.g. types the fold ignores on a busy topic). */
+  skip?(headers: Readonly<Record<string, string>>): boolean;
 }
 
 /**
@@ -116,6 +118,7 @@ export class Table<S> {
         const applied = this.appliedOffsets.get(key) ?? -1;
         for (const record of records) {
           if (Number(record.offset) <= applied) continue;
+          if (this.def.skip?.(record.headers)) continue;
           try {
             const envelope = decode(name, record);
             const next = this.def.evolve(this.current, envelope);

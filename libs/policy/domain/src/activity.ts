@@ -10,14 +10,17 @@ import {
   StandingApprovalExhaustedSchema,
   StandingApprovalGrantedSchema,
   StandingApprovalRevokedSchema,
-  StepCompletedSchema,
+  BudgetSettledSchema,
   Verdict,
 } from '@warden/contracts';
 import { HistoryEntry } from './bundles/api';
 import { StandingEntry } from './gate-view';
 
+/** The outcomes the activity counts: settlements by the budget stage, which accepted the agent's report (docs/adr/0070). */
+export const COMPLETION_TYPE = BudgetSettledSchema.typeName;
+
 /**
- * What the gate knows across runs, folded from gate.outcomes, gate.decisions and approval.events
+ * What the gate knows across runs, folded from budget.reservations (settlements), gate.decisions and approval.events
  * on every instance (a table): which idempotency keys a step completed, the agents' recent allowed
  * steps (for "per agent" temporal rules), and standing approvals with their uses.
  *
@@ -28,7 +31,7 @@ import { StandingEntry } from './gate-view';
  * new outer object, so the table sees every applied event as a change.
  */
 export interface GateActivity {
-  /** `<tenant>/<idempotency key>` -> the request id whose StepCompleted completed it. */
+  /** `<tenant>/<idempotency key>` -> the request id whose completed step (its settlement) completed it. */
   readonly completions: Map<string, string>;
   /** `<tenant>/<agent>` -> allowed steps within the horizon, oldest first. */
   readonly agentHistory: Map<string, HistoryEntry[]>;
@@ -66,7 +69,8 @@ export function historyEntry(d: GateDecided, r: GateRequested): HistoryEntry {
 }
 
 export function evolveGateActivity(state: GateActivity, event: Envelope): GateActivity {
-  if (is(event, StepCompletedSchema)) {
+  if (is(event, BudgetSettledSchema)) {
+    // A step the agent that proved its request reported completed; agents' raw reports never count.
     const e = event.data;
     const key = completionKey(e.tenantId, e.idempotencyKey);
     if (!e.idempotencyKey || state.completions.has(key)) return state;

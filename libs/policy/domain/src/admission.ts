@@ -19,7 +19,7 @@ import { CompiledBundle, HistoryEntry, RuleInput } from './bundles/api';
 import { CompiledContract, inputShapeErrors, violatedProhibitions } from './contract-checks';
 import { contractKey, GateRegistry } from './gate-registry';
 import { classOfScore, GateView, RISK_BASE, StandingEntry } from './gate-view';
-import { agentTokenProblem } from './tokens';
+import { agentTokenCheck } from './tokens';
 
 /** Version of the built-in admission checks; recorded in every evaluation they make. */
 export const BUILTIN_CHECKS_VERSION = 'builtin-2';
@@ -69,6 +69,8 @@ export interface Admission {
   readonly contract: CompiledContract | undefined;
   readonly bundleVersion: string;
   readonly completedBy: string;
+  /** The agent token that proved the request (its id and credential), when one did. */
+  readonly proved?: { readonly tokenId: string; readonly credentialId: string };
 }
 
 const ALL_POLICY_EFFECTS = [
@@ -155,7 +157,7 @@ export function registryChecks(
   registry: GateRegistry,
   view: Pick<GateView, 'settings'>,
   now: number,
-): { checks: Check[]; contract: CompiledContract | undefined } {
+): { checks: Check[]; contract: CompiledContract | undefined; proved?: Admission['proved'] } {
   const checks: Check[] = [];
   const stop = (c: Check) => ({ checks: [...checks, c], contract: undefined });
   const agent = registry.agents.get(r.agentId);
@@ -168,8 +170,15 @@ export function registryChecks(
   checks.push(pass('warden.registry.agent', `agent ${r.agentId} is active (version ${agent.version})`));
   const profile = agent.profile;
   const environments = profile?.environments ?? [];
-  if (r.environment && environments.length > 0 && !environments.includes(r.environment)) {
-    return stop(deny('warden.registry.environment', `agent ${r.agentId} may not run in environment ${r.environment}`));
+  if (environments.length > 0 && !environments.includes(r.environment)) {
+    // Fail closed: an agent limited to some environments must say which one it runs in.
+    const where = r.environment ? `in environment ${r.environment}` : 'without naming its environment';
+    return stop(
+      deny(
+        'warden.registry.environment',
+        `agent ${r.agentId} may not run ${where} (it may run in ${environments.join(', ')})`,
+      ),
+    );
   }
   checks.push(pass('warden.registry.environment', r.environment ? `may run in ${r.environment}` : 'no environment'));
   let contract: CompiledContract | undefined;
@@ -227,16 +236,23 @@ export function registryChecks(
     }
     checks.push(pass('warden.registry.delegation-grant', `grant ${live.grant.grantId} from ${r.onBehalfOf}`));
   }
+  let proved: Admission['proved'];
   if (r.agentToken) {
-    const problem = agentTokenProblem(r.agentToken, r, registry, now);
-    if (problem) return stop(deny('warden.registry.signature', problem));
-    checks.push(pass('warden.registry.signature', `agent token proves ${r.agentId}`));
+    const verdict = agentTokenCheck(r.agentToken, r, registry, now);
+    if (!verdict.ok) return stop(deny('warden.registry.signature', verdict.reason));
+    proved = { tokenId: verdict.claims.jti, credentialId: verdict.claims.cid };
+    checks.push(
+      pass('warden.registry.signature', `agent token ${verdict.claims.jti} and its request proof prove ${r.agentId}`),
+    );
+  } else if (r.agentTokenId && view.settings.recordedRequests) {
+    // Re-evaluating a recorded request: the gate verified its token and dropped it (docs/adr/0070).
+    checks.push(pass('warden.registry.signature', `agent token ${r.agentTokenId} proved ${r.agentId} when decided`));
   } else if (view.settings.agentTokens === 'required') {
     return stop(deny('warden.registry.signature', 'the request carries no agent token'));
   } else {
     checks.push(pass('warden.registry.signature', 'unsigned request accepted (agent tokens optional here)'));
   }
-  return { checks, contract };
+  return { checks, contract, proved };
 }
 
 const shortName = (enumObject: Record<number, string>, value: number) => (enumObject[value] ?? '').toLowerCase();
@@ -255,7 +271,8 @@ export function ruleInput(
   return {
     request: {
       ...json,
-      agentToken: r.agentToken ? '[present]' : '',
+      agentToken: r.agentToken || r.agentTokenId ? '[present]' : '',
+      requestProof: r.requestProof ? '[present]' : '',
       actionKind: shortName(ActionKind, r.actionKind),
       memoryClass: shortName(MemoryClass, r.memoryClass),
       dataClasses: r.dataClasses.map((d) => shortName(DataClass, d)),
@@ -420,7 +437,7 @@ export function admit(
   now: number,
 ): Admission {
   const checks: Check[] = [];
-  const found: { killSwitchIds: string[]; contract: CompiledContract | undefined } = {
+  const found: { killSwitchIds: string[]; contract: CompiledContract | undefined; proved?: Admission['proved'] } = {
     killSwitchIds: [],
     contract: undefined,
   };
@@ -435,10 +452,14 @@ export function admit(
     completedBy,
   });
 
-  if (r.deadlineMs > 0 && now > r.deadlineMs) {
+  if (!(r.deadlineMs > 0)) {
+    // The gate's ingress refuses requests without one; fail closed all the same.
+    return done(check('warden.deadline', 'deny', 'the request has no deadline'));
+  }
+  if (now > r.deadlineMs) {
     return done(check('warden.deadline', 'expired', `deadline passed ${now - r.deadlineMs} ms before the decision`));
   }
-  checks.push(pass('warden.deadline', r.deadlineMs > 0 ? 'within deadline' : 'no deadline'));
+  checks.push(pass('warden.deadline', 'within deadline'));
 
   const ks = killSwitchCheck(view.switches, r, now);
   found.killSwitchIds = ks.ids;
@@ -453,6 +474,7 @@ export function admit(
   }
   checks.push(...registry.checks);
   found.contract = registry.contract;
+  found.proved = registry.proved;
   const contract = registry.contract;
   const agent = view.registry.agents.get(r.agentId) as AgentEntry;
 

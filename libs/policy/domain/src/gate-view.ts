@@ -46,6 +46,11 @@ export interface GateSettings {
   readonly decisionTokenTtlMs: number;
   /** `required`: a request without an agent token is denied. `optional`: only a present token is checked. */
   readonly agentTokens: 'required' | 'optional';
+  /**
+   * Replay re-evaluates requests of record, whose token the gate verified and dropped (keeping its
+   * id): their signature check counts as passed. Never set on the live path.
+   */
+  readonly recordedRequests?: boolean;
 }
 
 /** Base risk points of a contract action's risk class; the score is this plus the rules' risk. */

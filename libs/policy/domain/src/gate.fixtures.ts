@@ -9,12 +9,15 @@ import {
   DataClass,
   Envelope,
   GateRequestedSchema,
+  jwkThumbprint,
   KeyUse,
   MemoryAccessSchema,
   MemoryClass,
   Message,
   MessageInitShape,
+  newProofKey,
   ProhibitionSchema,
+  requestProof,
   RiskClass,
   SigningKeyRotatedSchema,
   ToolActionSchema,
@@ -140,12 +143,23 @@ export function agentToken(claims: Record<string, unknown> = {}, key = agentToke
     iat: Math.floor(NOW / 1000) - 10,
     exp: Math.floor(NOW / 1000) + 600,
     jti: 'tok-1',
+    cnf: { jkt: jwkThumbprint(proofKey.jwk) },
     ...claims,
   })}`;
   return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
 }
 
-export const request = (over: MessageInitShape<typeof GateRequestedSchema> = {}) =>
+/** The agent process's key: the fixture token is bound to it, and it proves every fixture request. */
+export const proofKey = newProofKey();
+
+/** A request as the gate's ingress hands it to policy, with its proof (unless `over` sets one). */
+export const request = (over: MessageInitShape<typeof GateRequestedSchema> = {}) => {
+  const r = unproved(over);
+  if (r.agentToken && over.requestProof === undefined) r.requestProof = requestProof(r, proofKey);
+  return r;
+};
+
+const unproved = (over: MessageInitShape<typeof GateRequestedSchema>) =>
   create(GateRequestedSchema, {
     requestId: 'req-1',
     idempotencyKey: 'run-1:step-1',
@@ -161,6 +175,7 @@ export const request = (over: MessageInitShape<typeof GateRequestedSchema> = {})
     argumentsDigest: 'sha256:args-1',
     redactedArguments: { employee: 'E42' },
     dataClasses: [DataClass.INTERNAL],
+    requestedAtMs: NOW - 5,
     deadlineMs: NOW + 1000,
     agentToken: agentToken(),
     ...over,

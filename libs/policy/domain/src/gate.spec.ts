@@ -288,7 +288,7 @@ describe('admission: short-circuits in order', () => {
     expect(decided(decide({ request: onBehalf, view: view({}, granted) })).verdict).toBe('ALLOW');
     const outOfScope = request({ onBehalfOf: 'alice', action: 'draft' });
     expect(decided(decide({ request: outOfScope, view: view({}, granted) })).verdict).toBe('DENY');
-    const late = request({ onBehalfOf: 'alice', deadlineMs: 0 });
+    const late = request({ onBehalfOf: 'alice', deadlineMs: NOW + 120_000 });
     expect(decided(decide({ request: late, view: view({}, granted), now: NOW + 60_000 })).reason).toContain(
       'no live grant',
     );

@@ -11,6 +11,8 @@ import {
   GateDecided,
   GateDecidedSchema,
   GateRequested,
+  GateRequestedSchema,
+  GateRequestRejected,
   ReservationRefSchema,
   StateVersionsSchema,
   TablePositionSchema,
@@ -41,6 +43,14 @@ export type GateCommand =
       readonly view: GateView;
       readonly decisionId: string;
       /** The decision clock: handling time, recorded as decided_at_ms (replay passes it back). */
+      readonly now: number;
+    }
+  | {
+      /** The gate's ingress could not accept the request as sent (docs/adr/0070): deny, naming the field. */
+      readonly type: 'RejectRequest';
+      readonly rejection: GateRequestRejected;
+      readonly view: GateView;
+      readonly decisionId: string;
       readonly now: number;
     }
   | {
@@ -131,6 +141,56 @@ function withToken(
   };
 }
 
+/**
+ * The request as decisions record it: no credential after the gate (ARCHITECTURE invariant 8). The
+ * agent token and request proof are dropped; the token's id and credential stay, once verified.
+ */
+export function requestOfRecord(r: GateRequested, proved: Admission['proved']): GateRequested {
+  return {
+    ...r,
+    agentToken: '',
+    requestProof: '',
+    agentTokenId: proved?.tokenId ?? r.agentTokenId,
+    credentialId: proved?.credentialId ?? r.credentialId,
+  };
+}
+
+/** The deny of a request the gate's ingress refused, naming the field at fault. */
+function rejected(cmd: Extract<GateCommand, { type: 'RejectRequest' }>): GateDecided {
+  const x = cmd.rejection;
+  const reason = `invalid request${x.field ? ` (field ${x.field})` : ''}: ${x.reason}`;
+  const request = create(GateRequestedSchema, {
+    requestId: x.requestId,
+    tenantId: x.tenantId,
+    agentId: x.agentId,
+    runId: x.runId,
+    replyContentType: x.replyContentType,
+  });
+  return create(GateDecidedSchema, {
+    decisionId: cmd.decisionId,
+    requestId: x.requestId,
+    tenantId: x.tenantId,
+    agentId: x.agentId,
+    runId: x.runId,
+    verdict: Verdict.DENY,
+    reason,
+    decidedAtMs: cmd.now,
+    final: true,
+    request,
+    context: create(DecisionContextSchema, {
+      evaluations: [
+        create(EvaluationSchema, {
+          policyId: `warden.request.${x.code || 'invalid'}`,
+          version: BUILTIN_CHECKS_VERSION,
+          result: 'deny',
+          reason,
+        }),
+      ],
+      versions: versions(cmd.view, '', '', ''),
+    }),
+  });
+}
+
 function decided(
   r: GateRequested,
   a: Admission,
@@ -164,7 +224,7 @@ function decided(
     reason,
     decidedAtMs: now,
     final: t.verdict !== Verdict.PENDING_APPROVAL,
-    request: r,
+    request: requestOfRecord(r, a.proved),
     decisionToken: t.token,
     decisionTokenKid: t.kid,
     tokenExpiresAtMs: t.expiresAt,
@@ -248,8 +308,13 @@ function resolved(
   const ks = killSwitchCheck(view.switches, r, now);
   checks.push(ks.check);
   if (ks.check.result !== 'pass') return final(Verdict.DENY, ks.check.reason);
-  // The agent token was checked when the request was decided; its expiry is judged at that time.
-  const registry = registryChecks(r, view.registry, view, pending.decidedAtMs);
+  // The agent token was checked when the request was decided (and dropped): its proof stands.
+  const registry = registryChecks(
+    r,
+    view.registry,
+    { settings: { ...view.settings, recordedRequests: true } },
+    pending.decidedAtMs,
+  );
   checks.push(...registry.checks);
   const failed = registry.checks.find((c) => c.result !== 'pass');
   if (failed) return final(Verdict.DENY, failed.reason);
@@ -293,6 +358,11 @@ export const gate: Decider<GateCommand, GateState, GateDecided> = {
         if (earlier) return [earlier];
         const admission = admit(cmd.request, cmd.reservation, cmd.view, state.history, cmd.now);
         return [decided(cmd.request, admission, cmd.reservation, cmd.view, cmd.decisionId, cmd.now)];
+      }
+      case 'RejectRequest': {
+        const earlier = state.decisions.get(cmd.rejection.requestId);
+        if (earlier) return [earlier];
+        return cmd.rejection.requestId ? [rejected(cmd)] : [];
       }
       case 'ResolveApproval': {
         const pending = state.decisions.get(cmd.resolution.requestId);

@@ -51,7 +51,7 @@ const bundle = compileRules({
 
 const decide = (requestId: string, over: Parameters<typeof request>[0] = {}, at = NOW, v = view()): GateCommand => ({
   type: 'DecideGate',
-  request: request({ requestId, deadlineMs: 0, ...over }),
+  request: request({ requestId, deadlineMs: NOW + 30 * 86_400_000, ...over }),
   reservation: reservation(),
   view: { ...v, bundleFor: () => bundle },
   decisionId: `d-${requestId}`,

@@ -1,5 +1,5 @@
 import { KeyObject, sign } from 'node:crypto';
-import { ActionKind, GateRequested, verifyAgentToken } from '@warden/contracts';
+import { ActionKind, AgentTokenClaims, GateRequested, requestProofProblem, verifyAgentToken } from '@warden/contracts';
 import { GateRegistry } from './gate-registry';
 
 /**
@@ -12,32 +12,35 @@ import { GateRegistry } from './gate-registry';
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /**
- * Why the request's agent token does not prove its agent, or undefined when it does: the shared
- * verifier (`verifyAgentToken`, the registry's format) checks signature, issuer, audience, agent,
- * tenant and expiry; the credential is then checked against the gate's full credential table
- * (unknown, another agent's, revoked, expired).
+ * Whether the request's agent token and request proof prove its agent: the shared verifier
+ * (`verifyAgentToken`, the registry's format) checks signature, issuer, audience, agent, tenant,
+ * expiry and the key binding (`cnf.jkt`); the request proof must be signed by that key over this
+ * very request (docs/protocol.md); the credential is then checked against the gate's full
+ * credential table (unknown, another agent's, revoked, expired).
  */
-export function agentTokenProblem(
+export function agentTokenCheck(
   token: string,
   r: GateRequested,
   registry: GateRegistry,
   now: number,
-): string | undefined {
+): { readonly ok: true; readonly claims: AgentTokenClaims } | { readonly ok: false; readonly reason: string } {
   const verdict = verifyAgentToken(token, registry.publicKeys, {
     agentId: r.agentId,
     tenantId: r.tenantId,
     atMs: now,
     revokedCredentials: NO_REVOCATIONS,
   });
-  if (!verdict.ok) return `agent token refused (${verdict.reason}): ${verdict.detail}`;
+  if (!verdict.ok) return { ok: false, reason: `agent token refused (${verdict.reason}): ${verdict.detail}` };
+  const proof = requestProofProblem(r, verdict.claims.cnf.jkt);
+  if (proof) return { ok: false, reason: proof };
   const cid = verdict.claims.cid;
   const credential = registry.credentials.get(cid);
-  if (!credential || credential.agentId !== r.agentId) return `credential ${cid} is unknown`;
-  if (credential.revoked) return `credential ${credential.credentialId} is revoked`;
+  if (!credential || credential.agentId !== r.agentId) return { ok: false, reason: `credential ${cid} is unknown` };
+  if (credential.revoked) return { ok: false, reason: `credential ${credential.credentialId} is revoked` };
   if (credential.expiresAtMs > 0 && credential.expiresAtMs <= now) {
-    return `credential ${credential.credentialId} has expired`;
+    return { ok: false, reason: `credential ${credential.credentialId} has expired` };
   }
-  return undefined;
+  return { ok: true, claims: verdict.claims };
 }
 
 /** Revocations are read from the credential table instead (it also knows unknown and expired ones). */

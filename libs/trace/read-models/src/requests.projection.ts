@@ -33,13 +33,12 @@ import { ProjectionDefinition } from '@warden/platform';
 import { supersedes, verdictName } from '@warden/trace-domain';
 import { iso, Json, latest, messageJson, ms, quantity, storable } from './columns';
 
-/** Where a row's copy of the gate request came from, most authoritative first. */
-export const REQUEST_SOURCES = [
-  Topic.gateRequests,
-  Topic.budgetReservations,
-  Topic.gateDecisions,
-  Topic.approvalEvents,
-];
+/**
+ * Where a row's copy of the gate request came from, most authoritative first. It is always the
+ * request of record (docs/adr/0070): redacted by the gate's ingress; raw agent input on
+ * gate.requests is never read here, and no credential is stored (see `withRequest`).
+ */
+export const REQUEST_SOURCES = [Topic.budgetReservations, Topic.gateDecisions, Topic.approvalEvents];
 export type RequestSource = (typeof REQUEST_SOURCES)[number];
 export type ReservationStatus = 'reserved' | 'refused' | 'settled' | 'released';
 export type ApprovalStatus = 'open' | 'granted' | 'denied' | 'expired';
@@ -100,7 +99,6 @@ export interface RequestRow {
 }
 
 type Handled =
-  | GateRequested
   | BudgetReserved
   | BudgetReservationRefused
   | BudgetSettled
@@ -109,12 +107,9 @@ type Handled =
   | ApprovalTaskOpened
   | ApprovalGranted
   | ApprovalDenied
-  | ApprovalExpired
-  | StepCompleted
-  | StepFailed;
+  | ApprovalExpired;
 
 const HANDLED = [
-  GateRequestedSchema,
   BudgetReservedSchema,
   BudgetReservationRefusedSchema,
   BudgetSettledSchema,
@@ -124,8 +119,6 @@ const HANDLED = [
   ApprovalGrantedSchema,
   ApprovalDeniedSchema,
   ApprovalExpiredSchema,
-  StepCompletedSchema,
-  StepFailedSchema,
 ];
 
 const INT4_MAX = 2_147_483_647;
@@ -133,7 +126,7 @@ const INT4_MAX = 2_147_483_647;
 export const requestsProjection: ProjectionDefinition<RequestRow> = {
   name: 'requests',
   table: 'trace.requests',
-  topics: [Topic.gateRequests, Topic.budgetReservations, Topic.gateDecisions, Topic.approvalEvents, Topic.gateOutcomes],
+  topics: [Topic.budgetReservations, Topic.gateDecisions, Topic.approvalEvents],
   handles: HANDLED.map((s) => s.typeName),
   rowId: (event) => requestIdOf(event.data as Handled) || undefined,
   // A rebuild owns its rows: it updates each in place instead of copying it (40 columns) a few times per event.
@@ -167,8 +160,6 @@ function requestIdOf(data: Handled): string {
 
 function apply(row: Draft, data: Handled): void {
   switch (data.$typeName) {
-    case 'warden.gate.v1.GateRequested':
-      return withRequest(row, data, Topic.gateRequests);
     case 'warden.budget.v1.BudgetReserved':
       withRequest(row, data.request, Topic.budgetReservations);
       return reservation(
@@ -186,8 +177,11 @@ function apply(row: Draft, data: Handled): void {
         'refused',
       );
     case 'warden.budget.v1.BudgetSettled':
+      // The agent's report as the gate accepted it rides on the settlement.
+      if (data.outcome) outcome(row, 'completed', data.outcome, () => messageJson(StepCompletedSchema, data.outcome!));
       return settlement(row, data.reservationId, () => messageJson(BudgetSettledSchema, data), 'settled');
     case 'warden.budget.v1.BudgetReleased':
+      if (data.outcome) outcome(row, 'failed', data.outcome, () => messageJson(StepFailedSchema, data.outcome!));
       return settlement(row, data.reservationId, () => messageJson(BudgetReleasedSchema, data), 'released');
     case 'warden.gate.v1.GateDecided':
       withRequest(row, data.request, Topic.gateDecisions);
@@ -201,10 +195,6 @@ function apply(row: Draft, data: Handled): void {
       return approval(row, 'denied', () => messageJson(ApprovalDeniedSchema, data));
     case 'warden.approval.v1.ApprovalExpired':
       return approval(row, 'expired', () => messageJson(ApprovalExpiredSchema, data));
-    case 'warden.gate.v1.StepCompleted':
-      return outcome(row, 'completed', data, () => messageJson(StepCompletedSchema, data));
-    case 'warden.gate.v1.StepFailed':
-      return outcome(row, 'failed', data, () => messageJson(StepFailedSchema, data));
     default:
       return assertNever(data, 'event');
   }
@@ -275,7 +265,13 @@ function withRequest(row: Draft, request: GateRequested | undefined, source: Req
   row.memory_store = request.memoryStore || null;
   row.delegate_to_agent_id = request.delegateToAgentId || null;
   row.parent_step_id = request.parentStepId || null;
-  row.request = messageJson(GateRequestedSchema, request);
+  // No credential rests in a table (ARCHITECTURE invariant 8), whatever the source carried.
+  row.request = messageJson(GateRequestedSchema, {
+    ...request,
+    agentToken: '',
+    requestProof: '',
+    arguments: undefined,
+  });
   row.request_source = source;
   withLatency(row);
 }

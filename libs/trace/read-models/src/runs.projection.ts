@@ -1,14 +1,12 @@
 import {
+  BudgetReleased,
+  BudgetReleasedSchema,
+  BudgetSettled,
+  BudgetSettledSchema,
   RunHalted,
   RunHaltedSchema,
   GateDecided,
   GateDecidedSchema,
-  GateRequested,
-  GateRequestedSchema,
-  StepCompleted,
-  StepCompletedSchema,
-  StepFailed,
-  StepFailedSchema,
   Topic,
   Envelope,
 } from '@warden/contracts';
@@ -68,7 +66,8 @@ export interface RunRow {
   readonly [column: string]: unknown;
 }
 
-type Handled = GateRequested | GateDecided | StepCompleted | StepFailed;
+/** Decisions, and what steps used as the budget stage settled or released it (the agent's accepted report). */
+type Handled = GateDecided | BudgetSettled | BudgetReleased;
 
 /** The row id of a run: tenant, agent and run id, unambiguously joined. */
 export const runKey = (tenantId: string, agentId: string, runId: string) =>
@@ -77,10 +76,8 @@ export const runKey = (tenantId: string, agentId: string, runId: string) =>
 export const runsProjection: ProjectionDefinition<RunRow> = {
   name: 'runs',
   table: 'trace.runs',
-  topics: [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes, Topic.killswitchEvents],
-  handles: [GateRequestedSchema, GateDecidedSchema, StepCompletedSchema, StepFailedSchema, RunHaltedSchema].map(
-    (s) => s.typeName,
-  ),
+  topics: [Topic.gateDecisions, Topic.budgetReservations, Topic.killswitchEvents],
+  handles: [GateDecidedSchema, BudgetSettledSchema, BudgetReleasedSchema, RunHaltedSchema].map((s) => s.typeName),
   rowId(event) {
     const data = event.data as Handled | RunHalted;
     if (data.$typeName === 'warden.killswitch.v1.RunHalted') {
@@ -143,17 +140,18 @@ function blank(data: Handled | RunHalted): RunRow {
 
 function apply(state: RequestState, data: Handled): RequestState {
   switch (data.$typeName) {
-    case 'warden.gate.v1.GateRequested':
-      return state;
     case 'warden.gate.v1.GateDecided': {
       const verdict = verdictName(data.verdict);
       if (!supersedes(state.verdict, verdict)) return state;
       return { ...state, verdict, at: Math.max(state.at ?? 0, ms(iso(data.decidedAtMs)) ?? 0) };
     }
-    case 'warden.gate.v1.StepCompleted':
-    case 'warden.gate.v1.StepFailed':
+    case 'warden.budget.v1.BudgetSettled':
       if (state.tokens !== undefined) return state;
       return { ...state, tokens: quantity(data.actualTokens), costMicros: quantity(data.actualCost?.micros) };
+    case 'warden.budget.v1.BudgetReleased':
+      // Only a failed step's release reports use; a deny or expiry used nothing.
+      if (state.tokens !== undefined || !data.outcome) return state;
+      return { ...state, tokens: quantity(data.chargedTokens), costMicros: quantity(data.chargedCost?.micros) };
     default:
       return assertNever(data, 'event');
   }

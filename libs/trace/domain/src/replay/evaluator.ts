@@ -95,7 +95,11 @@ export function resolvesApproval(run: RunState, recorded: GateDecided): boolean 
  * had applied, not which, so replay folds the tenant's events that happened before the decision
  * (by event time): close to what the policy saw, not exactly it (the report counts them apart).
  */
-export const ACTIVITY_TOPICS: readonly TopicName[] = [Topic.gateDecisions, Topic.gateOutcomes, Topic.approvalEvents];
+export const ACTIVITY_TOPICS: readonly TopicName[] = [
+  Topic.gateDecisions,
+  Topic.budgetReservations,
+  Topic.approvalEvents,
+];
 export type Activity = GateActivity;
 /** The policy's default history horizon (POLICY_AGENT_HISTORY_HORIZON_MS); replay does not know the live setting. */
 export const REPLAY_HISTORY_HORIZON_MS = 86_400_000;
@@ -160,13 +164,28 @@ export function evaluate(
 ): Evaluated | undefined {
   const request = recorded.request;
   if (!request) return undefined;
+  const context = recorded.context;
+  const refused = context?.evaluations[0]?.policyId.startsWith('warden.request.');
+  if (refused) {
+    // The gate's ingress refused the request as sent, which is not kept (raw input): the refusal
+    // is a pure function of that input, so it stands as recorded, under any policy version.
+    return {
+      verdict: recorded.verdict,
+      reason: recorded.reason,
+      bundleVersion,
+      policies: (context?.evaluations ?? []).map((e) => ({
+        policyId: e.policyId,
+        version: e.version,
+        result: e.result,
+      })),
+    };
+  }
   let bundle: CompiledBundle | undefined;
   if (!EVALUATOR_VERSIONS.includes(bundleVersion)) {
     const entry = state.bundles.get(recorded.tenantId);
     bundle = entry && compiledVersion(entry, bundleVersion);
     if (!bundle) return undefined;
   }
-  const context = recorded.context;
   const reservation = context?.reservation;
   const versions = context?.versions;
   const signature = context?.evaluations.find((e) => e.policyId === 'warden.registry.signature');
@@ -183,6 +202,8 @@ export function evaluate(
       decisionTokenTtlMs: Math.max(recorded.tokenExpiresAtMs - recorded.decidedAtMs, 1),
       // The policy's setting at the time, as its evaluation recorded it.
       agentTokens: signature?.reason.startsWith('unsigned request accepted') ? 'optional' : 'required',
+      // The request of record carries the id of the token the gate verified, not the token.
+      recordedRequests: true,
     },
     versions: {
       registry: versions?.registryOffset ?? 0,
