@@ -192,6 +192,8 @@ export interface PlatformConfig {
   readonly databaseUrl: string;
   readonly instanceId: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** How long the agent-facing topics keep raw agent input (docs/adr/0070). */
+  readonly ingressRetentionMs: number;
   /** Who may call the admin APIs. */
   readonly auth: AdminAuthConfig;
 }
@@ -213,5 +215,9 @@ export const platformSchema: Schema<PlatformConfig> = {
     `${process.pid}`,
   ),
   logLevel: env.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+  ingressRetentionMs: env.int('WARDEN_INGRESS_RETENTION_MS', 7 * 24 * 3600 * 1000, {
+    min: 3_600_000,
+    max: 365 * 24 * 3600 * 1000,
+  }),
   auth: adminAuth(),
 };

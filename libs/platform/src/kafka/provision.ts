@@ -29,8 +29,13 @@ export function wardenTopicSpecs(
   }));
 }
 
-export async function provisionTopics(port: KafkaPort, prefix: string, partitions: number): Promise<void> {
-  await port.ensureTopics(wardenTopicSpecs(prefix, partitions));
+export async function provisionTopics(
+  port: KafkaPort,
+  prefix: string,
+  partitions: number,
+  ingressRetentionMs = DEFAULT_INGRESS_RETENTION_MS,
+): Promise<void> {
+  await port.ensureTopics(wardenTopicSpecs(prefix, partitions, ingressRetentionMs));
 }
 
 /** How long an agent's reply topic keeps replies: a reply is for an agent that waits, not a record. */

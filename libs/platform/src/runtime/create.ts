@@ -23,6 +23,7 @@ export function createServiceRuntime(
   return new ServiceRuntime(service, port, logger, new Metrics(service), {
     prefix: config.topicPrefix,
     partitions: config.partitions,
+    ingressRetentionMs: config.ingressRetentionMs,
     db,
     schema: database?.schema,
     authenticator: new AdminAuthenticator(config.auth),

@@ -42,6 +42,7 @@ export class ServiceRuntime {
     private readonly options: {
       readonly prefix: string;
       readonly partitions: number;
+      readonly ingressRetentionMs?: number;
       readonly db?: DataSource;
       readonly schema?: string;
       readonly authenticator?: AdminAuthenticator;
@@ -147,7 +148,7 @@ export class ServiceRuntime {
     const { prefix, partitions } = this.options;
     await this.migrate();
     await this.port.connect();
-    await provisionTopics(this.port, prefix, partitions);
+    await provisionTopics(this.port, prefix, partitions, this.options.ingressRetentionMs);
     for (const table of this.tables) await table.start();
     for (const processor of this.processors) await processor.start();
     for (const projection of this.projections) await projection.start();
