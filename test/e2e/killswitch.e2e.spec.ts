@@ -112,18 +112,33 @@ describe('the kill switch, end to end across six processes', () => {
       ...Array.from({ length: 4 }, () => driver('payroll-bot')),
       ...Array.from({ length: 2 }, () => driver('ledger-bot')),
     ];
-    await eventually(() => sent.filter((s) => s.agentId === 'payroll-bot' && s.verdict === 'allow').length >= 10);
-    const engaged = await call(stack.urls.killswitch, 'POST', '/killswitches', sre, {
-      switchId: 'ks-e2e',
-      scope: { tenantId: 'acme', agentId: 'payroll-bot' },
-      reason: 'paying the wrong accounts',
-    });
-    const returnedAt = performance.now();
-    expect(engaged.status).toBe(201);
-    await eventually(() => sent.filter((s) => s.sentAt > returnedAt && s.agentId === 'payroll-bot').length >= 40);
-    await eventually(() => sent.filter((s) => s.sentAt > returnedAt && s.agentId === 'ledger-bot').length >= 10);
-    driving = false;
-    await Promise.all(drivers);
+    let returnedAt = 0;
+    try {
+      // Enough samples on each side of the engage (waits, not timed assertions: a busy machine is slower).
+      await eventually(
+        () => sent.filter((s) => s.agentId === 'payroll-bot' && s.verdict === 'allow').length >= 10,
+        60_000,
+      );
+      const engaged = await call(stack.urls.killswitch, 'POST', '/killswitches', sre, {
+        switchId: 'ks-e2e',
+        scope: { tenantId: 'acme', agentId: 'payroll-bot' },
+        reason: 'paying the wrong accounts',
+      });
+      returnedAt = performance.now();
+      expect(engaged.status).toBe(201);
+      await eventually(
+        () => sent.filter((s) => s.sentAt > returnedAt && s.agentId === 'payroll-bot').length >= 40,
+        90_000,
+      );
+      await eventually(
+        () => sent.filter((s) => s.sentAt > returnedAt && s.agentId === 'ledger-bot').length >= 10,
+        90_000,
+      );
+    } finally {
+      // Whatever happened, the drivers stop: a failed wait must not leave them looping.
+      driving = false;
+      await Promise.all(drivers);
+    }
 
     const after = sent.filter((s) => s.sentAt > returnedAt);
     const inScope = after.filter((s) => s.agentId === 'payroll-bot');

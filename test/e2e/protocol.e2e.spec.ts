@@ -110,6 +110,7 @@ function proofInput(r: Json, token: string): Json {
 interface Reply {
   readonly decision: GateDecided;
   readonly contentType: string;
+  readonly traceparent?: string;
 }
 
 /** An agent process: its key, its bound token, its reply topic's consumer. */
@@ -169,7 +170,7 @@ class RawAgent {
           contentType === 'application/json'
             ? fromJson(GateDecidedSchema, JSON.parse(message.value!.toString('utf8')))
             : fromBinary(GateDecidedSchema, message.value!);
-        this.replies.push({ decision, contentType });
+        this.replies.push({ decision, contentType, traceparent: header(message.headers, 'traceparent') });
       },
     });
     await joined;
@@ -371,9 +372,16 @@ describe('the gate protocol, from docs/protocol.md alone (raw Kafka client, agen
     // The page's example, with a fresh id and times, and a real token and proof.
     const { agentToken: _t, requestProof: _p, requestId: _i, requestedAtMs: _a, deadlineMs: _d, ...fields } = example;
     const r = agent.request(fields);
-    await send(r);
-    const { decision, contentType } = await agent.reply(r.requestId as string);
+    const traceId = randomBytes(16).toString('hex');
+    const spanId = randomBytes(8).toString('hex');
+    await send(r, { headers: { traceparent: `00-${traceId}-${spanId}-01` } });
+    const { decision, contentType, traceparent } = await agent.reply(r.requestId as string);
     expect(contentType).toBe('application/json');
+    // The gate's stages continue the agent's trace with spans of their own.
+    const [, replyTrace, replySpan] = (traceparent ?? '').split('-');
+    expect(replyTrace).toBe(traceId);
+    expect(replySpan).toMatch(/^[0-9a-f]{16}$/);
+    expect(replySpan).not.toBe(spanId);
     expect(decision).toMatchObject({ verdict: 1, final: true });
     const [, claims] = decision.decisionToken.split('.');
     expect(JSON.parse(Buffer.from(claims, 'base64url').toString())).toMatchObject({
@@ -608,5 +616,99 @@ describe('the gate protocol, from docs/protocol.md alone (raw Kafka client, agen
     );
     expect(peer.replies.every((x) => x.decision.agentId === peer.agentId)).toBe(true);
     expect(stranger.replies.every((x) => x.decision.tenantId === 'globex')).toBe(true);
+  });
+
+  it('leaves no reusable credential on any topic or table: every token and proof found is tried on another request', async () => {
+    const JWS = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}/g;
+    const claimsOf = (jwt: string) => {
+      const [h, p] = jwt.split('.').map((x) => {
+        try {
+          return JSON.parse(Buffer.from(x, 'base64url').toString('utf8')) as Json;
+        } catch {
+          return {};
+        }
+      });
+      return { header: h, claims: p };
+    };
+    // Every record of every topic of this installation, from the beginning.
+    const admin = kafka.admin();
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    const found = new Map<string, Set<string>>();
+    for (const topic of topics) {
+      const high = await admin.fetchTopicOffsets(topic);
+      const total = high.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+      if (total === 0) continue;
+      const consumer = kafka.consumer({ groupId: `${prefix}scan.${randomUUID()}` });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      let seen = 0;
+      await new Promise<void>((resolve) => {
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            const text = [
+              message.value?.toString('latin1') ?? '',
+              ...Object.values(message.headers ?? {}).map(String),
+            ].join(' ');
+            for (const jwt of text.match(JWS) ?? [])
+              found.set(jwt, (found.get(jwt) ?? new Set()).add(topic.slice(prefix.length)));
+            if (++seen >= total) resolve();
+          },
+        });
+      });
+      await consumer.disconnect();
+    }
+    await admin.disconnect();
+    const kinds = (kind: (h: Json, c: Json) => boolean) =>
+      [...found].filter(([jwt]) => {
+        const { header, claims } = claimsOf(jwt);
+        return kind(header, claims);
+      });
+    const agentTokens = kinds((_h, c) => c.iss === 'warden-registry');
+    const proofs = kinds((h) => h.typ === 'warden-request+jwt');
+    const decisionTokens = kinds((_h, c) => c.iss === 'warden-policy');
+    expect(agentTokens.length).toBeGreaterThan(0);
+    expect(proofs.length).toBeGreaterThan(0);
+    // Tokens and proofs rest only where raw input is (the gate's ingress and its answer to policy);
+    // decision tokens only on the agents' own reply topics.
+    for (const [, where] of [...agentTokens, ...proofs]) {
+      expect([...where].every((t) => ['gate.requests', 'gate.rerouted', 'budget.reservations'].includes(t))).toBe(true);
+    }
+    for (const [, where] of decisionTokens) expect([...where].every((t) => t.startsWith('replies.'))).toBe(true);
+    // Nothing in any table of the services' database.
+    const { Client } = await import('pg');
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    const tables = await pg.query(
+      `SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')`,
+    );
+    for (const { table_schema, table_name } of tables.rows as { table_schema: string; table_name: string }[]) {
+      const rows = await pg.query(`SELECT row_to_json(t)::text AS row FROM "${table_schema}"."${table_name}" t`);
+      for (const { row } of rows.rows as { row: string }[]) expect(row.match(JWS) ?? []).toEqual([]);
+    }
+    await pg.end();
+    // Each token found, used by someone with another key; each proof found, on another request.
+    const attempts: Json[] = [];
+    for (const [token] of agentTokens) {
+      const { claims } = claimsOf(token);
+      const thief = new RawAgent(String(claims.tenant), String(claims.sub));
+      thief.token = token;
+      attempts.push(thief.request(read('run-thief')));
+    }
+    for (const [proof] of proofs) attempts.push({ ...agent.request(read('run-thief')), requestProof: proof });
+    const mine = attempts.filter((r) => r.agentId === agent.agentId);
+    await Promise.all(attempts.map((r) => send(r)));
+    for (const r of mine) {
+      const { decision } = await agent.reply(r.requestId as string);
+      expect(decision.verdict).toBe(2);
+      expect(decision.reason).toMatch(/request proof|another key|for request/);
+    }
+    // Attempts as the other agents are decided too (on gate.decisions): all denied.
+    const others = new Set(attempts.filter((r) => r.agentId !== agent.agentId).map((r) => r.requestId as string));
+    const theirs = await eventually(() => {
+      const d = recorder.events(Topic.gateDecisions).filter((e) => others.has((e.data as GateDecided).requestId));
+      return d.length >= others.size && d;
+    });
+    for (const e of theirs) expect((e.data as GateDecided).verdict).toBe(2);
   });
 });
