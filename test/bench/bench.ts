@@ -12,7 +12,7 @@ import { FloorSide, stopChild } from './floor';
 import { startHog } from './hog';
 import { deleteByPrefix, ensureKafka, freshBenchDatabase, ROOT, stopKafka } from './infra';
 import { KillSwitchReport, renderKillSwitch, runKillSwitchBench } from './killswitch';
-import { LoadReport, LoadSpec, Watched } from './load';
+import { LoadOptions, LoadReport, LoadSpec } from './load';
 import { renderPolicyEval, runPolicyEvalBench } from './policy-eval';
 import { renderProjection, runProjectionBench } from './projection';
 import { ReadBack } from './readback';
@@ -40,9 +40,9 @@ async function stopStack(stack: Stack, say: (line: string) => void): Promise<Rec
 
 const say = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
 
-/** What both sides can run: loads at a rate, with extra processes watched beside them. */
+/** What both sides can run: loads at a rate, with processes started beside them. */
 interface Side {
-  load(spec: LoadSpec, extra?: Record<string, Watched>): Promise<LoadReport>;
+  load(spec: LoadSpec, beside?: LoadOptions['beside']): Promise<LoadReport>;
 }
 
 /**
@@ -67,14 +67,18 @@ class Plan {
         out.push(await side.load(this.spec(`${tag}${i + 1}`, rate)));
         continue;
       }
-      const hog = startHog(this.config.hogCore, this.children);
-      say(
-        `${tag}: CPU hog started (pid ${hog.pid}, ${this.config.hogCore === undefined ? 'unpinned' : `core ${this.config.hogCore}`})`,
-      );
+      let hog: ChildProcess | undefined;
+      const startIt = () => {
+        hog = startHog(this.config.hogCore, this.children);
+        say(
+          `${tag}: CPU hog started (pid ${hog.pid}, ${this.config.hogCore === undefined ? 'unpinned' : `core ${this.config.hogCore}`})`,
+        );
+        return { 'CPU hog': { pid: hog.pid, beside: true } };
+      };
       try {
-        out.push(await side.load(this.spec(`${tag}${i + 1}`, rate), { 'CPU hog': { pid: hog.pid, beside: true } }));
+        out.push(await side.load(this.spec(`${tag}${i + 1}`, rate), startIt));
       } finally {
-        await stopChild(hog);
+        if (hog) await stopChild(hog);
       }
     }
     return out;
@@ -212,7 +216,10 @@ async function main(): Promise<number> {
         if (config.mode === 'sustained') {
           const given = config.rates[0];
           if (given === undefined) wardenCapacity = await plan.capacity(warden, 'w', 'Warden');
-          const rate = given ?? Math.max(1, Math.floor(wardenCapacity!.capacity * TARGETS.sustained.shareOfCapacity));
+          const capacity = wardenCapacity?.capacity ?? 0;
+          if (given === undefined && capacity === 0)
+            throw new Error('the capacity search found no rate that passed: set BENCH_RATE');
+          const rate = given ?? Math.max(1, Math.floor(capacity * TARGETS.sustained.shareOfCapacity));
           sustained = { rate, rateFrom: given === undefined ? 'capacity' : 'BENCH_RATE' };
           say(`sustained: ${rate}/s for ${config.seconds} s`);
           sustained.load = await warden.load(plan.spec('s1', rate));

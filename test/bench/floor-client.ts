@@ -38,7 +38,9 @@ export class FloorClient {
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.subscribe({ topics: [floor.replies], fromBeginning: false });
     await consumer.run({
-      autoCommit: false,
+      // Like the SDK's consumer, which commits its positions at most every 500 ms.
+      autoCommit: true,
+      autoCommitInterval: 500,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.partitions,
       eachBatch: async ({ batch, resolveOffset }) => {

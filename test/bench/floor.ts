@@ -4,7 +4,7 @@ import { BENCH_AGENT } from './agent';
 import { BenchConfig } from './config';
 import type { StageConfig } from './floor-stage';
 import { createTopics, listenerPid } from './infra';
-import { LoadReport, LoadSpec, runLoad, Watched } from './load';
+import { LoadOptions, LoadReport, LoadSpec, runLoad, Watched } from './load';
 import { ipcReader } from './traffic';
 
 export const FLOOR_HOPS = ['request -> stage 1', 'stage 1 -> stage 2', 'stage 2 -> agent'];
@@ -64,7 +64,7 @@ export class FloorSide {
     return side;
   }
 
-  load(spec: LoadSpec, extra: Record<string, Watched> = {}): Promise<LoadReport> {
+  load(spec: LoadSpec, beside?: LoadOptions['beside']): Promise<LoadReport> {
     const stage = (child: ChildProcess): Watched => ({ pid: child.pid, stats: ipcReader(child), rss: true });
     return runLoad(
       this.config,
@@ -84,9 +84,9 @@ export class FloorSide {
           broker: { pid: listenerPid(this.config.kafkaPort), rss: true },
           'floor stage 1': stage(this.stages[0]),
           'floor stage 2': stage(this.stages[1]),
-          ...extra,
         },
         prefix: this.prefix,
+        beside,
       },
     );
   }

@@ -102,6 +102,8 @@ export interface LoadOptions {
   readonly postgres?: () => Promise<PgWrites>;
   /** BENCH_PROFILE: where profiles go, and the already-preloaded processes to start profiling with the window. */
   readonly profile?: { readonly dir: string; readonly pids: readonly (number | undefined)[] };
+  /** Started after the drain, just before the load (the contention mode's CPU hog): what to watch beside it. */
+  readonly beside?: () => Record<string, Watched>;
 }
 
 const RSS_SAMPLE_MS = TIMELINE_SECONDS * 1000;
@@ -146,7 +148,11 @@ export async function runLoad(
   // The drain: whatever the previous load or the start-up left behind is handled first.
   const busy = await waitForQuiet(20, 30_000);
   say(`${spec.label}: machine ${busy.toFixed(0)} % busy before the load; ${clients} generator(s) at ${spec.rate}/s`);
-  const watch: Record<string, Watched> = { ...options.watch, bench: { pid: process.pid, beside: true } };
+  const watch: Record<string, Watched> = {
+    ...options.watch,
+    ...options.beside?.(),
+    bench: { pid: process.pid, beside: true },
+  };
   workers.forEach((w, i) => (watch[`load generator ${i + 1}`] = { pid: w.pid, stats: ipcReader(w), rss: true }));
   const window = new Window(watch, options.postgres);
   const atGo = window.read();

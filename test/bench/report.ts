@@ -93,25 +93,28 @@ const ratioOf = (a: number, b: number) => a / b;
 export function checks(config: BenchConfig, r: Results): Check[] {
   const out: Check[] = [];
   for (const p of r.latency ?? []) {
-    if (!p.warden || !p.floor) continue;
-    const [w, f] = [p.warden.latency.scheduled, p.floor.latency.scheduled];
-    const p50 = ratioOf(w.p50, f.p50);
-    const p99 = ratioOf(w.p99, f.p99);
-    out.push({
-      target: `p50 <= ${TARGETS.latency.p50Ratio}x the floor's at ${p.rate}/s`,
-      value: x(p50),
-      met: p50 <= TARGETS.latency.p50Ratio,
-    });
-    out.push({
-      target: `p99 <= ${TARGETS.latency.p99Ratio}x the floor's at ${p.rate}/s`,
-      value: x(p99),
-      met: p99 <= TARGETS.latency.p99Ratio,
-    });
+    if (!p.warden) continue;
+    if (p.floor) {
+      const [w, f] = [p.warden.latency.scheduled, p.floor.latency.scheduled];
+      const p50 = ratioOf(w.p50, f.p50);
+      const p99 = ratioOf(w.p99, f.p99);
+      out.push({
+        target: `p50 <= ${TARGETS.latency.p50Ratio}x the floor's at ${p.rate}/s`,
+        value: x(p50),
+        met: p50 <= TARGETS.latency.p50Ratio,
+      });
+      out.push({
+        target: `p99 <= ${TARGETS.latency.p99Ratio}x the floor's at ${p.rate}/s`,
+        value: x(p99),
+        met: p99 <= TARGETS.latency.p99Ratio,
+      });
+    }
     out.push({ target: `nothing lost at ${p.rate}/s`, value: `${p.warden.lost} lost`, met: p.warden.lost === 0 });
   }
   const cap = r.capacity;
   if (cap?.warden && cap.floor) {
-    const ratio = ratioOf(cap.warden.capacity, cap.floor.capacity);
+    // A floor that passed no step leaves nothing to compare with: not met.
+    const ratio = cap.floor.capacity > 0 ? ratioOf(cap.warden.capacity, cap.floor.capacity) : NaN;
     out.push({
       target: `capacity (p99 <= ${TARGETS.capacity.p99Ms} ms, nothing lost) >= ${TARGETS.capacity.ratio}x the floor's`,
       value: `${cap.warden.capacity}/s against ${cap.floor.capacity}/s = ${x(ratio)}`,

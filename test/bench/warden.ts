@@ -9,7 +9,7 @@ import { BenchConfig } from './config';
 import { waitForQuiet } from './cpu';
 import { IdleReport, measureIdle } from './idle';
 import { freePorts, listenerPid } from './infra';
-import { LoadReport, LoadSpec, runLoad, Watched } from './load';
+import { LoadOptions, LoadReport, LoadSpec, runLoad, Watched } from './load';
 import { readBack, ReadBack } from './readback';
 import { metricsReader, pgWritesReader } from './traffic';
 
@@ -103,7 +103,7 @@ export class WardenSide {
     return measureIdle(this.watch(), seconds, this.options.prefix);
   }
 
-  async load(spec: LoadSpec, extra: Record<string, Watched> = {}): Promise<LoadReport> {
+  async load(spec: LoadSpec, beside?: LoadOptions['beside']): Promise<LoadReport> {
     const profileDir = this.config.profile ? join(this.options.logDir, 'profiles') : undefined;
     const services = Object.values(this.stack.processes).map((child) => child.pid);
     const report = await runLoad(
@@ -114,10 +114,11 @@ export class WardenSide {
         hopNames: WARDEN_HOPS,
         say: this.say,
         children: this.children,
-        watch: { ...this.watch(), ...extra },
+        watch: this.watch(),
         prefix: this.options.prefix,
         postgres: pgWritesReader(this.options.databaseUrl),
         profile: profileDir ? { dir: profileDir, pids: services } : undefined,
+        beside,
       },
     );
     this.loads.push(report);
