@@ -108,8 +108,7 @@ export class KafkajsPort implements KafkaPort {
     });
     this.producer = this.kafka.producer(KAFKAJS_PRODUCER);
     instrumentKafkajs(this.stats, this.producer, PRODUCER_CLIENT);
-    // WARDEN_KAFKA_REQUEST_STATS=1 logs the running totals every 5 s: how the broker's load was
-    // traced to per-batch offset commits (docs/benchmarks.md).
+    // WARDEN_KAFKA_REQUEST_STATS=1 also logs the running totals every 5 s (services serve them on /metrics).
     if (process.env.WARDEN_KAFKA_REQUEST_STATS === '1') {
       setInterval(() => log.info('kafka client stats', { ...this.stats.snapshot() }), 5000).unref();
     }
