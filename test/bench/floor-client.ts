@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Consumer, Producer } from 'kafkajs';
 import { encode } from '@warden/contracts';
+import { instrumentKafkajs, KafkaClientStats, KafkaStatsSnapshot, PRODUCER_CLIENT } from '@warden/platform';
 import { buildRequest } from '@warden/sdk';
 import { benchKafka, consumerConfig, header, PRODUCER } from './kafka';
 import type { WorkerConfig } from './load-worker';
@@ -15,6 +16,7 @@ type Waiting = { readonly requestedAtMs: number; readonly done: (reply: Reply | 
  */
 export class FloorClient {
   private readonly pending = new Map<string, Waiting>();
+  private readonly counted = new KafkaClientStats();
 
   private constructor(
     private readonly config: WorkerConfig,
@@ -26,14 +28,19 @@ export class FloorClient {
     const floor = config.floor!;
     const kafka = benchKafka(config.brokers, `bench-floor-${config.index}`);
     const producer = kafka.producer(PRODUCER);
-    const consumer = kafka.consumer(consumerConfig(`${floor.replies}.agent.${config.index}.${randomUUID()}`));
+    const groupId = `${floor.replies}.agent.${config.index}.${randomUUID()}`;
+    const consumer = kafka.consumer(consumerConfig(groupId));
     const client = new FloorClient(config, producer, consumer);
+    instrumentKafkajs(client.counted, producer, PRODUCER_CLIENT);
+    instrumentKafkajs(client.counted, consumer, groupId);
     await producer.connect();
     await consumer.connect();
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.subscribe({ topics: [floor.replies], fromBeginning: false });
     await consumer.run({
-      autoCommit: false,
+      // Like the SDK's consumer, which commits its positions at most every 500 ms.
+      autoCommit: true,
+      autoCommitInterval: 500,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.partitions,
       eachBatch: async ({ batch, resolveOffset }) => {
@@ -57,7 +64,7 @@ export class FloorClient {
 
   send(i: number): Promise<Reply | undefined> {
     const { tenantId, agentId, tool, action } = this.config.agent;
-    const runId = runIdOf(i, this.config.runs, this.config.stepsPerRun);
+    const runId = runIdOf(this.config.label, i, this.config.runs, this.config.stepsPerRun);
     const request = buildRequest(
       {
         tenantId,
@@ -94,7 +101,10 @@ export class FloorClient {
         acks: -1,
         topicMessages: [{ topic: this.config.floor!.requests, messages: [wire] }],
       });
-      acked.catch(() => finish(undefined));
+      acked.then(
+        () => this.counted.produced(this.config.floor!.requests, 1),
+        () => finish(undefined),
+      );
       // Like WardenClient.gate(): the answer counts once both the send is acknowledged and the reply is in.
       this.pending.set(request.requestId, {
         requestedAtMs: request.requestedAtMs,
@@ -105,6 +115,10 @@ export class FloorClient {
           ),
       });
     });
+  }
+
+  stats(): KafkaStatsSnapshot {
+    return this.counted.snapshot();
   }
 
   async close(): Promise<void> {

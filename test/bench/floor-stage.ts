@@ -1,11 +1,14 @@
 import { IHeaders } from 'kafkajs';
+import { instrumentKafkajs, KafkaClientStats, PRODUCER_CLIENT } from '@warden/platform';
 import { benchKafka, consumerConfig, PRODUCER } from './kafka';
+import { answerStatsRequests } from './traffic';
 
 /**
  * One stage of the floor pipeline, run as its own process like a Warden service: consume a
  * topic, stamp the handling time in a header, and forward each batch unchanged to the same
  * partition of the next topic with one acks=-1 send per batch (what a Warden processor does,
- * minus decoding, deciding and encoding).
+ * minus decoding, deciding and encoding). It counts its clients' requests, deliveries and
+ * produces like Warden's adapter does, and answers the bench's {type: 'stats'} over IPC.
  */
 export interface StageConfig {
   readonly brokers: readonly string[];
@@ -22,6 +25,10 @@ async function main(): Promise<void> {
   const kafka = benchKafka(config.brokers, config.groupId);
   const producer = kafka.producer(PRODUCER);
   const consumer = kafka.consumer(consumerConfig(config.groupId));
+  const stats = new KafkaClientStats();
+  instrumentKafkajs(stats, producer, PRODUCER_CLIENT);
+  instrumentKafkajs(stats, consumer, config.groupId);
+  answerStatsRequests(() => stats.snapshot());
   await producer.connect();
   await consumer.connect();
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -49,6 +56,7 @@ async function main(): Promise<void> {
         partition: batch.partition,
       }));
       await producer.sendBatch({ acks: -1, topicMessages: [{ topic: config.to, messages }] });
+      stats.produced(config.to, messages.length);
       const last = batch.messages.at(-1);
       if (last) resolveOffset(last.offset);
     },

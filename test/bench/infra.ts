@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { logLevel } from 'kafkajs';
@@ -9,36 +9,72 @@ import { benchKafka } from './kafka';
 export const ROOT = join(__dirname, '..', '..', '..');
 const KAFKA_SH = join(ROOT, 'deploy', 'local', 'kafka.sh');
 
-/** Starts the local broker unless one is running; returns whether this call started it. */
-export function ensureKafka(say: (line: string) => void): boolean {
+/**
+ * Reuses a broker already answering on 127.0.0.1:`port` (the machine's shared one, or the one
+ * `npm test` started) and never stops it; starts one with deploy/local/kafka.sh only when none
+ * answers. Returns whether this call started it.
+ */
+export async function ensureKafka(port: number, say: (line: string) => void): Promise<boolean> {
+  const admin = benchKafka([`127.0.0.1:${port}`], 'bench-probe', logLevel.NOTHING, { retries: 0 }).admin();
   try {
-    execFileSync(KAFKA_SH, ['status'], { stdio: 'ignore' });
+    await admin.connect();
+    await admin.describeCluster();
+    say(`using the Kafka broker already answering on 127.0.0.1:${port}`);
     return false;
   } catch {
-    say('starting Kafka...');
-    execFileSync(KAFKA_SH, ['start'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    say(`starting Kafka on 127.0.0.1:${port}...`);
+    execFileSync(KAFKA_SH, ['start'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, KAFKA_PORT: String(port) },
+    });
     return true;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }
 
-/** The pid of the broker kafka.sh runs, from its pid file (undefined when unknown). */
-export function brokerPid(): number | undefined {
-  const version = /<kafka.version>([^<]*)</.exec(readFileSync(join(ROOT, 'deploy', 'local', 'pom.xml'), 'utf8'))?.[1];
-  // The bench reuses a broker already answering on its port, e.g. the one `npm test` started.
-  const homes = [process.env.WARDEN_HOME ?? join(ROOT, '.warden'), join(ROOT, '.warden', 'test')];
-  for (const home of homes) {
+/** The pid of the process listening on 127.0.0.1:`port` (the broker), from /proc; undefined when unknown. */
+export function listenerPid(port: number): number | undefined {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
     try {
-      const pid = Number(readFileSync(join(home, `kafka-${version}`, 'data', 'kafka.pid'), 'utf8').trim());
-      if (pid && existsSync(`/proc/${pid}`)) return pid;
+      text = readFileSync(table, 'utf8');
     } catch {
-      // not this one
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
+      if (f.length > 9 && f[1].endsWith(`:${hex}`) && f[3] === '0A') inodes.add(`socket:[${f[9]}]`);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (inodes.has(readlinkSync(`/proc/${entry}/fd/${fd}`))) return Number(entry);
+      } catch {
+        // The descriptor closed while we looked.
+      }
     }
   }
   return undefined;
 }
 
-export function stopKafka(): void {
-  execFileSync(KAFKA_SH, ['stop'], { stdio: ['ignore', 'ignore', 'inherit'] });
+export function stopKafka(port: number): void {
+  execFileSync(KAFKA_SH, ['stop'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, KAFKA_PORT: String(port) },
+  });
 }
 
 /**
@@ -53,6 +89,9 @@ export async function freshBenchDatabase(database: string): Promise<string> {
     .at(-1)!;
   const admin = new URL(url);
   admin.pathname = '/postgres';
+  // DATABASE_URL names its own database: the bench still works in `database`, on that server.
+  const fresh = new URL(url);
+  fresh.pathname = `/${encodeURIComponent(database)}`;
   const client = new Client({ connectionString: admin.toString() });
   await client.connect();
   try {
@@ -61,7 +100,7 @@ export async function freshBenchDatabase(database: string): Promise<string> {
   } finally {
     await client.end();
   }
-  return url;
+  return fresh.toString();
 }
 
 export async function createTopics(brokers: readonly string[], topics: readonly string[], partitions: number) {
@@ -104,19 +143,35 @@ export async function deleteByPrefix(brokers: readonly string[], prefix: string)
   }
 }
 
-/** Ports nothing listens on now, so the bench's services never collide with another stack on this machine. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
+/**
+ * Ports nothing listens on now, so the bench's services never collide with another stack on this
+ * machine: the first free ones from `base` up (BENCH_PORT_BASE, within 100 ports), else any the
+ * kernel hands out.
+ */
+export async function freePorts(n: number, base?: number): Promise<number[]> {
+  const bind = (port: number) =>
+    new Promise<ReturnType<typeof createServer> | undefined>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(port, '127.0.0.1', () => resolve(server));
+    });
+  const servers: ReturnType<typeof createServer>[] = [];
+  if (base === undefined) {
+    for (let i = 0; i < n; i++) {
+      const server = await bind(0);
+      if (!server) throw new Error('no free port from the kernel');
+      servers.push(server);
+    }
+  } else {
+    for (let port = base; port < base + 100 && servers.length < n; port++) {
+      const server = await bind(port);
+      if (server) servers.push(server);
+    }
+    if (servers.length < n) {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      throw new Error(`fewer than ${n} free ports in ${base}-${base + 99} (BENCH_PORT_BASE)`);
+    }
+  }
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;

@@ -1,35 +1,23 @@
-import { ConsumerConfig, Kafka, logLevel, Partitioners, ProducerConfig } from 'kafkajs';
+import { Kafka, logLevel, RetryOptions } from 'kafkajs';
+import { KAFKAJS_PRODUCER, KAFKAJS_RETRY, kafkajsConsumerConfig } from '@warden/platform';
 
 /**
  * kafkajs as the floor pipeline uses it: the same client, producer and consumer settings as
- * Warden's adapter (libs/platform/src/kafka/kafkajs-adapter.ts), so the floor differs from
- * Warden only in what happens between consuming and producing.
+ * Warden's adapter (libs/platform/src/kafka/kafkajs-adapter.ts exports them), so the floor differs
+ * from Warden only in what happens between consuming and producing.
  */
-export function benchKafka(brokers: readonly string[], clientId: string, level = logLevel.ERROR): Kafka {
-  return new Kafka({
-    clientId,
-    brokers: [...brokers],
-    logLevel: level,
-    retry: { initialRetryTime: 100, retries: 8 },
-  });
+export function benchKafka(
+  brokers: readonly string[],
+  clientId: string,
+  level = logLevel.ERROR,
+  retry: RetryOptions = KAFKAJS_RETRY,
+): Kafka {
+  return new Kafka({ clientId, brokers: [...brokers], logLevel: level, retry });
 }
 
-export const PRODUCER: ProducerConfig = {
-  allowAutoTopicCreation: false,
-  createPartitioner: Partitioners.DefaultPartitioner,
-};
+export const PRODUCER = KAFKAJS_PRODUCER;
 
-export function consumerConfig(groupId: string): ConsumerConfig {
-  return {
-    groupId,
-    allowAutoTopicCreation: false,
-    sessionTimeout: 10_000,
-    rebalanceTimeout: 20_000,
-    heartbeatInterval: 1_000,
-    maxWaitTimeInMs: 100,
-    retry: { initialRetryTime: 100, retries: 8 },
-  };
-}
+export const consumerConfig = (groupId: string) => kafkajsConsumerConfig(groupId);
 
 /** Header values as strings (kafkajs hands them over as buffers). */
 export function header(headers: Record<string, unknown> | undefined, name: string): string | undefined {

@@ -1,16 +1,21 @@
 import { performance } from 'node:perf_hooks';
+import { KafkajsPort, KafkaStatsSnapshot, Logger } from '@warden/platform';
 import { WardenClient } from '@warden/sdk';
 import { FloorClient } from './floor-client';
 import { LoadResult, Reply, runIdOf, runOpenLoop, stepIdOf } from './open-loop';
+import { answerStatsRequests } from './traffic';
 
 /**
  * A load-generator process. The bench forks one or more, each with its own client and its
  * share of the schedule, and collects their results over IPC:
  *   worker -> {type: 'ready'} ; bench -> {type: 'go', startWall} ; worker -> {type: 'progress' | 'done' | 'failed'}
- *   then the bench reads the worker's CPU use and disconnects, and the worker exits.
+ *   then the bench reads the worker's CPU use and disconnects, and the worker exits. At any time
+ *   bench -> {type: 'stats'} ; worker -> {type: 'stats', stats}: its Kafka clients' request stats.
  */
 export interface WorkerConfig {
   readonly kind: 'warden' | 'floor';
+  /** The load's label, part of every run id (runIdOf). */
+  readonly label: string;
   readonly brokers: readonly string[];
   readonly index: number;
   readonly stride: number;
@@ -48,13 +53,19 @@ export type WorkerMessage =
 interface Sender {
   send(i: number): Promise<Reply | undefined>;
   close(): Promise<void>;
+  stats(): KafkaStatsSnapshot;
 }
 
 async function wardenSender(config: WorkerConfig): Promise<Sender> {
+  // The SDK on a port of our own, so the worker can read its client stats.
+  const clientId = `bench-${config.index}`;
+  const port = new KafkajsPort({ brokers: config.brokers, clientId, logger: new Logger('sdk', 'warn') });
+  await port.connect();
   const client = await WardenClient.connect({
     brokers: config.brokers,
     topicPrefix: config.topicPrefix,
-    clientId: `bench-${config.index}`,
+    clientId,
+    port,
     agent: { tenantId: config.agent.tenantId, agentId: config.agent.agentId },
   });
   const { tenantId, agentId, tool, action } = config.agent;
@@ -64,7 +75,7 @@ async function wardenSender(config: WorkerConfig): Promise<Sender> {
         {
           tenantId,
           agentId,
-          runId: runIdOf(i, config.runs, config.stepsPerRun),
+          runId: runIdOf(config.label, i, config.runs, config.stepsPerRun),
           stepId: stepIdOf(i),
           environment: 'prod',
           action: { kind: 'tool_call', tool, name: action },
@@ -82,7 +93,11 @@ async function wardenSender(config: WorkerConfig): Promise<Sender> {
         stamps: [decision.decidedAtMs],
       };
     },
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      await port.close();
+    },
+    stats: () => port.stats.snapshot(),
   };
 }
 
@@ -90,6 +105,7 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.env.BENCH_WORKER ?? '') as WorkerConfig;
   const post = (message: WorkerMessage) => process.send?.(message);
   const sender: Sender = config.kind === 'warden' ? await wardenSender(config) : await FloorClient.connect(config);
+  answerStatsRequests(() => sender.stats());
   const startWall = await new Promise<number>((resolve) => {
     process.on('message', (m: { type: string; startWall: number }) => {
       if (m.type === 'go') resolve(m.startWall);

@@ -1,9 +1,18 @@
 import { performance } from 'node:perf_hooks';
 import { Histogram, HistogramData } from './histogram';
 
-/** The run of request i: `runs` runs at a time, each replaced by a fresh one after `steps` requests. */
-export function runIdOf(i: number, runs: number, steps: number): string {
-  return `bench-run-${i % runs}-${Math.floor(i / (runs * steps))}`;
+/**
+ * The run of request i of the load `label` (letters and digits): `runs` runs at a time, each
+ * replaced by a fresh one after `steps` requests. Every load of a stack has its own label, so no
+ * run outgrows its budget across loads and the read-back tells the loads apart.
+ */
+export function runIdOf(label: string, i: number, runs: number, steps: number): string {
+  return `bench-${label}-run-${i % runs}-${Math.floor(i / (runs * steps))}`;
+}
+
+/** The label of the load a run id of runIdOf belongs to (undefined for other runs). */
+export function loadLabelOf(runId: string): string | undefined {
+  return /^bench-([a-z0-9]+)-run-\d+-\d+$/.exec(runId)?.[1];
 }
 
 /** The step id of request i, so its events can be told apart later (warm-up or measured). */
@@ -63,6 +72,8 @@ export interface LoadCounts {
   readonly firstMeasured: number;
   readonly measured: number;
   readonly measuredReceived: number;
+  /** Answers received during the measured window, to any request (late warm-up ones included): its decisions. */
+  readonly answeredInWindow: number;
 }
 
 export interface LoadResult extends LoadCounts {
@@ -109,6 +120,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
   let lostWarmup = 0;
   let measured = 0;
   let measuredReceived = 0;
+  let answeredInWindow = 0;
   let lastReplyMs = 0;
   const windowStartMs = rampMs;
 
@@ -121,6 +133,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
       return;
     }
     received += 1;
+    if (now - t0 >= windowStartMs) answeredInWindow += 1;
     verdicts[reply.verdict] = (verdicts[reply.verdict] ?? 0) + 1;
     if (reply.verdict !== 'allow' && !firstUnexpected)
       firstUnexpected = { verdict: reply.verdict, reason: reply.reason };
@@ -182,6 +195,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
     firstMeasured: warmup,
     measured,
     measuredReceived,
+    answeredInWindow,
     windowStartMs,
     lastReplyMs,
     latency: { scheduled: scheduled.data(), actual: actual.data() },

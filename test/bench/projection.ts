@@ -22,9 +22,10 @@ import {
   Verdict,
 } from '@warden/contracts';
 import { callerHeaders, devAuthEnv, KafkajsPort, Logger, RecordOut, provisionTopics } from '@warden/platform';
-import { cpuUse, CpuUse, snapshot } from './cpu';
+import { cpuUse, CpuUse, POSTGRES, snapshot } from './cpu';
 import { stopChild } from './floor';
 import { freePorts, ROOT } from './infra';
+import { TARGETS } from './targets';
 
 /** The trace projections' throughput into Postgres, live and during a rebuild (docs/benchmarks.md). */
 export interface ProjectionReport {
@@ -60,6 +61,8 @@ export interface ProjectionBenchOptions {
   readonly rate: number;
   /** With BENCH_PROFILE=1: where the trace service writes a CPU profile of the rebuilds. */
   readonly profileDir?: string;
+  /** BENCH_PORT_BASE: where the trace service's HTTP port is looked for. */
+  readonly portBase?: number;
 }
 
 const sre = { subject: 'bench', roles: 'sre', tenant: 'bench' };
@@ -82,7 +85,7 @@ export async function runProjectionBench(
   });
   await port.connect();
   await provisionTopics(port, prefix, options.partitions);
-  const [httpPort] = await freePorts(1);
+  const [httpPort] = await freePorts(1, options.portBase);
   const url = `http://127.0.0.1:${httpPort}`;
   mkdirSync(options.logDir, { recursive: true });
   const log = createWriteStream(join(options.logDir, 'trace-projection.log'), { flags: 'a' });
@@ -329,7 +332,7 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
   }
 }
 
-/** The section `npm run bench` prints, with the rebuild target of /work/shared/ARCHITECTURE.md. */
+/** The section `npm run bench` prints, with the rebuild target (TARGETS). */
 export function renderProjection(r: ProjectionReport): string {
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
   const all = r.rebuild.at(-1);
@@ -342,13 +345,13 @@ export function renderProjection(r: ProjectionReport): string {
       (b) =>
         `  rebuild ${b.projection.padEnd(16)} ${n(b.events).padStart(9)} events in ${b.seconds.toFixed(1)} s: ` +
         `${n(b.perSecond)} events/s (trace ${b.cpu.processes.trace?.toFixed(0) ?? '?'} %, postgres ` +
-        `${b.cpu.processes['postgres (all processes)']?.toFixed(0) ?? '?'} % of one core; machine ${b.cpu.machineBusy.toFixed(0)} % busy)`,
+        `${b.cpu.processes[POSTGRES]?.toFixed(0) ?? '?'} % of one core; machine ${b.cpu.machineBusy.toFixed(0)} % busy)`,
     ),
   ];
   const requests = r.rebuild.find((b) => b.projection === 'requests');
   if (requests) {
     lines.push(
-      `  ${requests.perSecond >= 20_000 ? 'met   ' : 'MISSED'}  rebuild >= 20,000 events/s (requests projection): ${n(requests.perSecond)}/s` +
+      `  ${requests.perSecond >= TARGETS.rebuildEventsPerSecond ? 'met   ' : 'MISSED'}  rebuild >= ${n(TARGETS.rebuildEventsPerSecond)} events/s (requests projection): ${n(requests.perSecond)}/s` +
         (all ? `; all together ${n(all.perSecond)}/s` : ''),
     );
   }

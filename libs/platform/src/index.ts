@@ -1,5 +1,6 @@
 export * from './config';
 export * from './kafka/port';
+export * from './kafka/client-stats';
 export * from './kafka/kafkajs-adapter';
 export * from './kafka/provision';
 export * from './observability/logger';

@@ -1,5 +1,17 @@
-import { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
+import {
+  Admin,
+  Consumer,
+  ConsumerConfig,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  logLevel,
+  Partitioners,
+  Producer,
+  ProducerConfig,
+} from 'kafkajs';
 import { Logger } from '../observability/logger';
+import { KafkaClientStats, PRODUCER_CLIENT } from './client-stats';
 import {
   ConsumeOptions,
   ConsumerHandle,
@@ -27,6 +39,46 @@ const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/** Retries of every kafkajs client Warden creates. */
+export const KAFKAJS_RETRY = { initialRetryTime: 100, retries: 8 };
+
+/** Warden's producer settings (the bench's floor pipeline uses the same). */
+export const KAFKAJS_PRODUCER: ProducerConfig = {
+  allowAutoTopicCreation: false,
+  createPartitioner: Partitioners.DefaultPartitioner,
+};
+
+/** Warden's consumer settings (the bench's floor pipeline uses the same). */
+export function kafkajsConsumerConfig(groupId: string, batching?: ConsumeOptions['batching']): ConsumerConfig {
+  return {
+    groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 10_000,
+    rebalanceTimeout: 20_000,
+    heartbeatInterval: 1_000,
+    minBytes: batching?.minBytes ?? 1,
+    // The broker answers a fetch as soon as a record is there: this only paces idle polling.
+    maxWaitTimeInMs: batching?.maxWaitMs ?? 500,
+    retry: KAFKAJS_RETRY,
+  };
+}
+
+/**
+ * Counts what a kafkajs client does into `stats`, from its instrumentation events: every request
+ * by API, and for a consumer the records each batch hands over and each group join. `label` names
+ * the client: the consumer's group id, or PRODUCER_CLIENT.
+ */
+export function instrumentKafkajs(stats: KafkaClientStats, client: Consumer | Producer, label: string): void {
+  const request = ({ payload }: { payload: { apiName: string } }) => stats.request(label, payload.apiName);
+  if ('subscribe' in client) {
+    client.on(client.events.REQUEST, request);
+    client.on(client.events.START_BATCH_PROCESS, ({ payload }) =>
+      stats.delivered(label, payload.topic, payload.batchSize),
+    );
+    client.on(client.events.GROUP_JOIN, () => stats.joined(label));
+  } else client.on(client.events.REQUEST, request);
+}
+
 /** The only place in Warden that knows kafkajs. */
 export class KafkajsPort implements KafkaPort {
   private readonly kafka: Kafka;
@@ -35,7 +87,8 @@ export class KafkajsPort implements KafkaPort {
   private producerConnected = false;
   private admin: Promise<Admin> | undefined;
   private crashed: Error | undefined;
-  private readonly stats: RequestStats | undefined;
+  /** What this process's clients did (served on /metrics; the bench reads it). */
+  readonly stats = new KafkaClientStats();
 
   constructor(options: KafkajsOptions) {
     const log = options.logger.child({ component: 'kafkajs' });
@@ -51,14 +104,14 @@ export class KafkajsPort implements KafkaPort {
           const routine = level === logLevel.ERROR && message.startsWith('Response ');
           log.log(routine ? 'debug' : (LEVEL[level] ?? 'info'), message, rest);
         },
-      retry: { initialRetryTime: 100, retries: 8 },
+      retry: KAFKAJS_RETRY,
     });
-    this.producer = this.kafka.producer({
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    this.stats = RequestStats.fromEnv(log);
-    this.stats?.watch(this.producer, 'producer');
+    this.producer = this.kafka.producer(KAFKAJS_PRODUCER);
+    instrumentKafkajs(this.stats, this.producer, PRODUCER_CLIENT);
+    // WARDEN_KAFKA_REQUEST_STATS=1 also logs the running totals every 5 s (services serve them on /metrics).
+    if (process.env.WARDEN_KAFKA_REQUEST_STATS === '1') {
+      setInterval(() => log.info('kafka client stats', { ...this.stats.snapshot() }), 5000).unref();
+    }
     this.producer.on(this.producer.events.CONNECT, () => (this.producerConnected = true));
     this.producer.on(this.producer.events.DISCONNECT, () => (this.producerConnected = false));
   }
@@ -88,23 +141,14 @@ export class KafkajsPort implements KafkaPort {
       acks: -1,
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
+    for (const [topic, messages] of byTopic) this.stats.produced(topic, messages.length);
     return result.map((m) => ({ topic: m.topicName, partition: m.partition, baseOffset: m.baseOffset ?? '-1' }));
   }
 
   async consume(options: ConsumeOptions): Promise<ConsumerHandle> {
-    const consumer = this.kafka.consumer({
-      groupId: options.groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 20_000,
-      heartbeatInterval: 1_000,
-      minBytes: options.batching?.minBytes ?? 1,
-      // The broker answers a fetch as soon as a record is there: this only paces idle polling.
-      maxWaitTimeInMs: options.batching?.maxWaitMs ?? 500,
-      retry: { initialRetryTime: 100, retries: 8 },
-    });
+    const consumer = this.kafka.consumer(kafkajsConsumerConfig(options.groupId, options.batching));
     this.consumers.add(consumer);
-    this.stats?.watch(consumer, options.groupId);
+    instrumentKafkajs(this.stats, consumer, options.groupId);
     let stopping = false;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assignment = Object.entries(payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
@@ -244,32 +288,6 @@ export class KafkajsPort implements KafkaPort {
       this.admin.catch(() => (this.admin = undefined));
     }
     return this.admin;
-  }
-}
-
-/**
- * With WARDEN_KAFKA_REQUEST_STATS=1, counts the requests each client sends by API (Fetch, Produce,
- * OffsetCommit, ...) and logs the running totals every 5 s: how the broker's load was traced to
- * per-batch offset commits (docs/benchmarks.md). Off by default; costs one listener per client.
- */
-class RequestStats {
-  private readonly counts = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly log: Logger) {}
-
-  static fromEnv(log: Logger): RequestStats | undefined {
-    return process.env.WARDEN_KAFKA_REQUEST_STATS === '1' ? new RequestStats(log) : undefined;
-  }
-
-  watch(client: Consumer | Producer, label: string): void {
-    this.timer ??= setInterval(() => this.log.info('kafka requests', Object.fromEntries(this.counts)), 5000).unref();
-    const count = ({ payload }: { payload: { apiName: string } }) => {
-      const key = `${label}|${payload.apiName}`;
-      this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    };
-    if ('subscribe' in client) client.on(client.events.REQUEST, count);
-    else client.on(client.events.REQUEST, count);
   }
 }
 

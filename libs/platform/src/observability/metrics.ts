@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KafkaStatsSnapshot } from '../kafka/client-stats';
 
 /** Prometheus metrics of one service process, served on GET /metrics. */
 export class Metrics {
@@ -44,5 +45,55 @@ export class Metrics {
       labelNames: ['consumer'],
       registers: [this.registry],
     });
+  }
+
+  /**
+   * Serves what the process's Kafka clients did (`KafkaClientStats`): requests by client and API,
+   * records delivered by consumer group and topic, records produced by topic, group joins.
+   */
+  observeKafka(stats: () => KafkaStatsSnapshot): void {
+    const counter = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      values: (s: KafkaStatsSnapshot) => [Record<L, string>, number][],
+    ) =>
+      new Counter<L>({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [labels, n] of values(stats())) this.inc(labels as never, n);
+        },
+      });
+    const nested = <A extends string, B extends string>(m: Record<string, Record<string, number>>, a: A, b: B) =>
+      Object.entries(m).flatMap(([x, inner]) =>
+        Object.entries(inner).map(
+          ([y, n]) => [{ [a]: x, [b]: y } as Record<A | B, string>, n] as [Record<A | B, string>, number],
+        ),
+      );
+    counter(
+      'warden_kafka_requests_total',
+      'Kafka requests sent, by client (producer or consumer group) and API',
+      ['client', 'api'],
+      (s) => nested(s.requests, 'client', 'api'),
+    );
+    counter(
+      'warden_kafka_records_delivered_total',
+      'Records handed to the application, by consumer group and topic',
+      ['group', 'topic'],
+      (s) => nested(s.delivered, 'group', 'topic'),
+    );
+    counter('warden_kafka_records_produced_total', 'Records produced, by topic', ['topic'], (s) =>
+      Object.entries(s.produced).map(([topic, n]) => [{ topic }, n]),
+    );
+    counter(
+      'warden_kafka_group_joins_total',
+      'Consumer group joins (the first and one per rebalance), by group',
+      ['group'],
+      (s) => Object.entries(s.joins).map(([group, n]) => [{ group }, n]),
+    );
   }
 }

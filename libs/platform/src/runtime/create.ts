@@ -20,7 +20,9 @@ export function createServiceRuntime(
     logger,
   });
   const db = database ? createDataSource({ url: config.databaseUrl, ...database }) : undefined;
-  return new ServiceRuntime(service, port, logger, new Metrics(service), {
+  const metrics = new Metrics(service);
+  metrics.observeKafka(() => port.stats.snapshot());
+  return new ServiceRuntime(service, port, logger, metrics, {
     prefix: config.topicPrefix,
     partitions: config.partitions,
     ingressRetentionMs: config.ingressRetentionMs,
