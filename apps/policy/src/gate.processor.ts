@@ -38,6 +38,7 @@ import {
 } from '@warden/policy-domain';
 import { openPrivateKey, parseKek, Processor, ProcessorDefinition, ServiceRuntime, Table } from '@warden/platform';
 import { PolicyConfig } from './config';
+import { decisionLatency } from './decision-latency';
 
 /** The tables the gate decides from; each is folded from Kafka on every instance. */
 export interface GateTables {
@@ -193,6 +194,7 @@ export function wireGate(
   }
   const signerOf = decisionSigners(config.keyEncryptionKey, (message, fields) => runtime.logger.warn(message, fields));
   const settings: GateSettings = { decisionTokenTtlMs: config.decisionTokenTtlMs, agentTokens: config.agentTokens };
+  const observe = decisionLatency(runtime.metrics.registry);
 
   const definition: ProcessorDefinition<GateCommand, GateState, GateDecided> = {
     name: 'policy-gate',
@@ -230,6 +232,7 @@ export function wireGate(
       agentId: d.agentId,
       runId: d.runId,
     }),
+    observe,
   };
   return runtime.process(definition);
 }

@@ -3,6 +3,7 @@ import { AdminAuthenticator } from '../auth/admin-auth';
 import { PlatformConfig } from '../config';
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
 import { Logger } from '../observability/logger';
+import { InstrumentedPort } from '../observability/instrumented-port';
 import { Metrics } from '../observability/metrics';
 import { createDataSource } from '../postgres/data-source';
 import { ServiceRuntime } from './service-runtime';
@@ -14,13 +15,18 @@ export function createServiceRuntime(
   database?: { readonly schema: string; readonly migrations: (new () => MigrationInterface)[] },
 ): ServiceRuntime {
   const logger = new Logger(service, config.logLevel, { instance: config.instanceId });
-  const port = new KafkajsPort({
-    brokers: config.kafkaBrokers,
-    clientId: `warden-${service}-${config.instanceId}`,
-    logger,
-  });
+  const metrics = new Metrics(service);
+  const port = new InstrumentedPort(
+    new KafkajsPort({
+      brokers: config.kafkaBrokers,
+      clientId: `warden-${service}-${config.instanceId}`,
+      logger,
+    }),
+    metrics,
+    config.topicPrefix,
+  );
   const db = database ? createDataSource({ url: config.databaseUrl, ...database }) : undefined;
-  return new ServiceRuntime(service, port, logger, new Metrics(service), {
+  return new ServiceRuntime(service, port, logger, metrics, {
     prefix: config.topicPrefix,
     partitions: config.partitions,
     db,

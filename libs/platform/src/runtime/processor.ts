@@ -54,6 +54,11 @@ export interface ProcessorDefinition<C, S, E extends Message> {
    * broker gather inputs for up to `maxWaitMs`: fewer, bigger fetches. Default: each input at once.
    */
   readonly batching?: { readonly minBytes: number; readonly maxWaitMs: number };
+  /**
+   * Called for each event once it is on Kafka, with the input it answers and the time its
+   * batch was acknowledged: for metrics of the service (e.g. the gate's decision latency).
+   */
+  observe?(event: E, input: Envelope, publishedAtMs: number): void;
 }
 
 /** Batching for processors off the gate's path: at most 50 ms later, far fewer fetches under load. */
@@ -144,6 +149,11 @@ export class Processor<C, S, E extends Message> {
     this.deps.metrics.consumerState.set({ consumer: this.def.name }, 0);
   }
 
+  /** The state of every stream on the partitions this instance owns (for gauges of the service). */
+  *states(): Generator<S> {
+    for (const ps of this.partitions.values()) yield* ps.streams.values();
+  }
+
   /** The state of one stream, when this instance owns its partition (for tests and queries). */
   peek(stream: string): S | undefined {
     for (const ps of this.partitions.values()) {
@@ -227,6 +237,7 @@ export class Processor<C, S, E extends Message> {
     const inputTopic = topic.slice(prefix.length) as TopicName;
     const sourceKey = `${topic}:${partition}`;
     const out: RecordOut[] = [];
+    const observed: { event: E; input: Envelope }[] = [];
     let last: string | undefined;
     for (const record of records) {
       const offset = Number(record.offset);
@@ -254,7 +265,7 @@ export class Processor<C, S, E extends Message> {
           `${this.def.name} process`,
           record.headers,
           { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'cloudevents.event_type': input.type },
-          () => this.decideOne(input, record, ps, now),
+          () => this.decideOne(input, record, ps, now, observed),
         );
         out.push(...produced);
         metrics.messages.inc({
@@ -281,10 +292,18 @@ export class Processor<C, S, E extends Message> {
       timer();
     }
     for (const r of out) metrics.published.inc({ topic: r.topic });
+    const publishedAt = Date.now();
+    for (const o of observed) this.def.observe?.(o.event, o.input, publishedAt);
     return last;
   }
 
-  private decideOne(input: Envelope, record: RecordIn, ps: PartitionState<S>, now: number): RecordOut[] {
+  private decideOne(
+    input: Envelope,
+    record: RecordIn,
+    ps: PartitionState<S>,
+    now: number,
+    observed: { event: E; input: Envelope }[],
+  ): RecordOut[] {
     const context: ProcessorContext = {
       now,
       partition: record.partition,
@@ -297,6 +316,7 @@ export class Processor<C, S, E extends Message> {
     const events = this.def.decider.decide(command, state);
     if (events.length === 0) return [];
     ps.streams.set(stream, fold(this.def.decider.evolve, state, events));
+    if (this.def.observe) for (const event of events) observed.push({ event, input });
     const src = { [SOURCE_HEADER]: `${record.topic}:${record.partition}:${record.offset}` };
     return events.map((event, i) => {
       const route = this.def.route(event, input);
