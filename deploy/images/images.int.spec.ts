@@ -123,7 +123,9 @@ describe('the service images (deploy/images)', () => {
         `${SERVICES[i]} from its image to be ready`,
       );
       expect(ready).toMatchObject({ ready: true, kafka: 'up' });
-      expect(await (await fetch(`${url}/metrics`)).text()).toContain(`warden_consumer_ready{consumer=`);
+      expect(await (await fetch(`${url}/metrics`)).text()).toContain(
+        `process_cpu_seconds_total{service="${SERVICES[i]}"}`,
+      );
     }
   });
 });

@@ -34,7 +34,8 @@ go_tools() {
     return 0
   fi
   log "building helm and warden-deploy-check (first time: downloads Go modules, several minutes)"
-  (cd "$SCRIPT_DIR" && go build -trimpath -o "$DIR/bin/warden-deploy-check" ./cmd/warden-deploy-check &&
+  [[ -z "$(cd "$SCRIPT_DIR" && gofmt -l .)" ]] || die "gofmt: $(cd "$SCRIPT_DIR" && gofmt -l .) not formatted"
+  (cd "$SCRIPT_DIR" && go vet ./... && go build -trimpath -o "$DIR/bin/warden-deploy-check" ./cmd/warden-deploy-check &&
     go build -trimpath -o "$DIR/bin/helm" helm.sh/helm/v4/cmd/helm) || die "go build failed"
   echo "$stamp" >"$DIR/bin/.stamp"
 }

@@ -1,13 +1,5 @@
 import { Topic, topicName } from '@warden/contracts';
-import {
-  ConsumeOptions,
-  ConsumerHandle,
-  KafkaPort,
-  Published,
-  RecordOut,
-  TopicSpec,
-  Watermark,
-} from '../kafka/port';
+import { ConsumeOptions, ConsumerHandle, KafkaPort, Published, RecordOut, TopicSpec, Watermark } from '../kafka/port';
 import { DLQ } from '../runtime/dead-letter';
 import { Metrics } from './metrics';
 
