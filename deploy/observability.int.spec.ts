@@ -4,7 +4,7 @@ import { Topic, topicName } from '@warden/contracts';
 import { KafkaPort } from '@warden/platform';
 import { connectedPort, eventually, freshDatabase, kafkaBrokers, uniquePrefix } from '@warden/platform/testing';
 import { WardenClient } from '@warden/sdk';
-import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
+import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from './local/stack';
 import { CHART, REPO_ROOT, runCheck } from './tools/deploy-tools';
 
 /**

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVICES } from '@warden/local-stack';
+import { SERVICES } from '../local/stack';
 import { eventually, freshDatabase, kafkaBrokers, uniquePrefix } from '@warden/platform/testing';
 import { REPO_ROOT } from '../tools/deploy-tools';
 

@@ -1,4 +1,11 @@
-import { LedgerCommand, LedgerEvent, LedgerState, RunBudgetCommand, RunBudgetEvent, RunBudgetState } from '@warden/budget-domain';
+import {
+  LedgerCommand,
+  LedgerEvent,
+  LedgerState,
+  RunBudgetCommand,
+  RunBudgetEvent,
+  RunBudgetState,
+} from '@warden/budget-domain';
 import { Processor } from '@warden/platform';
 import { Gauge, Registry } from 'prom-client';
 

@@ -21,7 +21,9 @@ const VERDICTS = [Verdict.ALLOW, Verdict.DENY, Verdict.PENDING_APPROVAL, Verdict
  * out: their time is a person's. The agent's clock stamps the request, so a skewed agent clock
  * shifts its samples (negative ones count as 0).
  */
-export function decisionLatency(registry: Registry): (decision: GateDecided, input: Envelope, publishedAtMs: number) => void {
+export function decisionLatency(
+  registry: Registry,
+): (decision: GateDecided, input: Envelope, publishedAtMs: number) => void {
   const histogram = new Histogram({
     name: 'warden_gate_decision_seconds',
     help: 'Gate decision latency from the request, by verdict and stage (budget answered, policy decided, published)',

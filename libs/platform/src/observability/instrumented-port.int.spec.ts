@@ -39,7 +39,7 @@ describe('InstrumentedPort', () => {
   it('reports each group’s lag per partition from the broker’s high watermark at each scrape', async () => {
     await port.publish([record(0), record(1)]);
     const handled: RecordIn[] = [];
-    let hold: Promise<void> | undefined;
+    const gate = { hold: Promise.resolve() };
     let release: () => void = () => undefined;
     const consumer = await port.consume({
       groupId: `${prefix}lagging`,
@@ -47,14 +47,14 @@ describe('InstrumentedPort', () => {
       fromBeginning: true,
       commitOffsets: true,
       onBatch: async (_topic, _partition, records) => {
-        await hold;
+        await gate.hold;
         handled.push(...records);
         return records.at(-1)?.offset;
       },
     });
     const labels = 'group="lagging",topic="gate.requests",partition="0"';
     await eventually(async () => handled.length === 2 && (await sample('warden_consumer_lag_records', labels)) === 0);
-    hold = new Promise<void>((resolve) => (release = resolve));
+    gate.hold = new Promise<void>((resolve) => (release = resolve));
     await port.publish([record(2), record(3), record(4)]);
     expect(await eventually(async () => (await sample('warden_consumer_lag_records', labels)) === 3)).toBe(true);
     release();
