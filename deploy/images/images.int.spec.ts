@@ -34,8 +34,9 @@ describe('the service images (deploy/images)', () => {
   let db: { url: string; drop(): Promise<void> };
 
   beforeAll(() => {
-    // The documented command (docs/operations.md): compile, then build the six images.
-    const out = execFileSync('npm', ['run', '--silent', 'images'], {
+    // `npm run images` is `npm run build` (done by the test command before any test: compiling
+    // again here would rewrite dist/ under the other tests' services) and then this.
+    const out = execFileSync('bash', [join(REPO_ROOT, 'deploy', 'images', 'images.sh'), 'build'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
