@@ -38,6 +38,12 @@ if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto/buf.y
   check proto-breaking npx buf breaking proto --against ".git#branch=main,subdir=proto"
 fi
 
+echo "== deployment tools"
+# Helm, warden-deploy-check and Strimzi's CRDs for the chart and observability tests, built and
+# fetched once into $state/tools (deploy/tools/setup.sh; no network once cached).
+export WARDEN_DEPLOY_TOOLS="$state/tools"
+check deploy-tools bash deploy/tools/setup.sh "$WARDEN_DEPLOY_TOOLS"
+
 echo "== infrastructure"
 # The tests get a broker of their own (its data is wiped after a run that started it), so their
 # topics never pile up in the broker `npm start` uses. A broker already answering on the port is shared.

@@ -13,6 +13,7 @@ import { ApprovalConfig } from './config';
 import { ApprovalTasksHttpController } from './http/approval-tasks.http.controller';
 import { StandingApprovalsHttpController } from './http/standing-approvals.http.controller';
 import { Init1763700000000 } from './migrations/1763700000000-init';
+import { openTasksGauges } from './open-tasks.gauge';
 import { ApprovalContext1763800000000 } from './migrations/1763800000000-approval-context';
 import { STANDING_APPROVALS, standingGateway } from './standing-approvals';
 
@@ -26,7 +27,8 @@ export function approvalService(config: ApprovalConfig): { runtime: ServiceRunti
     schema: 'approval',
     migrations: [Init1763700000000, ApprovalContext1763800000000],
   });
-  const { switches } = wireApprovalTasks(runtime, config);
+  const { processor, switches } = wireApprovalTasks(runtime, config);
+  openTasksGauges(runtime.metrics.registry, processor);
   const view = runtime.table(tasksViewTable, config.instanceId);
   const standingState = runtime.table(standingTable, config.instanceId);
   const standing = standingGateway(runtime, standingState);

@@ -12,6 +12,7 @@ import { UsageHttpController } from './http/usage.http.controller';
 import { wireLedger } from './ledger.processor';
 import { Init1763700000000 } from './migrations/1763700000000-init';
 import { Budgets1763800000000 } from './migrations/1763800000000-budgets';
+import { openHoldsGauge } from './open-holds.gauge';
 import { wireReferenceTables } from './reference-tables';
 import { wireReservations } from './reservations.processor';
 
@@ -27,13 +28,14 @@ export function budgetService(config: BudgetConfig): { runtime: ServiceRuntime; 
   const defaults = runDefaults(config);
   const definitions = wireBudgetDefinitions(runtime, config.instanceId);
   const tables = wireReferenceTables(runtime, config.instanceId);
-  wireReservations(runtime, definitions.table, tables, {
+  const run = wireReservations(runtime, definitions.table, tables, {
     defaults,
     reservationTtlMs: config.reservationTtlMs,
     approvalHoldMs: config.approvalHoldMs,
     maxDeadlineMs: config.gateMaxDeadlineMs,
   });
-  wireLedger(runtime, definitions.table, tables, defaults);
+  const ledger = wireLedger(runtime, definitions.table, tables, defaults);
+  openHoldsGauge(runtime.metrics.registry, run, ledger);
   runtime.project(runUsageProjection);
   runtime.project(tenantUsageProjection);
   runtime.project(stepCostsProjection);

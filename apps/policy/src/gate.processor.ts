@@ -53,6 +53,7 @@ import {
   Table,
 } from '@warden/platform';
 import { PolicyConfig } from './config';
+import { decisionLatency } from './decision-latency';
 
 /** The tables the gate decides from; each is folded from Kafka on every instance. */
 export interface GateTables {
@@ -258,6 +259,7 @@ export function wireGate(
   }
   const signerOf = decisionSigners(config.keyEncryptionKey, (message, fields) => runtime.logger.warn(message, fields));
   const settings: GateSettings = { decisionTokenTtlMs: config.decisionTokenTtlMs, agentTokens: config.agentTokens };
+  const observe = decisionLatency(runtime.metrics.registry);
 
   const definition: ProcessorDefinition<GateCommand, GateState, GateDecided> = {
     name: 'policy-gate',
@@ -306,6 +308,7 @@ export function wireGate(
       agentId: d.agentId,
       runId: d.runId,
     }),
+    observe,
   };
   return runtime.process(definition);
 }

@@ -9,6 +9,9 @@ export class Metrics {
   readonly rebuildSeconds: Histogram<'consumer'>;
   readonly published: Counter<'topic'>;
   readonly consumerState: Gauge<'consumer'>;
+  readonly deadLetters: Counter<'consumer' | 'topic' | 'code'>;
+  readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
+  private lagSources: (() => Promise<readonly LagSample[]>)[] = [];
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -45,6 +48,32 @@ export class Metrics {
       labelNames: ['consumer'],
       registers: [this.registry],
     });
+    this.deadLetters = new Counter({
+      name: 'warden_dead_letters_total',
+      help: 'Records sent to the dead-letter topic, by consumer, source topic and reason code',
+      labelNames: ['consumer', 'topic', 'code'],
+      registers: [this.registry],
+    });
+    const sources = () => this.lagSources;
+    this.consumerLag = new Gauge({
+      name: 'warden_consumer_lag_records',
+      help: "Records on a partition after the last one this instance's consumer group handled there",
+      labelNames: ['group', 'topic', 'partition'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const source of sources()) {
+          for (const s of await source()) {
+            this.set({ group: s.group, topic: s.topic, partition: String(s.partition) }, s.lag);
+          }
+        }
+      },
+    });
+  }
+
+  /** Adds what the consumer-lag gauge reports at each scrape (the instrumented Kafka port). */
+  lagSource(source: () => Promise<readonly LagSample[]>): void {
+    this.lagSources = [...this.lagSources, source];
   }
 
   /**
@@ -96,4 +125,11 @@ export class Metrics {
       (s) => Object.entries(s.joins).map(([group, n]) => [{ group }, n]),
     );
   }
+}
+
+export interface LagSample {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly lag: number;
 }

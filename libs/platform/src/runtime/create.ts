@@ -3,6 +3,7 @@ import { AdminAuthenticator } from '../auth/admin-auth';
 import { PlatformConfig } from '../config';
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
 import { Logger } from '../observability/logger';
+import { InstrumentedPort } from '../observability/instrumented-port';
 import { Metrics } from '../observability/metrics';
 import { createDataSource } from '../postgres/data-source';
 import { ServiceRuntime } from './service-runtime';
@@ -14,14 +15,15 @@ export function createServiceRuntime(
   database?: { readonly schema: string; readonly migrations: (new () => MigrationInterface)[] },
 ): ServiceRuntime {
   const logger = new Logger(service, config.logLevel, { instance: config.instanceId });
-  const port = new KafkajsPort({
+  const metrics = new Metrics(service);
+  const kafka = new KafkajsPort({
     brokers: config.kafkaBrokers,
     clientId: `warden-${service}-${config.instanceId}`,
     logger,
   });
+  metrics.observeKafka(() => kafka.stats.snapshot());
+  const port = new InstrumentedPort(kafka, metrics, config.topicPrefix);
   const db = database ? createDataSource({ url: config.databaseUrl, ...database }) : undefined;
-  const metrics = new Metrics(service);
-  metrics.observeKafka(() => port.stats.snapshot());
   return new ServiceRuntime(service, port, logger, metrics, {
     prefix: config.topicPrefix,
     partitions: config.partitions,

@@ -72,6 +72,11 @@ export interface ProcessorDefinition<C, S, E extends Message> {
    * `ensure` names a topic created before the first record to it is published.
    */
   sideOutputs?(event: E, input: Envelope, prefix: string): { readonly event: E; readonly extra: readonly SideOutput[] };
+  /**
+   * Called for each event once it is on Kafka, with the input it answers and the time its
+   * batch was acknowledged: for metrics of the service (e.g. the gate's decision latency).
+   */
+  observe?(event: E, input: Envelope, publishedAtMs: number): void;
 }
 
 /** A record that could not be accepted, with what could be read of it. */
@@ -111,6 +116,12 @@ export interface RuntimeDeps {
 }
 
 export const REROUTED_FROM = 'warden_rerouted_from';
+
+/** What a batch publishes besides its changelog records, and the events to observe once published. */
+interface BatchOut<E> {
+  readonly extra: SideOutput[];
+  readonly observed: { event: E; input: Envelope }[];
+}
 
 /** The type of the stand-in envelope an undecodable input's command is decided with. */
 export const UNDECODED = 'warden.undecoded';
@@ -191,6 +202,11 @@ export class Processor<C, S, E extends Message> {
     await this.handle?.stop();
     this.state = 'stopped';
     this.deps.metrics.consumerState.set({ consumer: this.def.name }, 0);
+  }
+
+  /** The state of every stream on the partitions this instance owns (for gauges of the service). */
+  *states(): Generator<S> {
+    for (const ps of this.partitions.values()) yield* ps.streams.values();
   }
 
   /** The state of one stream, when this instance owns its partition (for tests and queries). */
@@ -276,8 +292,10 @@ export class Processor<C, S, E extends Message> {
     const inputTopic = topic.slice(prefix.length) as TopicName;
     const sourceKey = `${topic}:${partition}`;
     const out: RecordOut[] = [];
+
     let last: string | undefined;
-    const extra: SideOutput[] = [];
+    const batch: BatchOut<E> = { extra: [], observed: [] };
+    const extra = batch.extra;
     for (const record of records) {
       const offset = Number(record.offset);
       last = record.offset;
@@ -296,7 +314,7 @@ export class Processor<C, S, E extends Message> {
         input = decode(inputTopic, record);
       } catch (error) {
         if (!(error instanceof EnvelopeError)) throw error;
-        out.push(...this.invalidInput(record, error.code, error.field, error.message, ps, now, extra));
+        out.push(...this.invalidInput(record, error.code, error.field, error.message, ps, now, batch));
         continue;
       }
       const moved = this.reroute(input, record, inputTopic, now);
@@ -309,7 +327,7 @@ export class Processor<C, S, E extends Message> {
           `${this.def.name} process`,
           record.headers,
           { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'cloudevents.event_type': input.type },
-          () => this.decideOne(input, record, ps, now, extra),
+          () => this.decideOne(input, record, ps, now, batch),
         );
         out.push(...produced);
         metrics.messages.inc({
@@ -320,7 +338,7 @@ export class Processor<C, S, E extends Message> {
       } catch (error) {
         if (error instanceof DomainError && error.kind === 'invalid') {
           const code = `${error.kind}:${error.code}`;
-          out.push(...this.invalidInput(record, code, error.field ?? '', error.message, ps, now, extra, input));
+          out.push(...this.invalidInput(record, code, error.field ?? '', error.message, ps, now, batch, input));
         } else if (error instanceof DomainError) {
           out.push(this.rejected(record, `${error.kind}:${error.code}`, error.message, now));
         } else {
@@ -341,6 +359,8 @@ export class Processor<C, S, E extends Message> {
     }
     for (const r of out) metrics.published.inc({ topic: r.topic });
     if (extra.length > 0) metrics.published.inc({ topic: 'side-output' }, extra.length);
+    const publishedAt = Date.now();
+    for (const o of batch.observed) this.def.observe?.(o.event, o.input, publishedAt);
     return last;
   }
 
@@ -385,7 +405,7 @@ export class Processor<C, S, E extends Message> {
     reason: string,
     ps: PartitionState<S>,
     now: number,
-    extra: SideOutput[],
+    batch: BatchOut<E>,
     decoded?: Envelope,
   ): RecordOut[] {
     const dead = this.rejected(record, code, reason, now);
@@ -407,7 +427,7 @@ export class Processor<C, S, E extends Message> {
       runId: ids.runId,
       data: undefined as never,
     };
-    return [dead, ...this.decideCommand(command, input, record, ps, now, extra)];
+    return [dead, ...this.decideCommand(command, input, record, ps, now, batch)];
   }
 
   private contextOf(record: RecordIn, now: number): ProcessorContext {
@@ -423,11 +443,11 @@ export class Processor<C, S, E extends Message> {
     record: RecordIn,
     ps: PartitionState<S>,
     now: number,
-    extra: SideOutput[],
+    batch: BatchOut<E>,
   ): RecordOut[] {
     const command = this.def.command(input, this.contextOf(record, now));
     if (command === null) return [];
-    return this.decideCommand(command, input, record, ps, now, extra);
+    return this.decideCommand(command, input, record, ps, now, batch);
   }
 
   private decideCommand(
@@ -436,18 +456,19 @@ export class Processor<C, S, E extends Message> {
     record: RecordIn,
     ps: PartitionState<S>,
     now: number,
-    extra: SideOutput[],
+    batch: BatchOut<E>,
   ): RecordOut[] {
     const stream = this.streamKey(input, record);
     const state = ps.streams.get(stream) ?? this.def.decider.initialState;
     const events = this.def.decider.decide(command, state);
     if (events.length === 0) return [];
     ps.streams.set(stream, fold(this.def.decider.evolve, state, events));
+    if (this.def.observe) for (const event of events) batch.observed.push({ event, input });
     const src = { [SOURCE_HEADER]: `${record.topic}:${record.partition}:${record.offset}` };
     return events.map((decided, i) => {
       const side = this.def.sideOutputs?.(decided, input, this.deps.prefix);
       const event = side?.event ?? decided;
-      if (side) extra.push(...side.extra);
+      if (side) batch.extra.push(...side.extra);
       const route = this.def.route(event, input);
       return toRecord(
         this.deps.prefix,
