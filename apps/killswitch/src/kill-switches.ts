@@ -9,7 +9,7 @@ import {
   KillSwitchState,
 } from '@warden/killswitch-domain';
 import { switchesProjection } from '@warden/killswitch-read-models';
-import { CommandGateway, Route, ServiceRuntime, Table, TableDefinition } from '@warden/platform';
+import { CommandGateway, OFF_GATE_PATH, Route, ServiceRuntime, Table, TableDefinition } from '@warden/platform';
 import { KillSwitchConfig } from './config';
 
 export type KillSwitchGateway = CommandGateway<KillSwitchCommand, KillSwitchState, KillSwitchEvent>;
@@ -51,6 +51,8 @@ export const gateContextTable = (liveRunMs: number): TableDefinition<GateContext
   evolve: (context: GateContext, event: Envelope) => evolveGateContext(context, event, liveRunMs),
   // Of the budget stage's answers only settlements (completed steps) matter: the rest is not decoded.
   skip: (h) => h.ce_type?.startsWith('warden.budget.') === true && h.ce_type !== 'warden.budget.v1.BudgetSettled',
+  // Live runs for the next engage: gathered from the busy gate topics, not fetched per record.
+  batching: OFF_GATE_PATH,
 });
 
 /** Where each kill-switch event goes: RunHalted by run id (orchestrators read a run in order), the rest by switch id. */

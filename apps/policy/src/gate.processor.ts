@@ -43,6 +43,7 @@ import {
 } from '@warden/policy-domain';
 import {
   currentTraceHeaders,
+  OFF_GATE_PATH,
   openPrivateKey,
   parseKek,
   Processor,
@@ -248,6 +249,8 @@ export function wireGate(
         evolve: evolveGateActivity,
         // Of the budget stage's answers only settlements count (completed steps); the rest is not decoded.
         skip: (h) => h.ce_type?.startsWith('warden.budget.') === true && h.ce_type !== COMPLETION_TYPE,
+        // Activity is eventually consistent across instances anyway: gathered, not fetched per record.
+        batching: OFF_GATE_PATH,
       },
       instanceId,
     ),

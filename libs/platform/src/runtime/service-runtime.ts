@@ -9,7 +9,7 @@ import { migrate } from '../postgres/data-source';
 import { ProjectionDefinition, Row } from '../projection/projection';
 import { ProjectionRunner } from '../projection/runner';
 import { Processor, ProcessorDefinition, RuntimeDeps } from './processor';
-import { Table, TableDefinition } from './table';
+import { Table, TableDefinition, TableReader } from './table';
 import { WebhookReactor, WebhookReactorDefinition } from '../webhooks/reactor';
 
 export interface Readiness {
@@ -29,6 +29,8 @@ export class ServiceRuntime {
   private readonly processors: Processor<unknown, unknown, never>[] = [];
   private readonly projections: ProjectionRunner[] = [];
   private readonly reactors: WebhookReactor[] = [];
+  private tableReaders: TableReader[] = [];
+  private instanceId = `${process.pid}`;
   private started = false;
   private fallbackAuthenticator: AdminAuthenticator | undefined;
   private readonly onStart: (() => Promise<void>)[] = [];
@@ -111,9 +113,10 @@ export class ServiceRuntime {
     );
   }
 
-  /** Adds a table folded from some topics by every instance. */
+  /** Adds a table folded from some topics by every instance (one reader consumes for all of them). */
   table<S>(definition: TableDefinition<S>, instanceId: string): Table<S> {
-    return this.addTable(new Table(definition, this.port, this.options.prefix, instanceId, this.logger));
+    this.instanceId = instanceId;
+    return this.addTable(new Table(definition, this.options.prefix, this.logger));
   }
 
   /** Adds a reactor that delivers signed webhooks for some events (started after projections). */
@@ -149,7 +152,23 @@ export class ServiceRuntime {
     await this.migrate();
     await this.port.connect();
     await provisionTopics(this.port, prefix, partitions, this.options.ingressRetentionMs);
-    for (const table of this.tables) await table.start();
+    // One reader per batching class: prompt tables (kill switches, registry) and lagging ones.
+    const classes = new Map<string, Table<unknown>[]>();
+    for (const t of this.tables) {
+      const key = JSON.stringify(t.batching ?? null);
+      classes.set(key, [...(classes.get(key) ?? []), t]);
+    }
+    this.tableReaders = [...classes.values()].map(
+      (tables, i) =>
+        new TableReader(
+          tables,
+          this.port,
+          `${prefix}${this.service}${i ? `.${i}` : ''}`,
+          this.instanceId,
+          tables[0].batching,
+        ),
+    );
+    for (const reader of this.tableReaders) await reader.start();
     for (const processor of this.processors) await processor.start();
     for (const projection of this.projections) await projection.start();
     for (const reactor of this.reactors) await reactor.start();
@@ -169,7 +188,7 @@ export class ServiceRuntime {
     await Promise.allSettled(this.reactors.map((r) => r.stop()));
     await Promise.allSettled(this.projections.map((p) => p.stop()));
     await Promise.allSettled(this.processors.map((p) => p.stop()));
-    await Promise.allSettled(this.tables.map((t) => t.stop()));
+    await Promise.allSettled(this.tableReaders.map((r) => r.stop()));
     await this.port.close();
     if (this.options.db?.isInitialized) await this.options.db.destroy();
     this.logger.info('runtime stopped');

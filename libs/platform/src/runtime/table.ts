@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decode, Envelope, TopicName } from '@warden/contracts';
 import { Decider } from '@warden/kernel';
-import { ConsumerHandle, KafkaPort } from '../kafka/port';
+import { ConsumerHandle, KafkaPort, RecordIn } from '../kafka/port';
 import { Logger } from '../observability/logger';
 
 /** How far a table has read one topic: per partition (by index), the offset after the last event applied. */
@@ -18,6 +18,12 @@ export interface TableDefinition<S> {
   evolve(state: S, event: Envelope): S;
   /** Records to pass over without decoding, judged from their headers (e.g. types the fold ignores on a busy topic). */
   skip?(headers: Readonly<Record<string, string>>): boolean;
+  /**
+   * For a table over busy topics that may lag a little (e.g. activity folded from every decision):
+   * let the broker gather records for up to `maxWaitMs`. Tables the gate must see promptly (kill
+   * switches, the registry) leave it unset. Tables with the same batching share one reader.
+   */
+  readonly batching?: { readonly minBytes: number; readonly maxWaitMs: number };
 }
 
 /**
@@ -33,7 +39,6 @@ export class Table<S> {
   private positionsAt = -1;
   private readonly waiters: { key: string; offset: number; resolve: () => void }[] = [];
   private readonly rejectedIds = new Set<string>();
-  private handle: ConsumerHandle | undefined;
   private caughtUpPromise: Promise<void> | undefined;
   private isCaughtUp = false;
   private applied = 0;
@@ -41,9 +46,7 @@ export class Table<S> {
 
   constructor(
     private readonly def: TableDefinition<S>,
-    private readonly port: KafkaPort,
     private readonly prefix: string,
-    private readonly instanceId: string,
     logger: Logger,
   ) {
     this.current = def.initial();
@@ -60,6 +63,10 @@ export class Table<S> {
 
   get name(): string {
     return this.def.name;
+  }
+
+  get batching(): TableDefinition<S>['batching'] {
+    return this.def.batching;
   }
 
   /** Number of events applied: a monotonic version of this table, recorded in decisions. */
@@ -92,11 +99,19 @@ export class Table<S> {
     return this.positionsCache;
   }
 
-  async start(): Promise<void> {
-    const topics = this.def.topics.map((t) => this.prefix + t);
+  /** The prefixed topics the table folds. */
+  get topicNames(): readonly string[] {
+    return this.def.topics.map((t) => this.prefix + t);
+  }
+
+  /**
+   * Sets what "caught up" means: everything the topics held at start (their high watermarks).
+   * Called by the reader before it consumes.
+   */
+  prepare(watermarks: ReadonlyMap<string, readonly { partition: number; low: string; high: string }[]>): void {
     const targets: { key: string; offset: number }[] = [];
-    for (const topic of topics) {
-      for (const wm of await this.port.watermarks(topic)) {
+    for (const topic of this.topicNames) {
+      for (const wm of watermarks.get(topic) ?? []) {
         if (Number(wm.high) > Number(wm.low))
           targets.push({ key: `${topic}:${wm.partition}`, offset: Number(wm.high) - 1 });
       }
@@ -105,41 +120,35 @@ export class Table<S> {
       this.isCaughtUp = true;
       this.log.info('table caught up', { events: this.applied });
     });
-    this.handle = await this.port.consume({
-      groupId: `${this.prefix}${this.def.name}.table.${this.instanceId}.${randomUUID().slice(0, 8)}`,
-      topics,
-      fromBeginning: true,
-      commitOffsets: false,
-      concurrency: 4,
-      onBatch: async (topic, partition, records) => {
-        const name = topic.slice(this.prefix.length) as TopicName;
-        const key = `${topic}:${partition}`;
-        // After a rejoin (no committed offsets) the group restarts from the beginning: skip what was applied.
-        const applied = this.appliedOffsets.get(key) ?? -1;
-        for (const record of records) {
-          if (Number(record.offset) <= applied) continue;
-          if (this.def.skip?.(record.headers)) continue;
-          try {
-            const envelope = decode(name, record);
-            const next = this.def.evolve(this.current, envelope);
-            if (next === this.current) this.rejectedIds.add(envelope.id);
-            this.current = next;
-            this.applied += 1;
-          } catch (error) {
-            // The owning service dead-letters bad records; every table reader just skips them.
-            this.log.warn('skipping bad record', {
-              topic,
-              partition,
-              offset: record.offset,
-              error: (error as Error).message,
-            });
-          }
-        }
-        const last = records.at(-1);
-        if (last && Number(last.offset) > applied) this.advance(key, Number(last.offset));
-        return last?.offset;
-      },
-    });
+  }
+
+  /** Folds a batch of one partition of one of its topics (the reader hands it over). */
+  apply(topic: string, partition: number, records: readonly RecordIn[]): void {
+    const name = topic.slice(this.prefix.length) as TopicName;
+    const key = `${topic}:${partition}`;
+    // After a rejoin (no committed offsets) the group restarts from the beginning: skip what was applied.
+    const applied = this.appliedOffsets.get(key) ?? -1;
+    for (const record of records) {
+      if (Number(record.offset) <= applied) continue;
+      if (this.def.skip?.(record.headers)) continue;
+      try {
+        const envelope = decode(name, record);
+        const next = this.def.evolve(this.current, envelope);
+        if (next === this.current) this.rejectedIds.add(envelope.id);
+        this.current = next;
+        this.applied += 1;
+      } catch (error) {
+        // The owning service dead-letters bad records; every table reader just skips them.
+        this.log.warn('skipping bad record', {
+          topic,
+          partition,
+          offset: record.offset,
+          error: (error as Error).message,
+        });
+      }
+    }
+    const last = records.at(-1);
+    if (last && Number(last.offset) > applied) this.advance(key, Number(last.offset));
   }
 
   /** Resolves once the table has applied everything that was in Kafka when it started. */
@@ -158,12 +167,6 @@ export class Table<S> {
     return this.rejectedIds.has(eventId);
   }
 
-  async stop(): Promise<void> {
-    const groupId = this.handle?.groupId;
-    await this.handle?.stop();
-    if (groupId) await this.port.deleteGroups([groupId]);
-  }
-
   private waitForKey(key: string, offset: number): Promise<void> {
     if ((this.appliedOffsets.get(key) ?? -1) >= offset) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ key, offset, resolve }));
@@ -178,6 +181,51 @@ export class Table<S> {
         w.resolve();
       }
     }
+  }
+}
+
+/**
+ * One consumer for all the tables of a service instance (issue 16: one consumer per kind): a group
+ * of its own, so it is assigned every partition of the union of their topics, handing each batch
+ * to the tables that fold its topic. Fewer consumers, fetches and heartbeats than one per table;
+ * a topic several tables fold (registry.events) is fetched and decoded from the wire once.
+ */
+export class TableReader {
+  private handle: ConsumerHandle | undefined;
+
+  constructor(
+    private readonly tables: readonly Table<unknown>[],
+    private readonly port: KafkaPort,
+    private readonly name: string,
+    private readonly instanceId: string,
+    private readonly batching?: { readonly minBytes: number; readonly maxWaitMs: number },
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.tables.length === 0) return;
+    const topics = [...new Set(this.tables.flatMap((t) => t.topicNames))];
+    const watermarks = new Map(await Promise.all(topics.map(async (t) => [t, await this.port.watermarks(t)] as const)));
+    for (const table of this.tables) table.prepare(watermarks);
+    const byTopic = new Map(topics.map((t) => [t, this.tables.filter((table) => table.topicNames.includes(t))]));
+    this.handle = await this.port.consume({
+      groupId: `${this.name}.tables.${this.instanceId}.${randomUUID().slice(0, 8)}`,
+      topics,
+      fromBeginning: true,
+      commitOffsets: false,
+      concurrency: 4,
+      batching: this.batching,
+      onBatch: async (topic, partition, records) => {
+        for (const table of byTopic.get(topic) ?? []) table.apply(topic, partition, records);
+        return records.at(-1)?.offset;
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    const groupId = this.handle?.groupId;
+    await this.handle?.stop();
+    this.handle = undefined;
+    if (groupId) await this.port.deleteGroups([groupId]);
   }
 }
 
