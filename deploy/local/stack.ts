@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DEV_KEY_ENCRYPTION_KEY, devAuthEnv } from '@warden/platform';
 
@@ -54,7 +54,27 @@ function findRoot(from: string): string {
   throw new Error(`no nx.json above ${from}`);
 }
 
-/** Starts every service as its own process from the compiled build (dist/) and waits until all are ready. */
+/** The HTTP ports the services' own variables (REGISTRY_HTTP_PORT, ...) ask for, where set. */
+export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<ServiceName, number>> {
+  const ports: Partial<Record<ServiceName, number>> = {};
+  for (const service of SERVICES) {
+    const text = env[PORT_VARIABLE[service]];
+    if (text === undefined || text === '') continue;
+    const port = Number(text);
+    if (!Number.isInteger(port) || port <= 0 || port > 65535)
+      throw new Error(`${PORT_VARIABLE[service]} must be a TCP port, got "${text}"`);
+    ports[service] = port;
+  }
+  return ports;
+}
+
+/**
+ * Starts every service as its own process from the compiled build (dist/) and waits until all are ready.
+ * Each service runs in a process group of its own, so a terminal's Ctrl-C reaches only the launcher,
+ * which stops them in order; each writes its log straight to its file, so the log does not depend on
+ * the launcher's output; and each holds a pipe from the launcher as its standard input and stops when
+ * that ends (WARDEN_STOP_ON_STDIN_END), so no service outlives a launcher that was killed.
+ */
 export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.logDir, { recursive: true });
   const urls = {} as Record<ServiceName, string>;
@@ -63,7 +83,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const launch = (service: ServiceName) => {
     const port = options.ports?.[service] ?? DEFAULT_PORTS[service];
     urls[service] = `http://127.0.0.1:${port}`;
-    const log = createWriteStream(join(options.logDir, `${service}.log`), { flags: 'a' });
+    const log = openSync(join(options.logDir, `${service}.log`), 'a');
     const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], {
       cwd: ROOT,
       env: {
@@ -76,12 +96,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         DATABASE_URL: options.databaseUrl,
         WARDEN_TOPIC_PREFIX: options.topicPrefix,
         WARDEN_INSTANCE_ID: `${service}-1`,
+        WARDEN_STOP_ON_STDIN_END: 'true',
         [PORT_VARIABLE[service]]: String(port),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', log, log],
+      detached: true,
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    closeSync(log);
     processes[service] = child;
     exits[service] = new Promise((done) => child.once('exit', (code) => done(code)));
   };

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { logLevel } from 'kafkajs';
 import { Client } from 'pg';
@@ -141,38 +140,4 @@ export async function deleteByPrefix(brokers: readonly string[], prefix: string)
   } finally {
     await admin.disconnect();
   }
-}
-
-/**
- * Ports nothing listens on now, so the bench's services never collide with another stack on this
- * machine: the first free ones from `base` up (BENCH_PORT_BASE, within 100 ports), else any the
- * kernel hands out.
- */
-export async function freePorts(n: number, base?: number): Promise<number[]> {
-  const bind = (port: number) =>
-    new Promise<ReturnType<typeof createServer> | undefined>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(undefined));
-      server.listen(port, '127.0.0.1', () => resolve(server));
-    });
-  const servers: ReturnType<typeof createServer>[] = [];
-  if (base === undefined) {
-    for (let i = 0; i < n; i++) {
-      const server = await bind(0);
-      if (!server) throw new Error('no free port from the kernel');
-      servers.push(server);
-    }
-  } else {
-    for (let port = base; port < base + 100 && servers.length < n; port++) {
-      const server = await bind(port);
-      if (server) servers.push(server);
-    }
-    if (servers.length < n) {
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-      throw new Error(`fewer than ${n} free ports in ${base}-${base + 99} (BENCH_PORT_BASE)`);
-    }
-  }
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }

@@ -24,7 +24,8 @@ import {
 import { callerHeaders, devAuthEnv, KafkajsPort, Logger, RecordOut, provisionTopics } from '@warden/platform';
 import { cpuUse, CpuUse, POSTGRES, snapshot } from './cpu';
 import { stopChild } from './floor';
-import { freePorts, ROOT } from './infra';
+import { freePorts } from '@warden/platform/testing';
+import { ROOT } from './infra';
 import { TARGETS } from './targets';
 
 /** The trace projections' throughput into Postgres, live and during a rebuild (docs/benchmarks.md). */
@@ -65,7 +66,7 @@ export interface ProjectionBenchOptions {
   readonly portBase?: number;
 }
 
-const sre = { subject: 'bench', roles: 'sre', tenant: 'bench' };
+const platformAdmin = { subject: 'bench', roles: 'platform-admin', tenant: 'bench' };
 
 /**
  * Starts the trace service alone on fresh topics, feeds it gate chains (request, reservation,
@@ -116,7 +117,7 @@ export async function runProjectionBench(
   children.add(child);
   try {
     await until(async () => (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok === true, 60_000);
-    const headers = await callerHeaders(sre);
+    const headers = await callerHeaders(platformAdmin);
     const states = async () => {
       const res = await fetch(`${url}/admin/projections`, { headers });
       if (!res.ok) throw new Error(`GET /admin/projections: ${res.status} ${await res.text()}`);

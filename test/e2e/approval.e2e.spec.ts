@@ -70,7 +70,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
     eventually(
       async () => {
         const r = await call<Record<string, unknown>[]>(stack.urls.approval, 'GET', '/tasks?status=open', ann);
-        return r.body.find((t) => t.request_id === requestId);
+        return r.body.find((t) => t.requestId === requestId);
       },
       30_000,
       `the approval task of ${requestId}`,
@@ -181,18 +181,18 @@ describe('approval end to end (needs the admission policy and registry tool cont
     const waiting = transfer('run-approve', { requestId: pending.requestId, approvalTimeoutMs: 60_000 });
     const task = await openTaskOf(pending.requestId);
     expect(task).toMatchObject({
-      risk_class: 'critical',
+      riskClass: 'critical',
       tool: 'payments',
       action: 'transfer',
-      owner_team: 'treasury',
-      owner_contact: 'olga',
+      ownerTeam: 'treasury',
+      ownerContact: 'olga',
       diff: '12000',
-      blast_radius: '["acct-1","acct-2"]',
-      rollback_path: 'reverse the transfer in the ledger',
-      approvals_required: 2,
-      excluded_approvers: ['rita', 'olga'],
+      blastRadius: '["acct-1","acct-2"]',
+      rollbackPath: 'reverse the transfer in the ledger',
+      approvalsRequired: 2,
+      excludedApprovers: ['rita', 'olga'],
     });
-    const digest = task.arguments_digest as string;
+    const digest = task.argumentsDigest as string;
     expect(digest).toMatch(/^sha256:/);
     const rita: Identity = { subject: 'rita', roles: ['approver'], tenant: 'acme' };
     expect(
@@ -239,9 +239,9 @@ describe('approval end to end (needs the admission policy and registry tool cont
       30_000,
       'the task denied by the kill switch',
     );
-    expect(denied.resolved_by).toBe(`killswitch:${engaged.body.switchId}`);
+    expect(denied.resolvedBy).toBe(`killswitch:${engaged.body.switchId}`);
     const late = await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, ann, {
-      argumentsDigest: task.arguments_digest,
+      argumentsDigest: task.argumentsDigest,
     });
     expect(late).toMatchObject({ status: 400, body: { code: 'task_resolved' } });
     const decided = await finalDecision(pending.requestId);

@@ -21,7 +21,7 @@ import {
   Stack,
   startStack,
 } from '@warden/local-stack';
-import { call, Identity } from './http';
+import { call, Identity, payrollAgent, PinnedTool } from './http';
 
 /**
  * The walking skeleton through all six services as separate processes on the real broker:
@@ -70,23 +70,8 @@ describe('the gate, end to end across six processes', () => {
       { timeoutMs: 10_000 },
     );
 
-  async function registerActiveAgent(
-    who: Identity,
-    agentId: string,
-    tools: { tool: string; actions: string[]; contractVersion: string; definitionDigest: string }[],
-  ) {
-    const registered = await call(stack.urls.registry, 'POST', '/agents', who, {
-      agentId,
-      mission: 'pay the right people',
-      owner: { team: 'payroll', contact: 'payroll@example.com' },
-      businessProcess: 'payroll',
-      model: 'gpt-5',
-      tools,
-      environments: ['prod'],
-      autonomyLevel: 2,
-      shutdownPath: 'disable the payroll connector',
-      reason: 'e2e',
-    });
+  async function registerActiveAgent(who: Identity, agentId: string, tools: PinnedTool[]) {
+    const registered = await call(stack.urls.registry, 'POST', '/agents', who, payrollAgent(agentId, tools));
     expect(registered.status).toBe(201);
     const activated = await call(stack.urls.registry, 'POST', `/agents/${agentId}/activate`, who, {
       expectedVersion: registered.body.version,
@@ -188,7 +173,7 @@ describe('the gate, end to end across six processes', () => {
       20_000,
       "policy's decisions projection",
     );
-    expect(decision).toMatchObject({ verdict: 'allow', run_id: 'run-allow' });
+    expect(decision).toMatchObject({ verdict: 'allow', runId: 'run-allow' });
   });
 
   it('denies what the registry does not allow: an action outside the envelope, an unknown agent', async () => {

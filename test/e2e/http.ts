@@ -32,3 +32,25 @@ export async function call<T = Record<string, unknown>>(
     body: (text ? JSON.parse(text) : {}) as T,
   };
 }
+
+/** A granted tool and the contract version it is pinned to. */
+export interface PinnedTool {
+  readonly tool: string;
+  readonly actions: readonly string[];
+  readonly contractVersion: string;
+  readonly definitionDigest: string;
+}
+
+/** The profile the e2e suites register their payroll agents with (POST /agents). */
+export const payrollAgent = (agentId: string, tools: readonly PinnedTool[]) => ({
+  agentId,
+  mission: 'pay the right people',
+  owner: { team: 'payroll', contact: 'payroll@example.com' },
+  businessProcess: 'payroll',
+  model: 'gpt-5',
+  tools,
+  environments: ['prod'],
+  autonomyLevel: 2,
+  shutdownPath: 'disable the payroll connector',
+  reason: 'e2e',
+});

@@ -10,7 +10,7 @@ import {
   Stack,
   startStack,
 } from '@warden/local-stack';
-import { call, Identity } from './http';
+import { call, Identity, payrollAgent } from './http';
 
 /**
  * Invariant 5 across six processes: once the engage call has returned, no request in the
@@ -44,18 +44,13 @@ describe('the kill switch, end to end across six processes', () => {
     );
 
   async function registerActiveAgent(agentId: string) {
-    const registered = await call(stack.urls.registry, 'POST', '/agents', admin, {
-      agentId,
-      mission: 'pay the right people',
-      owner: { team: 'payroll', contact: 'payroll@example.com' },
-      businessProcess: 'payroll',
-      model: 'gpt-5',
-      tools: [{ tool: 'payroll', actions: ['read'], ...payroll }],
-      environments: ['prod'],
-      autonomyLevel: 2,
-      shutdownPath: 'disable the payroll connector',
-      reason: 'e2e',
-    });
+    const registered = await call(
+      stack.urls.registry,
+      'POST',
+      '/agents',
+      admin,
+      payrollAgent(agentId, [{ tool: 'payroll', actions: ['read'], ...payroll }]),
+    );
     expect(registered.status).toBe(201);
     const activated = await call(stack.urls.registry, 'POST', `/agents/${agentId}/activate`, admin, {
       expectedVersion: registered.body.version,

@@ -107,7 +107,7 @@ describe('approval durability: tasks survive a restart, are rebuilt from Kafka, 
     await pending('vote', 'run-b');
     const ids = await eventually(async () => {
       const rows = (await call('GET', '/tasks?status=open')).body as unknown as Row[];
-      return rows.length === 2 && new Map(rows.map((r) => [r.request_id as string, r.id as string]));
+      return rows.length === 2 && new Map(rows.map((r) => [r.requestId as string, r.id as string]));
     });
     await approval.close();
     approval = undefined;
@@ -129,7 +129,7 @@ describe('approval durability: tasks survive a restart, are rebuilt from Kafka, 
       const r = (await call('GET', `/tasks/${ids.get('keep')}`)).body;
       return r.status === 'expired' && r;
     });
-    expect(row.escalated_at).not.toBeNull();
+    expect(row.escalatedAt).not.toBeNull();
     // The granted task never expires, and the expired one expires once however many ticks follow.
     await pending('marker', 'run-a');
     await eventually(() => ofType<Row>('ApprovalTaskOpened').some((o) => o.requestId === 'marker'));

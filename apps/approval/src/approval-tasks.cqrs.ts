@@ -1,39 +1,39 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler, IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { readableTenant, StandingApprovalCommand, standingStream, TaskReader, usesOf } from '@warden/approval-domain';
+import { StandingApprovalCommand, standingStream, usesOf } from '@warden/approval-domain';
 import { getTask, listQueues, listStanding, listTasks, TaskQuery } from '@warden/approval-read-models';
-import { notFound } from '@warden/kernel';
-import { ServiceRuntime } from '@warden/platform';
+import { notFound, ownTenant, TenantActor } from '@warden/kernel';
+import { rowView, rowViews, ServiceRuntime } from '@warden/platform';
 import { APPROVAL_VOTES, ApprovalVotes, VoteRequest } from './approval-votes';
 import { STANDING_APPROVALS, StandingGateway } from './standing-approvals';
 
 /** Read-model queries; the reader's tenant scopes every one of them. */
 export class ListApprovalTasks {
   constructor(
-    readonly reader: TaskReader,
+    readonly reader: TenantActor,
     readonly filter: Omit<TaskQuery, 'tenantId'>,
   ) {}
 }
 export class GetApprovalTask {
   constructor(
-    readonly reader: TaskReader,
+    readonly reader: TenantActor,
     readonly taskId: string,
   ) {}
 }
 export class ListApprovalQueues {
-  constructor(readonly reader: TaskReader) {}
+  constructor(readonly reader: TenantActor) {}
 }
 export class ListStandingApprovals {
   constructor(
-    readonly reader: TaskReader,
+    readonly reader: TenantActor,
     readonly standingId?: string,
   ) {}
 }
 /** An approver's vote on a task; answers with the task as it is afterwards. */
 export class CastApprovalVote {
   constructor(
-    readonly reader: TaskReader,
+    readonly reader: TenantActor,
     readonly vote: VoteRequest,
   ) {}
 }
@@ -44,8 +44,10 @@ export class HandleStandingApprovalCommand {
 @QueryHandler(ListApprovalTasks)
 export class ListApprovalTasksHandler implements IQueryHandler<ListApprovalTasks> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ reader, filter }: ListApprovalTasks) {
-    return listTasks(this.runtime.db, { ...filter, tenantId: readableTenant(reader) });
+  async execute({ reader, filter }: ListApprovalTasks) {
+    return rowViews(
+      await listTasks(this.runtime.db, { ...filter, tenantId: ownTenant(reader, 'approval.tasks.read') }),
+    );
   }
 }
 
@@ -53,17 +55,17 @@ export class ListApprovalTasksHandler implements IQueryHandler<ListApprovalTasks
 export class GetApprovalTaskHandler implements IQueryHandler<GetApprovalTask> {
   constructor(private readonly runtime: ServiceRuntime) {}
   async execute({ reader, taskId }: GetApprovalTask) {
-    const row = await getTask(this.runtime.db, readableTenant(reader), taskId);
+    const row = await getTask(this.runtime.db, ownTenant(reader, 'approval.tasks.read'), taskId);
     if (!row) throw notFound('not_found', `no approval task ${taskId}`);
-    return row;
+    return rowView(row);
   }
 }
 
 @QueryHandler(ListApprovalQueues)
 export class ListApprovalQueuesHandler implements IQueryHandler<ListApprovalQueues> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ reader }: ListApprovalQueues) {
-    return listQueues(this.runtime.db, readableTenant(reader));
+  async execute({ reader }: ListApprovalQueues) {
+    return rowViews(await listQueues(this.runtime.db, ownTenant(reader, 'approval.tasks.read')));
   }
 }
 
@@ -71,11 +73,12 @@ export class ListApprovalQueuesHandler implements IQueryHandler<ListApprovalQueu
 export class ListStandingApprovalsHandler implements IQueryHandler<ListStandingApprovals> {
   constructor(private readonly runtime: ServiceRuntime) {}
   async execute({ reader, standingId }: ListStandingApprovals) {
-    const rows = await listStanding(this.runtime.db, readableTenant(reader), standingId);
+    const rows = await listStanding(this.runtime.db, ownTenant(reader, 'approval.tasks.read'), standingId);
     if (standingId !== undefined && rows.length === 0) {
       throw notFound('not_found', `no standing approval ${standingId}`);
     }
-    return standingId === undefined ? rows : rows[0];
+    const views = rows.map(({ recent_uses, ...row }) => ({ ...rowView(row), recentUses: rowViews(recent_uses) }));
+    return standingId === undefined ? views : views[0];
   }
 }
 
@@ -83,7 +86,7 @@ export class ListStandingApprovalsHandler implements IQueryHandler<ListStandingA
 export class CastApprovalVoteHandler implements ICommandHandler<CastApprovalVote> {
   constructor(@Inject(APPROVAL_VOTES) private readonly votes: ApprovalVotes) {}
   execute({ reader, vote }: CastApprovalVote) {
-    return this.votes.cast({ ...vote, tenantId: readableTenant(reader) });
+    return this.votes.cast({ ...vote, tenantId: ownTenant(reader, 'approval.tasks.read') });
   }
 }
 

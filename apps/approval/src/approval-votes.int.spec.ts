@@ -97,7 +97,7 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
   const taskFor = (requestId: string) =>
     eventually(async () => {
       const rows = (await call('GET', '/tasks', { subject: 'ann' })).body as unknown as Row[];
-      return rows.find((r) => r.request_id === requestId);
+      return rows.find((r) => r.requestId === requestId);
     });
   const events = <T>(type: string) =>
     recorder
@@ -166,17 +166,17 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
     const task = await taskFor('r1');
     expect(task).toMatchObject({
       status: 'open',
-      risk_class: 'critical',
-      owner_team: 'payments',
-      owner_contact: 'olga',
+      riskClass: 'critical',
+      ownerTeam: 'payments',
+      ownerContact: 'olga',
       diff: '{"amount":12000}',
-      blast_radius: '["acct-1","acct-2"]',
-      rollback_path: 'reverse the transfer (contract 2.0.0)',
-      tool_contract_version: '2.0.0',
-      policy_version: 'acme@7',
-      approvals_required: 2,
-      excluded_approvers: ['rita', 'olga'],
-      arguments_digest: 'sha256:r1',
+      blastRadius: '["acct-1","acct-2"]',
+      rollbackPath: 'reverse the transfer (contract 2.0.0)',
+      toolContractVersion: '2.0.0',
+      policyVersion: 'acme@7',
+      approvalsRequired: 2,
+      excludedApprovers: ['rita', 'olga'],
+      argumentsDigest: 'sha256:r1',
     });
     expect((task.request as Row).redactedArguments).toEqual({
       change: { amount: 12000 },
@@ -250,9 +250,9 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
       const q = (await call('GET', '/queues', { subject: 'ann' })).body as unknown as Row[];
       return q.length === 1 && q[0].open === 1 && q;
     });
-    expect(queues[0]).toMatchObject({ risk_class: 'high', owner_team: 'payments', open: 1 });
+    expect(queues[0]).toMatchObject({ riskClass: 'high', ownerTeam: 'payments', open: 1 });
     const byTeam = (await call('GET', '/tasks?team=payments&status=open', { subject: 'ann' })).body as unknown as Row[];
-    expect(byTeam.map((r) => r.request_id)).toEqual(['r3']);
+    expect(byTeam.map((r) => r.requestId)).toEqual(['r3']);
     expect((await call('GET', '/tasks?team=other', { subject: 'ann' })).body).toEqual([]);
     const other = await fetch(`${approval.url}/tasks/${r2.id}/deny`, {
       method: 'POST',
@@ -283,7 +283,7 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
       const r = (await call('GET', `/tasks/${r4.id}`, { subject: 'ann' })).body;
       return r.status === 'denied' && r;
     });
-    expect(denied).toMatchObject({ resolved_by: 'killswitch:ks-run-4' });
+    expect(denied).toMatchObject({ resolvedBy: 'killswitch:ks-run-4' });
     expect(
       await call('POST', `/tasks/${r4.id}/approve`, { subject: 'ann' }, { argumentsDigest: 'sha256:r4' }),
     ).toMatchObject({ status: 400, body: { code: 'task_resolved' } });
@@ -341,8 +341,8 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
       const r = (await call('GET', '/standing-approvals/sa-1', { subject: 'ann', roles: 'auditor' })).body;
       return r.status === 'exhausted' && r.uses === 2 && r;
     });
-    expect(sa1).toMatchObject({ uses: 2, max_uses: 2, max_risk_class: 'medium', actions: ['close'] });
-    expect((sa1.recent_uses as Row[]).map((u) => u.request_id).sort()).toEqual(['u1', 'u2']);
+    expect(sa1).toMatchObject({ uses: 2, maxUses: 2, maxRiskClass: 'medium', actions: ['close'] });
+    expect((sa1.recentUses as Row[]).map((u) => u.requestId).sort()).toEqual(['u1', 'u2']);
     expect(await call('POST', '/standing-approvals/sa-1/revoke', { subject: 'ann' }, { reason: 'x' })).toMatchObject({
       status: 400,
       body: { code: 'not_active' },

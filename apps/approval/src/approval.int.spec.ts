@@ -98,32 +98,32 @@ describe('approval service (projection and HTTP, real Kafka and Postgres)', () =
       const r = await list();
       return r.length === 2 && r;
     });
-    const r1 = rows.find((r) => r.request_id === 'r1')!;
+    const r1 = rows.find((r) => r.requestId === 'r1')!;
     expect(r1).toMatchObject({
-      tenant_id: 'acme',
-      agent_id: 'bot',
-      run_id: 'run-1',
-      decision_id: 'd-r1',
+      tenantId: 'acme',
+      agentId: 'bot',
+      runId: 'run-1',
+      decisionId: 'd-r1',
       status: 'open',
       tool: 'payments',
       action: 'transfer',
-      arguments_digest: 'sha256:r1',
-      risk_class: 'high',
-      risk_score: 50,
+      argumentsDigest: 'sha256:r1',
+      riskClass: 'high',
+      riskScore: 50,
       reasons: ['a human must approve'],
-      resolved_at: null,
+      resolvedAt: null,
     });
     expect(r1.request).toMatchObject({ requestId: 'r1', tenantId: 'acme', tool: 'payments' });
     expect(r1.request).not.toHaveProperty('agentToken');
-    expect(Date.parse(r1.expires_at as string) - Date.parse(r1.opened_at as string)).toBe(15 * 60_000);
+    expect(Date.parse(r1.expiresAt as string) - Date.parse(r1.openedAt as string)).toBe(15 * 60_000);
 
-    expect((await list('?status=open&riskClass=critical')).map((r) => r.request_id)).toEqual(['r2']);
-    expect((await get(`/tasks/${r1.id}`, 'auditor')).body).toMatchObject({ id: r1.id, request_id: 'r1' });
+    expect((await list('?status=open&riskClass=critical')).map((r) => r.requestId)).toEqual(['r2']);
+    expect((await get(`/tasks/${r1.id}`, 'auditor')).body).toMatchObject({ id: r1.id, requestId: 'r1' });
     const globex = await eventually(async () => {
       const r = await list('', 'globex');
       return r.length === 1 && r;
     });
-    expect(globex[0].request_id).toBe('r3');
+    expect(globex[0].requestId).toBe('r3');
     expect((await get(`/tasks/${globex[0].id}`)).status).toBe(404);
   });
 
@@ -154,14 +154,14 @@ describe('approval service (projection and HTTP, real Kafka and Postgres)', () =
     let n = 0;
     const denied = await eventually(async () => {
       await pending(`r1-retry-${n++}`, 'run-1', 'acme', RiskClass.LOW);
-      const r1 = (await list()).find((r) => r.request_id === 'r1')!;
+      const r1 = (await list()).find((r) => r.requestId === 'r1')!;
       return r1.status === 'denied' && r1;
     });
-    expect(denied).toMatchObject({ resolved_by: 'killswitch:ks-1', comment: expect.stringContaining('stop run-1') });
+    expect(denied).toMatchObject({ resolvedBy: 'killswitch:ks-1', comment: expect.stringContaining('stop run-1') });
     // Every task of run-1 is denied with it, including retries opened before the switch was seen.
     await eventually(async () => {
       const open = await list('?status=open');
-      return open.length === 1 && open[0].request_id === 'r2';
+      return open.length === 1 && open[0].requestId === 'r2';
     });
 
     const snapshot = async () =>

@@ -17,7 +17,7 @@ import {
 } from '@warden/budget-domain';
 import { costRollup, CostGroup, getRunUsage, getTenantUsage, MeterUsage } from '@warden/budget-read-models';
 import { invalid, notFound } from '@warden/kernel';
-import { ServiceRuntime } from '@warden/platform';
+import { rowView, ServiceRuntime } from '@warden/platform';
 import { BUDGET_DEFINITIONS, BudgetDefinitionGateway } from './budget-definitions';
 
 export const RUN_DEFAULTS = Symbol('RunDefaults');
@@ -249,7 +249,7 @@ export class GetRunUsageHandler implements IQueryHandler<GetRunUsage> {
     const usage = await getRunUsage(this.runtime.db, tenantId, runId, now);
     if (!usage) throw notFound('not_found', `no budget usage for run ${runId}`);
     const state = this.definitions.state(tenantId);
-    return { ...usage, meters: usage.meters.map((m) => withLimit(state, this.defaults, m)) };
+    return { ...rowView(usage), meters: usage.meters.map((m) => withLimit(state, this.defaults, m)) };
   }
 }
 

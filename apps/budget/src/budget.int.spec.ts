@@ -230,7 +230,7 @@ describe('budget service (HTTP, real Kafka and Postgres)', () => {
       meters: usage.meters,
     });
     const run = (await call('GET', '/runs/run-u/usage', undefined, 'auditor')).body;
-    expect(run).toMatchObject({ id: 'run-u', reserved_tokens: 850, reservations: 2, refusals: 0 });
+    expect(run).toMatchObject({ id: 'run-u', reservedTokens: 850, reservations: 2, refusals: 0 });
     expect(run.meters).toEqual([
       expect.objectContaining({ budgetId: 'default', dimension: 'tokens', meter: 'run', held: 850, limit: 100_000 }),
       expect.objectContaining({ budgetId: 'default', dimension: 'tool_calls', meter: 'run', held: 0, limit: 1000 }),

@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { Effect } from '@warden/contracts';
 import { Actor, KillSwitchState, liveRuns, Revocation, revocationList, ScopeInput } from '@warden/killswitch-domain';
 import { getSwitch, listSwitches, SwitchRow } from '@warden/killswitch-read-models';
-import { notFound } from '@warden/kernel';
-import { ServiceRuntime } from '@warden/platform';
+import { actsOn, notFound, requireRole, requireTenant } from '@warden/kernel';
+import { RowView, rowView, rowViews, ServiceRuntime } from '@warden/platform';
 import { KillSwitchConfig } from './config';
 import { KILL_SWITCHES, KillSwitches } from './kill-switches';
 
@@ -47,9 +47,11 @@ export class ListRevocations {
   ) {}
 }
 
-/** What a non-admin caller may see: its own tenant's switches and the global ones. */
-const visibleTo = (caller: Actor, tenantId: string) =>
-  caller.roles.includes('admin') || tenantId === '' || tenantId === caller.tenantId;
+/** What a caller may see: its own tenant's switches and the global ones; platform-admin sees every tenant's. */
+function visibleTo(caller: Actor, tenantId: string): boolean {
+  requireRole(caller, 'tenant.read');
+  return tenantId === '' || actsOn(caller, tenantId);
+}
 
 @CommandHandler(EngageKillSwitch)
 export class EngageKillSwitchHandler implements ICommandHandler<EngageKillSwitch> {
@@ -92,19 +94,22 @@ export class ReleaseKillSwitchHandler implements ICommandHandler<ReleaseKillSwit
 @QueryHandler(ListKillSwitches)
 export class ListKillSwitchesHandler implements IQueryHandler<ListKillSwitches> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ query }: ListKillSwitches): Promise<SwitchRow[]> {
-    const tenantId = query.caller.roles.includes('admin') ? query.tenantId : query.caller.tenantId;
-    return listSwitches(this.runtime.db, { active: query.active, tenantId });
+  async execute({ query }: ListKillSwitches): Promise<RowView<SwitchRow>[]> {
+    // No tenant named: the caller's own; another tenant, or every tenant (none), needs platform-admin.
+    const tenantId = query.tenantId || query.caller.tenantId;
+    requireRole(query.caller, 'tenant.read');
+    requireTenant(query.caller, tenantId, 'listing kill switches');
+    return rowViews(await listSwitches(this.runtime.db, { active: query.active, tenantId }));
   }
 }
 
 @QueryHandler(GetKillSwitch)
 export class GetKillSwitchHandler implements IQueryHandler<GetKillSwitch> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  async execute({ switchId, caller }: GetKillSwitch): Promise<SwitchRow> {
+  async execute({ switchId, caller }: GetKillSwitch): Promise<RowView<SwitchRow>> {
     const row = await getSwitch(this.runtime.db, switchId);
     if (!row || !visibleTo(caller, row.tenant_id)) throw notFound('not_found', `no kill switch ${switchId}`);
-    return row;
+    return rowView(row);
   }
 }
 

@@ -169,7 +169,7 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
       const rows = (await call(1, 'GET', '/killswitches?active=true')).body as unknown as { id: string }[];
       return rows.some((x) => x.id === 'ks-1') && rows;
     });
-    expect(listed[0]).toMatchObject({ id: 'ks-1', tenant_id: 'acme', agent_id: 'payroll-bot', reason: 'runaway' });
+    expect(listed[0]).toMatchObject({ id: 'ks-1', tenantId: 'acme', agentId: 'payroll-bot', reason: 'runaway' });
   });
 
   it('effect 8: halts each live run in scope once, naming its last completed step; later runs on their first request', async () => {
@@ -305,11 +305,11 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
     );
     expect((await call(0, 'POST', '/killswitches', { reason: 'r' }, { roles: 'owner' })).status).toBe(403);
     expect((await call(0, 'POST', '/killswitches', { reason: 'global' })).body).toMatchObject({
-      code: 'admin_required',
+      code: 'platform_admin_required',
     });
     expect((await call(0, 'POST', '/killswitches', { scope: { tenantId: 'globex' }, reason: 'r' })).body).toMatchObject(
       {
-        code: 'other_tenant',
+        code: 'platform_admin_required',
       },
     );
     expect((await call(0, 'POST', '/killswitches/ks-1/release', { reason: 'r' }, { roles: 'approver' })).status).toBe(
@@ -357,7 +357,7 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     const winner = a.status === 200 ? a : b;
     expect(winner.body).toMatchObject({ status: 'released' });
-    await eventually(async () => ((await call(1, 'GET', '/killswitches/ks-1')).body.released_at ? true : undefined));
+    await eventually(async () => ((await call(1, 'GET', '/killswitches/ks-1')).body.releasedAt ? true : undefined));
     expect((await call(0, 'POST', '/killswitches/ks-1/release', { reason: 'again' })).status).toBe(409);
   });
 

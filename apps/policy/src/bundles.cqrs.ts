@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler, IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { forbidden, invalid, notFound } from '@warden/kernel';
+import { invalid, notFound, ownTenant } from '@warden/kernel';
 import {
   activeVersionAt,
   BundleCommand,
@@ -19,24 +19,9 @@ import {
   ruleInputOf,
 } from '@warden/policy-domain';
 import { getBundleVersion, listBundleVersions, shadowReport } from '@warden/policy-read-models';
-import { ServiceRuntime } from '@warden/platform';
+import { rowView, rowViews, ServiceRuntime } from '@warden/platform';
 import { Caller } from '@warden/platform/nest';
 import { Bundles, BUNDLES, whatIf } from './bundles';
-
-/** Roles that may read a tenant's bundles, reports and dry runs. */
-export const BUNDLE_READ_ROLES = ['admin', 'auditor', 'sre', 'owner'] as const;
-
-export function tenantOf(caller: Caller): string {
-  if (!caller.tenantId) throw invalid('missing_tenant', "the caller's token carries no tenant claim", 'tenant');
-  return caller.tenantId;
-}
-
-export function requireReader(caller: Caller): string {
-  if (!caller.roles.some((r) => (BUNDLE_READ_ROLES as readonly string[]).includes(r))) {
-    throw forbidden('role_required', 'reading policy bundles needs the role admin, auditor, sre or owner');
-  }
-  return tenantOf(caller);
-}
 
 function repositoryOf(bundles: Bundles, tenantId: string): BundleRepositoryState {
   return bundles.directory.state.get(tenantId)?.repository ?? emptyRepository(tenantId);
@@ -104,7 +89,7 @@ export class ListBundlesHandler implements IQueryHandler<ListBundles> {
     @Inject(BUNDLES) private readonly bundles: Bundles,
   ) {}
   async execute({ caller }: ListBundles) {
-    const tenantId = requireReader(caller);
+    const tenantId = ownTenant(caller, 'policy.bundles.read');
     await this.bundles.directory.caughtUp();
     const state = repositoryOf(this.bundles, tenantId);
     return {
@@ -112,7 +97,7 @@ export class ListBundlesHandler implements IQueryHandler<ListBundles> {
       bundleId: state.bundleId,
       activeVersion: activeVersionAt(state, Date.now()) || null,
       shadowVersion: state.shadow || null,
-      versions: await listBundleVersions(this.runtime.db, tenantId),
+      versions: rowViews(await listBundleVersions(this.runtime.db, tenantId)),
     };
   }
 }
@@ -121,10 +106,10 @@ export class ListBundlesHandler implements IQueryHandler<ListBundles> {
 export class GetBundleHandler implements IQueryHandler<GetBundle> {
   constructor(private readonly runtime: ServiceRuntime) {}
   async execute({ caller, version }: GetBundle) {
-    const tenantId = requireReader(caller);
+    const tenantId = ownTenant(caller, 'policy.bundles.read');
     const row = await getBundleVersion(this.runtime.db, tenantId, version);
     if (!row) throw notFound('not_found', `no version ${version} of the tenant's bundle`);
-    return row;
+    return rowView(row);
   }
 }
 
@@ -132,7 +117,7 @@ export class GetBundleHandler implements IQueryHandler<GetBundle> {
 export class DiffBundlesHandler implements IQueryHandler<DiffBundles> {
   constructor(@Inject(BUNDLES) private readonly bundles: Bundles) {}
   async execute({ caller, from, to }: DiffBundles) {
-    const tenantId = requireReader(caller);
+    const tenantId = ownTenant(caller, 'policy.bundles.read');
     await this.bundles.directory.caughtUp();
     const versions = repositoryOf(this.bundles, tenantId).versions;
     const a = versions.get(from);
@@ -147,7 +132,7 @@ export class DiffBundlesHandler implements IQueryHandler<DiffBundles> {
 export class DryRunBundleHandler implements IQueryHandler<DryRunBundle> {
   constructor(@Inject(BUNDLES) private readonly bundles: Bundles) {}
   async execute({ caller, version, input, now }: DryRunBundle) {
-    const tenantId = requireReader(caller);
+    const tenantId = ownTenant(caller, 'policy.bundles.read');
     await this.bundles.directory.caughtUp();
     const entry = this.bundles.directory.state.get(tenantId);
     const resolved = entry && version === 'active' ? activeVersionAt(entry.repository, now) : version;
@@ -174,7 +159,7 @@ export class GetShadowReportHandler implements IQueryHandler<GetShadowReport> {
     @Inject(BUNDLES) private readonly bundles: Bundles,
   ) {}
   async execute({ caller, version }: GetShadowReport) {
-    const tenantId = requireReader(caller);
+    const tenantId = ownTenant(caller, 'policy.bundles.read');
     await this.bundles.directory.caughtUp();
     const shadow = version || repositoryOf(this.bundles, tenantId).shadow;
     if (!shadow) throw notFound('not_found', 'no shadow bundle is set; name a version with ?version=');
@@ -186,7 +171,7 @@ export class GetShadowReportHandler implements IQueryHandler<GetShadowReport> {
 export class RunWhatIfHandler implements IQueryHandler<RunWhatIf> {
   constructor(@Inject(BUNDLES) private readonly bundles: Bundles) {}
   async execute({ caller, candidate, fromMs, toMs }: RunWhatIf) {
-    const tenantId = requireReader(caller);
+    const tenantId = ownTenant(caller, 'policy.bundles.read');
     if (toMs <= fromMs) throw invalid('invalid_window', 'to must be after from', 'to');
     await this.bundles.directory.caughtUp();
     const directory = this.bundles.directory.state;

@@ -197,7 +197,7 @@ describe('policy bundles: publish, activate, roll back, shadow and what-if (HTTP
       activeVersion: null,
     });
     const got = await call('GET', '/bundles/2.0.0', undefined, 'owner');
-    expect(got.body).toMatchObject({ version: '2.0.0', tenant_id: 'acme' });
+    expect(got.body).toMatchObject({ version: '2.0.0', tenantId: 'acme' });
     expect(got.body.rules).toHaveLength(12);
     expect((await call('GET', '/bundles/2.0.0', undefined, 'approver')).status).toBe(403);
 

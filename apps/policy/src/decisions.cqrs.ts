@@ -1,7 +1,7 @@
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { notFound } from '@warden/kernel';
 import { getDecision } from '@warden/policy-read-models';
-import { ServiceRuntime } from '@warden/platform';
+import { rowView, ServiceRuntime } from '@warden/platform';
 
 export class GetDecision {
   constructor(
@@ -16,6 +16,6 @@ export class GetDecisionHandler implements IQueryHandler<GetDecision> {
   async execute({ tenantId, requestId }: GetDecision) {
     const row = await getDecision(this.runtime.db, tenantId, requestId);
     if (!row) throw notFound('not_found', `no decision for request ${requestId}`);
-    return row;
+    return rowView(row);
   }
 }

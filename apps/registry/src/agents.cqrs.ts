@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler, IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { notFound } from '@warden/kernel';
-import { replyTopicSpec, ServiceRuntime } from '@warden/platform';
+import { replyTopicSpec, rowView, rowViews, ServiceRuntime } from '@warden/platform';
 import { AgentCommand } from '@warden/registry-domain';
 import { AgentFilter, getAgent, inventory, listAgents } from '@warden/registry-read-models';
 import { Registry, REGISTRY } from './registry';
@@ -56,8 +56,8 @@ export class HandleAgentCommandHandler implements ICommandHandler<HandleAgentCom
 @QueryHandler(ListAgents)
 export class ListAgentsHandler implements IQueryHandler<ListAgents> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ tenantId, filter }: ListAgents) {
-    return listAgents(this.runtime.db, tenantId, filter);
+  async execute({ tenantId, filter }: ListAgents) {
+    return rowViews(await listAgents(this.runtime.db, tenantId, filter));
   }
 }
 
@@ -67,15 +67,16 @@ export class GetAgentHandler implements IQueryHandler<GetAgent> {
   async execute({ tenantId, agentId }: GetAgent) {
     const row = await getAgent(this.runtime.db, tenantId, agentId);
     if (!row) throw notFound('agent_not_found', `no agent ${agentId}`);
-    return row;
+    return rowView(row);
   }
 }
 
 @QueryHandler(GetInventory)
 export class GetInventoryHandler implements IQueryHandler<GetInventory> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ tenantId }: GetInventory) {
-    return inventory(this.runtime.db, tenantId);
+  async execute({ tenantId }: GetInventory) {
+    const { agents, ...counts } = await inventory(this.runtime.db, tenantId);
+    return { ...counts, agents: rowViews(agents) };
   }
 }
 

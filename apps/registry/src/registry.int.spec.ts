@@ -109,7 +109,7 @@ describe('registry service (HTTP, real Kafka and Postgres)', () => {
       const r = await call(sre, 'GET', '/agents/payroll-bot', undefined, 1);
       return r.status === 200 && r.body.version === 2 && r.body;
     });
-    expect(row).toMatchObject({ id: 'payroll-bot', tenant_id: 'acme', state: 'active', owner_team: 'payroll' });
+    expect(row).toMatchObject({ id: 'payroll-bot', tenantId: 'acme', state: 'active', ownerTeam: 'payroll' });
     const taken = await call(sre, 'GET', '/inventory');
     expect(taken.body).toMatchObject({
       tenantId: 'acme',
@@ -117,10 +117,10 @@ describe('registry service (HTTP, real Kafka and Postgres)', () => {
       agents: [
         {
           id: 'payroll-bot',
-          owner_team: 'payroll',
+          ownerTeam: 'payroll',
           tools: [{ tool: 'payroll', actions: ['read', 'draft'] }],
-          shutdown_path: 'disable the payroll connector',
-          budget_profile: 'standard',
+          shutdownPath: 'disable the payroll connector',
+          budgetProfile: 'standard',
         },
       ],
     });

@@ -38,11 +38,11 @@ describe('audit chain (real Kafka and Postgres)', () => {
   it('chains every decision of a tenant, across partitions, in one gapless sequence', async () => {
     expect(acmeDecisions).toBeGreaterThan(20);
     const chain = (
-      await trace.call<{ seq: number; prev_hash: string; hash: string; run_id: string }[]>('GET', '/audit', auditor)
+      await trace.call<{ seq: number; prevHash: string; hash: string; runId: string }[]>('GET', '/audit', auditor)
     ).body;
     expect(chain.map((l) => l.seq)).toEqual(Array.from({ length: acmeDecisions }, (_, i) => i + 1));
-    expect(new Set(chain.map((l) => l.run_id)).size).toBe(4);
-    chain.forEach((l, i) => expect(l.prev_hash).toBe(i === 0 ? '' : chain[i - 1].hash));
+    expect(new Set(chain.map((l) => l.runId)).size).toBe(4);
+    chain.forEach((l, i) => expect(l.prevHash).toBe(i === 0 ? '' : chain[i - 1].hash));
     expect(await chainLength('globex')).toBe(decisionsOf(events) - acmeDecisions);
     const page = (await trace.call<{ seq: number }[]>('GET', '/audit?fromSeq=3&limit=2', auditor)).body;
     expect(page.map((l) => l.seq)).toEqual([3, 4]);

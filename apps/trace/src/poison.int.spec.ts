@@ -106,9 +106,9 @@ describe('trace consumers dead-letter bad input and keep going (real Kafka and P
 
     const row = await eventually(async () => {
       const r = await trace.call('GET', '/requests/req-after-poison', auditor);
-      return r.status === 200 && r.body.reservation_status === 'settled' && r.body.outcome_status ? r.body : undefined;
+      return r.status === 200 && r.body.reservationStatus === 'settled' && r.body.outcomeStatus ? r.body : undefined;
     });
-    expect(row).toMatchObject({ verdict: 'allow', outcome_status: 'completed' });
+    expect(row).toMatchObject({ verdict: 'allow', outcomeStatus: 'completed' });
     const summary = await eventually(async () => {
       const r = await trace.call('GET', '/runs/run-poison', auditor);
       return r.status === 200 && r.body.tokens === 7 ? r.body : undefined;
@@ -140,14 +140,14 @@ describe('trace consumers dead-letter bad input and keep going (real Kafka and P
     ]);
     const row = await eventually(async () => {
       const r = await trace.call('GET', '/requests/req-odd', auditor);
-      const complete = r.body.verdict && r.body.outcome_status && r.body.request_source === 'gate.requests';
+      const complete = r.body.verdict && r.body.outcomeStatus && r.body.requestSource === 'gate.requests';
       return r.status === 200 && complete ? r.body : undefined;
     });
     expect(row).toMatchObject({
       tool: 'nul\ufffdtool',
-      requested_at: null,
+      requestedAt: null,
       reason: 'nul \ufffd reason',
-      actual_tokens: Number.MAX_SAFE_INTEGER,
+      actualTokens: Number.MAX_SAFE_INTEGER,
       request: { unrepresentable: expect.stringContaining('NaN') },
     });
     await trace.caughtUp();

@@ -21,20 +21,20 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
   it('rebuilds the run timeline from the events alone, equal to the projection', async () => {
     const replayed = await trace.call<{
       source: string;
-      timeline: { id: string; verdict: string; outcome_status: string | null; reason: string }[];
+      timeline: { id: string; verdict: string; outcomeStatus: string | null; reason: string }[];
       runs: { requests: number; allowed: number; denied: number }[];
       events: { type: string; requestId: string }[];
     }>('GET', '/runs/run-refunds/replay', auditor);
     expect(replayed.status).toBe(200);
     const projected = (
-      await trace.call<{ timeline: { id: string; verdict: string; outcome_status: string | null; reason: string }[] }>(
+      await trace.call<{ timeline: { id: string; verdict: string; outcomeStatus: string | null; reason: string }[] }>(
         'GET',
         '/runs/run-refunds',
         auditor,
       )
     ).body.timeline;
-    const view = (rows: { id: string; verdict: string; outcome_status: string | null; reason: string }[]) =>
-      rows.map((r) => [r.id, r.verdict, r.outcome_status, r.reason]);
+    const view = (rows: { id: string; verdict: string; outcomeStatus: string | null; reason: string }[]) =>
+      rows.map((r) => [r.id, r.verdict, r.outcomeStatus, r.reason]);
     expect(view(replayed.body.timeline)).toEqual(view(projected));
     expect(view(replayed.body.timeline)).toEqual([
       ['req-1', 'allow', 'completed', 'all admission checks passed'],
@@ -101,8 +101,8 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
       format: 'warden.trace.incident/v1',
       tenantId: 'acme',
       runId: 'run-refunds',
-      runs: [{ agent_id: 'refund-bot', requests: 4 }],
-      holds: [{ held_by: 'kill_switch', ref: 'ks-run-refunds' }],
+      runs: [{ agentId: 'refund-bot', requests: 4 }],
+      holds: [{ heldBy: 'kill_switch', ref: 'ks-run-refunds' }],
       audit: { chain: { ok: true, records: 4 } },
       replay: { verification: { different: 1 } },
     });

@@ -15,12 +15,13 @@ describe('retention and holds (real Kafka and Postgres)', () => {
   let trace: TraceHarness;
   const auditor: Identity = { subject: 'ann', roles: 'auditor', tenant: 'acme' };
   const sre: Identity = { subject: 'sam', roles: 'sre', tenant: 'acme' };
+  const platformAdmin: Identity = { subject: 'pat', roles: 'platform-admin', tenant: '' };
   const old = Date.UTC(2020, 0, 10);
   const recent = Date.now() - 3_600_000;
   const run = (runId: string, agentId = 'bot') => ({ tenantId: 'acme', agentId, runId });
   const none = { tenantId: '', agentId: '', runId: '' };
   const runIds = async () =>
-    (await trace.call<{ run_id: string }[]>('GET', '/runs', auditor)).body.map((r) => r.run_id).sort();
+    (await trace.call<{ runId: string }[]>('GET', '/runs', auditor)).body.map((r) => r.runId).sort();
 
   beforeAll(async () => {
     trace = await TraceHarness.start('trace-retention');
@@ -104,7 +105,7 @@ describe('retention and holds (real Kafka and Postgres)', () => {
   it('places holds for auditors and admins only, with a run and a reason, recorded in Kafka', async () => {
     expect((await trace.call('POST', '/holds', sre, { runId: 'run-held', reason: 'INC-1' })).body).toMatchObject({
       status: 403,
-      code: 'not_a_holder',
+      code: 'role_required',
     });
     expect((await trace.call('POST', '/holds', auditor, { runId: 'run-held' })).body).toMatchObject({
       status: 400,
@@ -130,14 +131,14 @@ describe('retention and holds (real Kafka and Postgres)', () => {
 
   it('lists held runs: explicit holds and runs under a kill switch while they were active', async () => {
     const held = await eventually(async () => {
-      const r = await trace.call<{ heldRuns: { run_id: string; held_by: string; ref: string }[] }>(
+      const r = await trace.call<{ heldRuns: { runId: string; heldBy: string; ref: string }[] }>(
         'GET',
         '/holds',
         auditor,
       );
-      return r.body.heldRuns.some((h) => h.run_id === 'run-held') ? r.body : undefined;
+      return r.body.heldRuns.some((h) => h.runId === 'run-held') ? r.body : undefined;
     });
-    expect(held.heldRuns.map((h) => [h.run_id, h.held_by, h.ref])).toEqual(
+    expect(held.heldRuns.map((h) => [h.runId, h.heldBy, h.ref])).toEqual(
       [
         ['run-held', 'incident', 'hold-1'],
         ['run-payments', 'kill_switch', 'ks-tool'],
@@ -149,7 +150,7 @@ describe('retention and holds (real Kafka and Postgres)', () => {
     expect((await trace.call('GET', '/runs/run-killed', auditor)).body).toMatchObject({
       halted: true,
       held: true,
-      holds: [{ held_by: 'kill_switch', ref: 'ks-agent', reason: 'leaking data' }],
+      holds: [{ heldBy: 'kill_switch', ref: 'ks-agent', reason: 'leaking data' }],
     });
     expect((await trace.call('GET', '/runs/run-old', auditor)).body).toMatchObject({ held: false, holds: [] });
     // A switch whose effects do not include preserve_traces holds nothing.
@@ -157,8 +158,10 @@ describe('retention and holds (real Kafka and Postgres)', () => {
   });
 
   it('purges old runs that nothing holds, and keeps held and recent ones', async () => {
-    expect((await trace.call('POST', '/admin/retention/run', auditor, { days: 30 })).status).toBe(403);
-    const purged = await trace.call('POST', '/admin/retention/run', sre, { days: 30 });
+    for (const who of [auditor, sre]) {
+      expect((await trace.call('POST', '/admin/retention/run', who, { days: 30 })).status).toBe(403);
+    }
+    const purged = await trace.call('POST', '/admin/retention/run', platformAdmin, { days: 30 });
     expect(purged.body).toMatchObject({ runs: 3, requests: 3 });
     expect(await runIds()).toEqual(['run-held', 'run-killed', 'run-new', 'run-payments']);
     expect((await trace.call('GET', '/requests/req-old', auditor)).status).toBe(404);
@@ -175,10 +178,10 @@ describe('retention and holds (real Kafka and Postgres)', () => {
     });
     expect((await trace.call('POST', '/holds/nope/release', auditor, { reason: 'closed' })).status).toBe(404);
     await eventually(async () => {
-      const r = await trace.call<{ holds: { id: string; released_at: string | null }[] }>('GET', '/holds', auditor);
-      return r.body.holds.find((h) => h.id === 'hold-1')?.released_at ? true : undefined;
+      const r = await trace.call<{ holds: { id: string; releasedAt: string | null }[] }>('GET', '/holds', auditor);
+      return r.body.holds.find((h) => h.id === 'hold-1')?.releasedAt ? true : undefined;
     });
-    const again = (await trace.call('POST', '/admin/retention/run', sre, { days: 30 })).body;
+    const again = (await trace.call('POST', '/admin/retention/run', platformAdmin, { days: 30 })).body;
     expect(again).toMatchObject({ runs: 1 });
     expect(await runIds()).toEqual(['run-killed', 'run-new', 'run-payments']);
   });

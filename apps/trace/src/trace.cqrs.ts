@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler, IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { conflict, notFound } from '@warden/kernel';
-import { ServiceRuntime } from '@warden/platform';
+import { rowView, rowViews, ServiceRuntime } from '@warden/platform';
 import { HoldCommand, RequestQuery, RunFilter } from '@warden/trace-domain';
 import {
   agentSummaries,
@@ -21,7 +21,7 @@ import {
 import { verifyAudit, VerifySource } from './audit/verify.service';
 import { HOLDS, HoldsGateway } from './holds';
 import { TraceProjections } from './projections';
-import { ReplayService } from './replay/replay.service';
+import { ReplayedRun, ReplayService } from './replay/replay.service';
 import { TraceWorkers } from './workers';
 
 /** Bus messages: the read-model queries, replay, audit verification, holds and operations. */
@@ -111,15 +111,15 @@ export class GetRequestHandler implements IQueryHandler<GetRequest> {
   async execute({ tenantId, requestId }: GetRequest) {
     const row = await getRequest(this.runtime.db, tenantId, requestId);
     if (!row) throw notFound('not_found', `no request ${requestId}`);
-    return row;
+    return rowView(row);
   }
 }
 
 @QueryHandler(ListRequests)
 export class ListRequestsHandler implements IQueryHandler<ListRequests> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ tenantId, query }: ListRequests) {
-    return listRequests(this.runtime.db, tenantId, query);
+  async execute({ tenantId, query }: ListRequests) {
+    return rowViews(await listRequests(this.runtime.db, tenantId, query));
   }
 }
 
@@ -144,15 +144,15 @@ export class GetRunHandler implements IQueryHandler<GetRun> {
     const run = await oneRun(this.runtime, tenantId, runId, agentId);
     const timeline = await runTimeline(this.runtime.db, { tenantId, agentId: run.agent_id, runId: run.run_id }, limit);
     const holds = await heldRuns(this.runtime.db, tenantId, { runId, agentId: run.agent_id });
-    return { ...run, held: holds.length > 0, holds, timeline };
+    return { ...rowView(run), held: holds.length > 0, holds: rowViews(holds), timeline: rowViews(timeline) };
   }
 }
 
 @QueryHandler(ListRuns)
 export class ListRunsHandler implements IQueryHandler<ListRuns> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ tenantId, filter }: ListRuns) {
-    return listRuns(this.runtime.db, tenantId, filter);
+  async execute({ tenantId, filter }: ListRuns) {
+    return rowViews(await listRuns(this.runtime.db, tenantId, filter));
   }
 }
 
@@ -160,8 +160,8 @@ export class ListRunsHandler implements IQueryHandler<ListRuns> {
 export class SummariseHandler implements IQueryHandler<Summarise> {
   constructor(private readonly runtime: ServiceRuntime) {}
   async execute({ tenantId, by, query }: Summarise) {
-    if (by === 'agent') return agentSummaries(this.runtime.db, tenantId, query);
-    return { tenant_id: tenantId, ...(await tenantSummary(this.runtime.db, tenantId, query)) };
+    if (by === 'agent') return rowViews(await agentSummaries(this.runtime.db, tenantId, query));
+    return { tenantId, ...rowView(await tenantSummary(this.runtime.db, tenantId, query)) };
   }
 }
 
@@ -180,22 +180,27 @@ export class ExportRunHandler implements IQueryHandler<ExportRun> {
       format: 'warden.trace.incident/v1',
       tenantId,
       runId,
-      runs,
-      holds: await heldRuns(db, tenantId, { runId }),
-      requests: await requestsOfRun(db, tenantId, runId),
+      runs: rowViews(runs),
+      holds: rowViews(await heldRuns(db, tenantId, { runId })),
+      requests: rowViews(await requestsOfRun(db, tenantId, runId)),
       audit: {
-        records: audit,
+        records: rowViews(audit),
         chain: await verifyAudit(this.runtime, tenantId, 'postgres').then((v) => v.postgres),
       },
       replay: withReplay
         ? {
-            timeline: await this.replay.timeline(tenantId, runId),
+            timeline: replayedView(await this.replay.timeline(tenantId, runId)),
             verification: await this.replay.verify(tenantId, runId),
             changes: await this.replay.changes(tenantId, ...changeWindow(runs)),
           }
         : undefined,
     };
   }
+}
+
+/** A replayed run as the API answers it: its runs and timeline rows in camelCase. */
+function replayedView(replayed: ReplayedRun) {
+  return { ...replayed, runs: rowViews(replayed.runs), timeline: rowViews(replayed.timeline) };
 }
 
 /** What changed from a day before the run started until it was last active. */
@@ -208,8 +213,8 @@ function changeWindow(runs: readonly { first_seen_at: Date | null; last_seen_at:
 @QueryHandler(ReplayRun)
 export class ReplayRunHandler implements IQueryHandler<ReplayRun> {
   constructor(private readonly replay: ReplayService) {}
-  execute({ tenantId, runId }: ReplayRun) {
-    return this.replay.timeline(tenantId, runId);
+  async execute({ tenantId, runId }: ReplayRun) {
+    return replayedView(await this.replay.timeline(tenantId, runId));
   }
 }
 
@@ -232,8 +237,8 @@ export class VerifyAuditHandler implements IQueryHandler<VerifyAudit> {
 @QueryHandler(ListAudit)
 export class ListAuditHandler implements IQueryHandler<ListAudit> {
   constructor(private readonly runtime: ServiceRuntime) {}
-  execute({ tenantId, fromSeq, limit }: ListAudit) {
-    return auditChainRows(this.runtime.db, tenantId, { fromSeq, limit });
+  async execute({ tenantId, fromSeq, limit }: ListAudit) {
+    return rowViews(await auditChainRows(this.runtime.db, tenantId, { fromSeq, limit }));
   }
 }
 
@@ -254,8 +259,8 @@ export class ListHoldsHandler implements IQueryHandler<ListHolds> {
   constructor(private readonly runtime: ServiceRuntime) {}
   async execute({ tenantId }: ListHolds) {
     return {
-      heldRuns: await heldRuns(this.runtime.db, tenantId),
-      holds: await listHolds(this.runtime.db, tenantId),
+      heldRuns: rowViews(await heldRuns(this.runtime.db, tenantId)),
+      holds: rowViews(await listHolds(this.runtime.db, tenantId)),
     };
   }
 }

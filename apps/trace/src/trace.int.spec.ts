@@ -5,6 +5,7 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
   let trace: TraceHarness;
   const auditor: Identity = { subject: 'ann', roles: 'auditor', tenant: 'acme' };
   const sre: Identity = { subject: 'sam', roles: 'sre', tenant: 'acme' };
+  const platformAdmin: Identity = { subject: 'pat', roles: 'platform-admin', tenant: '' };
   const run = { tenantId: 'acme', agentId: 'payroll-bot', runId: 'run-http' };
   const t = Date.UTC(2025, 5, 1);
 
@@ -25,45 +26,45 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
       // Each topic feeding the row is consumed on its own: wait for every part of the chain.
       const complete =
         r.status === 200 &&
-        r.body.outcome_status &&
-        r.body.reservation_status === 'settled' &&
-        r.body.decisions_seen === 3 &&
-        r.body.approval_status === 'granted' &&
-        r.body.request_source === 'gate.requests';
+        r.body.outcomeStatus &&
+        r.body.reservationStatus === 'settled' &&
+        r.body.decisionsSeen === 3 &&
+        r.body.approvalStatus === 'granted' &&
+        r.body.requestSource === 'gate.requests';
       return complete ? r.body : undefined;
     });
     expect(row).toMatchObject({
       id: 'req-approved',
-      tenant_id: 'acme',
-      agent_id: 'payroll-bot',
-      run_id: 'run-http',
-      step_id: 'step-req-approved',
-      idempotency_key: 'idem-req-approved',
+      tenantId: 'acme',
+      agentId: 'payroll-bot',
+      runId: 'run-http',
+      stepId: 'step-req-approved',
+      idempotencyKey: 'idem-req-approved',
       attempt: 1,
-      action_kind: 'tool_call',
+      actionKind: 'tool_call',
       tool: 'tickets',
       action: 'approved',
-      requested_at: new Date(t).toISOString(),
-      deadline_at: new Date(t + 30_000).toISOString(),
+      requestedAt: new Date(t).toISOString(),
+      deadlineAt: new Date(t + 30_000).toISOString(),
       request: { requestId: 'req-approved', actionKind: 'ACTION_KIND_TOOL_CALL', estimatedTokens: 10 },
-      request_source: 'gate.requests',
-      reservation_id: 'res-req-approved',
+      requestSource: 'gate.requests',
+      reservationId: 'res-req-approved',
       reservation: { reservationId: 'res-req-approved', reservedTokens: 10 },
-      reservation_status: 'settled',
+      reservationStatus: 'settled',
       settlement: { requestId: 'req-approved', actualTokens: 7 },
       decision: { decisionId: 'd-req-approved-5', verdict: 'VERDICT_ALLOW', final: true },
       verdict: 'allow',
       reason: 'allow',
-      decided_at: new Date(t + 5).toISOString(),
-      decision_latency_ms: 5,
-      decisions_seen: 3,
+      decidedAt: new Date(t + 5).toISOString(),
+      decisionLatencyMs: 5,
+      decisionsSeen: 3,
       approval: { opened: { taskId: 'task-req-approved' }, granted: { approvedBy: 'ann' } },
-      approval_status: 'granted',
+      approvalStatus: 'granted',
       outcome: { actualTokens: 7 },
-      outcome_status: 'completed',
-      actual_tokens: 7,
-      cost_micros: 1500,
-      updated_at: new Date(t + 7).toISOString(),
+      outcomeStatus: 'completed',
+      actualTokens: 7,
+      costMicros: 1500,
+      updatedAt: new Date(t + 7).toISOString(),
     });
 
     const summary = await eventually(async () => {
@@ -72,18 +73,18 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
       return complete ? r.body : undefined;
     });
     expect(summary).toMatchObject({
-      tenant_id: 'acme',
-      agent_id: 'payroll-bot',
-      run_id: 'run-http',
-      first_seen_at: new Date(t).toISOString(),
+      tenantId: 'acme',
+      agentId: 'payroll-bot',
+      runId: 'run-http',
+      firstSeenAt: new Date(t).toISOString(),
       requests: 2,
       allowed: 1,
       denied: 1,
       pending: 0,
       tokens: 7,
-      cost_micros: 1500,
-      last_verdict: 'deny',
-      last_request_id: 'req-deny',
+      costMicros: 1500,
+      lastVerdict: 'deny',
+      lastRequestId: 'req-deny',
       halted: false,
     });
     expect(summary).not.toHaveProperty('request_states');
@@ -97,7 +98,7 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
     await trace.publish(gateChain({ ...run, runId: 'run-other' }, 'req-other', t + 10_000, 'allow'));
     await eventually(async () => (await trace.call<unknown[]>('GET', '/runs', auditor)).body.length === 2);
     const ids = async (query: string) =>
-      (await trace.call<{ run_id: string }[]>('GET', `/runs${query}`, auditor)).body.map((r) => r.run_id);
+      (await trace.call<{ runId: string }[]>('GET', `/runs${query}`, auditor)).body.map((r) => r.runId);
     expect(await ids('')).toEqual(['run-other', 'run-http']);
     expect(await ids('?verdict=deny')).toEqual(['run-http']);
     expect(await ids('?agentId=someone-else')).toEqual([]);
@@ -120,9 +121,9 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
 
     const agents = (await trace.call<Record<string, unknown>[]>('GET', '/summaries/agents', auditor)).body;
     expect(agents).toEqual([
-      expect.objectContaining({ agent_id: 'hr-bot', runs: 1, requests: 1, denied: 1, tokens: 0, cost_micros: 0 }),
+      expect.objectContaining({ agentId: 'hr-bot', runs: 1, requests: 1, denied: 1, tokens: 0, costMicros: 0 }),
       expect.objectContaining({
-        agent_id: 'payroll-bot',
+        agentId: 'payroll-bot',
         runs: 2,
         requests: 3,
         allowed: 2,
@@ -130,19 +131,19 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
         approvals: 1,
         completed: 2,
         tokens: 14,
-        cost_micros: 3000,
+        costMicros: 3000,
       }),
     ]);
     expect((await trace.call('GET', `/summaries/agents?agentId=hr-bot`, auditor)).body).toHaveLength(1);
     expect((await trace.call('GET', '/summaries/tenant', auditor)).body).toMatchObject({
-      tenant_id: 'acme',
+      tenantId: 'acme',
       agents: 2,
       runs: 3,
       requests: 4,
       allowed: 2,
       denied: 2,
       tokens: 14,
-      decision_latency_ms_max: 5,
+      decisionLatencyMsMax: 5,
     });
     expect((await trace.call('GET', `/summaries/tenant?to=${t + 50}`, auditor)).body).toMatchObject({ requests: 1 });
     expect((await trace.call('GET', '/summaries/tenant', { ...auditor, tenant: 'globex' })).body).toMatchObject({
@@ -159,7 +160,7 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
     expect((await trace.call<unknown[]>('GET', '/runs', { ...auditor, tenant: 'globex' })).body).toEqual([]);
     expect((await trace.call('GET', '/requests/req-approved', { ...auditor, roles: 'approver' })).body).toMatchObject({
       status: 403,
-      code: 'not_a_reader',
+      code: 'role_required',
     });
     expect((await trace.call('GET', '/runs', { ...auditor, tenant: '' })).body).toMatchObject({
       status: 400,
@@ -185,22 +186,24 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
       const r = await trace.call('GET', '/runs/run-http?agentId=other-bot', auditor);
       return r.body.allowed === 1 ? r.body : undefined;
     });
-    expect(one).toMatchObject({ agent_id: 'other-bot', requests: 1, allowed: 1 });
+    expect(one).toMatchObject({ agentId: 'other-bot', requests: 1, allowed: 1 });
   });
 
-  it('shows projection status and lag to operators, and rebuilds on request', async () => {
-    expect((await trace.call('GET', '/admin/projections', auditor)).status).toBe(403);
-    expect((await trace.call('POST', '/admin/projections/requests/rebuild', auditor)).status).toBe(403);
-    expect((await trace.call('POST', '/admin/projections/nope/rebuild', sre)).body).toMatchObject({
+  it('shows projection status and lag to platform admins, and rebuilds on request (every tenant is affected)', async () => {
+    for (const who of [auditor, sre, { ...sre, roles: 'admin' }]) {
+      expect((await trace.call('GET', '/admin/projections', who)).status).toBe(403);
+      expect((await trace.call('POST', '/admin/projections/requests/rebuild', who)).status).toBe(403);
+    }
+    expect((await trace.call('POST', '/admin/projections/nope/rebuild', platformAdmin)).body).toMatchObject({
       status: 404,
       code: 'unknown_projection',
     });
     await trace.caughtUp();
     const before = await trace.checksum('trace.requests');
-    expect((await trace.call('GET', '/admin/projections', sre)).body).toEqual(
+    expect((await trace.call('GET', '/admin/projections', platformAdmin)).body).toEqual(
       ['requests', 'runs', 'audit', 'kill_switches', 'holds'].map((name) => ({ name, status: 'running', lag: 0 })),
     );
-    const accepted = await trace.call('POST', '/admin/projections/requests/rebuild', sre);
+    const accepted = await trace.call('POST', '/admin/projections/requests/rebuild', platformAdmin);
     expect(accepted).toMatchObject({ status: 202, body: { name: 'requests', status: 'rebuilding' } });
     await trace.caughtUp();
     expect(await trace.checksum('trace.requests')).toEqual(before);

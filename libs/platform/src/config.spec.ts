@@ -63,6 +63,15 @@ describe('configuration from the environment', () => {
     );
   });
 
+  it('reads flags: true/1 or false/0, anything else is refused by name', () => {
+    expect(readConfig(platformSchema, {}).stopOnStdinEnd).toBe(false);
+    expect(readConfig(platformSchema, { WARDEN_STOP_ON_STDIN_END: 'true' }).stopOnStdinEnd).toBe(true);
+    expect(readConfig(platformSchema, { WARDEN_STOP_ON_STDIN_END: '0' }).stopOnStdinEnd).toBe(false);
+    expect(() => readConfig(platformSchema, { WARDEN_STOP_ON_STDIN_END: 'yes' })).toThrow(
+      'WARDEN_STOP_ON_STDIN_END must be true or false, got "yes"',
+    );
+  });
+
   it('reads base64 keys of an exact length without echoing them', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
     expect(readConfig({ k: env.base64Key('KEK', 32) }, { KEK: key }).k).toBe(key);

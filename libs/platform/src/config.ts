@@ -112,6 +112,17 @@ export const env = {
       },
     };
   },
+  /** `true`/`1` or `false`/`0`. */
+  flag(name: string, fallback: boolean): Field<boolean> {
+    return {
+      read: (e) => {
+        const text = raw(e, name, String(fallback)).toLowerCase();
+        if (!['true', '1', 'false', '0'].includes(text))
+          throw new Problem(`${name} must be true or false, got "${text}"`);
+        return text === 'true' || text === '1';
+      },
+    };
+  },
   pattern(name: string, re: RegExp, description: string, fallback?: string): Field<string> {
     return {
       read: (e) => {
@@ -196,6 +207,11 @@ export interface PlatformConfig {
   readonly ingressRetentionMs: number;
   /** Who may call the admin APIs. */
   readonly auth: AdminAuthConfig;
+  /**
+   * Stop gracefully when standard input ends: a launcher (deploy/local/stack.ts) holds the pipe
+   * open, so when the launcher dies, however it dies, its services stop too.
+   */
+  readonly stopOnStdinEnd: boolean;
 }
 
 export const platformSchema: Schema<PlatformConfig> = {
@@ -220,4 +236,5 @@ export const platformSchema: Schema<PlatformConfig> = {
     max: 365 * 24 * 3600 * 1000,
   }),
   auth: adminAuth(),
+  stopOnStdinEnd: env.flag('WARDEN_STOP_ON_STDIN_END', false),
 };

@@ -22,6 +22,7 @@ export * from './runtime/service-runtime';
 export * from './runtime/table';
 export * from './http/input';
 export * from './http/problem';
+export * from './http/rows';
 export * from './auth/caller-headers';
 export * from './crypto/sealed-key';
 export * from './webhooks';

@@ -2,9 +2,9 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query } from '@nes
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Input } from '@warden/platform';
+import { ownTenant, tokenTenant } from '@warden/kernel';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { ChangeBudgets, GetBudget, GetBudgetUsage, ListBudgets } from '../budget.cqrs';
-import { callerTenant } from './caller-tenant';
 
 @ApiTags('budgets')
 @Controller('budgets')
@@ -17,7 +17,7 @@ export class BudgetsHttpController {
   @Get()
   @ApiOperation({ summary: "The caller tenant's budgets." })
   list(@CallerOf() caller: Caller) {
-    return this.queries.execute(new ListBudgets(callerTenant(caller)));
+    return this.queries.execute(new ListBudgets(ownTenant(caller, 'tenant.read')));
   }
 
   @Put(':budgetId')
@@ -34,7 +34,7 @@ export class BudgetsHttpController {
     return this.commands.execute(
       new ChangeBudgets({
         type: 'DefineBudget',
-        tenantId: callerTenant(caller),
+        tenantId: tokenTenant(caller),
         budgetId,
         name: input.string('name', { optional: true, max: 200 }),
         scope: input.string('scope', { max: 32 }),
@@ -57,7 +57,7 @@ export class BudgetsHttpController {
   @Get(':budgetId')
   @ApiOperation({ summary: 'One budget of the caller tenant.' })
   get(@Param('budgetId') budgetId: string, @CallerOf() caller: Caller) {
-    return this.queries.execute(new GetBudget(callerTenant(caller), budgetId));
+    return this.queries.execute(new GetBudget(ownTenant(caller, 'tenant.read'), budgetId));
   }
 
   @Delete(':budgetId')
@@ -67,7 +67,7 @@ export class BudgetsHttpController {
     await this.commands.execute(
       new ChangeBudgets({
         type: 'RemoveBudget',
-        tenantId: callerTenant(caller),
+        tenantId: tokenTenant(caller),
         budgetId,
         by: caller.subject,
         roles: caller.roles,
@@ -83,6 +83,8 @@ export class BudgetsHttpController {
       'Run budgets count per run: pass ?runId=.',
   })
   usage(@Param('budgetId') budgetId: string, @Query('runId') runId: string | undefined, @CallerOf() caller: Caller) {
-    return this.queries.execute(new GetBudgetUsage(callerTenant(caller), budgetId, runId ?? '', Date.now()));
+    return this.queries.execute(
+      new GetBudgetUsage(ownTenant(caller, 'tenant.read'), budgetId, runId ?? '', Date.now()),
+    );
   }
 }

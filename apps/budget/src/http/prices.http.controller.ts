@@ -2,9 +2,9 @@ import { Body, Controller, Get, Param, ParseIntPipe, Put } from '@nestjs/common'
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Input } from '@warden/platform';
+import { ownTenant, tokenTenant } from '@warden/kernel';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { ChangeBudgets, GetPriceTable } from '../budget.cqrs';
-import { callerTenant } from './caller-tenant';
 
 @ApiTags('prices')
 @Controller('price-table')
@@ -25,7 +25,7 @@ export class PricesHttpController {
     return this.commands.execute(
       new ChangeBudgets({
         type: 'PublishPriceTable',
-        tenantId: callerTenant(caller),
+        tenantId: tokenTenant(caller),
         currency: input.string('currency', { max: 8 }),
         prices: input.objects('prices').map((p) => ({
           model: p.string('model', { max: 200 }),
@@ -42,12 +42,12 @@ export class PricesHttpController {
   @Get()
   @ApiOperation({ summary: "The latest version of the caller tenant's model price table." })
   latest(@CallerOf() caller: Caller) {
-    return this.queries.execute(new GetPriceTable(callerTenant(caller), 0));
+    return this.queries.execute(new GetPriceTable(ownTenant(caller, 'tenant.read'), 0));
   }
 
   @Get('versions/:version')
   @ApiOperation({ summary: 'One version of the model price table.' })
   version(@Param('version', ParseIntPipe) version: number, @CallerOf() caller: Caller) {
-    return this.queries.execute(new GetPriceTable(callerTenant(caller), Math.max(1, version)));
+    return this.queries.execute(new GetPriceTable(ownTenant(caller, 'tenant.read'), Math.max(1, version)));
   }
 }

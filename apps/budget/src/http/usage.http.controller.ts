@@ -1,11 +1,10 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { invalid } from '@warden/kernel';
+import { invalid, ownTenant } from '@warden/kernel';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { COST_GROUPS, CostGroup } from '@warden/budget-read-models';
 import { GetCosts, GetRunUsage, GetTenantUsage } from '../budget.cqrs';
-import { callerTenant } from './caller-tenant';
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/;
 
@@ -29,7 +28,7 @@ export class UsageHttpController {
       'held, used, limit, percent, threshold.',
   })
   tenant(@CallerOf() caller: Caller) {
-    return this.queries.execute(new GetTenantUsage(callerTenant(caller), Date.now()));
+    return this.queries.execute(new GetTenantUsage(ownTenant(caller, 'tenant.read'), Date.now()));
   }
 
   @Get('runs/:runId/usage')
@@ -38,7 +37,7 @@ export class UsageHttpController {
       "A run's budget usage: tokens held, settled and released, reservations, refusals, cost, and the run's own meters.",
   })
   run(@Param('runId') runId: string, @CallerOf() caller: Caller) {
-    return this.queries.execute(new GetRunUsage(callerTenant(caller), runId, Date.now()));
+    return this.queries.execute(new GetRunUsage(ownTenant(caller, 'tenant.read'), runId, Date.now()));
   }
 
   @Get('costs')
@@ -55,7 +54,7 @@ export class UsageHttpController {
     @Query('limit') limit: string | undefined,
     @CallerOf() caller: Caller,
   ) {
-    const tenantId = callerTenant(caller);
+    const tenantId = ownTenant(caller, 'tenant.read');
     if (!by || !Object.hasOwn(COST_GROUPS, by)) {
       throw invalid('invalid_field', `by must be one of ${Object.keys(COST_GROUPS).join(', ')}`, 'by');
     }

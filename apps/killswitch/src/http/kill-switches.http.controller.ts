@@ -37,7 +37,7 @@ export class KillSwitchesHttpController {
   @HttpCode(201)
   @ApiOperation({
     summary:
-      'Engage a kill switch (roles sre or admin; sre only inside its own tenant, global needs admin). ' +
+      'Engage a kill switch (roles sre or admin inside their own tenant; another tenant or global needs platform-admin). ' +
       'Returns once the switch and its effects are recorded in Kafka and applied by this instance.',
   })
   @ApiBody({
@@ -87,7 +87,9 @@ export class KillSwitchesHttpController {
 
   @Post(':id/release')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Release a kill switch (roles sre or admin, own tenant unless admin; reason required).' })
+  @ApiOperation({
+    summary: 'Release a kill switch (roles sre or admin, own tenant unless platform-admin; reason required).',
+  })
   @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } })
   async release(@Param('id') id: string, @Body() body: unknown, @CallerOf() caller: Caller) {
     const input = Input.of(body);
@@ -107,10 +109,14 @@ export class KillSwitchesHttpController {
   @ApiOperation({
     summary:
       'Kill switches, newest first: the active ones with ?active=true, else the history (released and expired too). ' +
-      "A non-admin sees its own tenant's and the global ones.",
+      "The caller's own tenant's and the global ones; platform-admin names any tenant, or none for all.",
   })
   @ApiQuery({ name: 'active', required: false, type: Boolean })
-  @ApiQuery({ name: 'tenantId', required: false, description: 'admin only: one tenant (and the global switches)' })
+  @ApiQuery({
+    name: 'tenantId',
+    required: false,
+    description: "one tenant (and the global switches); another than the caller's needs platform-admin",
+  })
   list(@CallerOf() caller: Caller, @Query('active') active?: string, @Query('tenantId') tenantId?: string) {
     return this.queries.execute(
       new ListKillSwitches({ active: active === 'true', caller: actorOf(caller), tenantId: tenantId ?? '' }),
@@ -118,7 +124,7 @@ export class KillSwitchesHttpController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One kill switch (404 for another tenant’s unless admin).' })
+  @ApiOperation({ summary: 'One kill switch (404 for another tenant’s unless platform-admin).' })
   get(@Param('id') id: string, @CallerOf() caller: Caller) {
     return this.queries.execute(new GetKillSwitch(id, actorOf(caller)));
   }

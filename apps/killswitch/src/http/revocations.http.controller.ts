@@ -18,7 +18,7 @@ export class RevocationsHttpController {
     summary:
       'Decision-token revocations in force (effect 2), newest first: a token whose claims fall in a scope and whose ' +
       'iat is before issuedBeforeMs is void. Poll with ?since=<the largest revokedAtMs you hold> for new ones, and ' +
-      'If-None-Match with the last ETag (304 when nothing changed). A non-admin sees its tenant and global entries.',
+      'If-None-Match with the last ETag (304 when nothing changed). The caller sees its tenant and global entries; platform-admin every tenant.',
   })
   @ApiQuery({ name: 'since', required: false, description: 'epoch ms: only revocations with revokedAtMs >= since' })
   async list(

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { DomainError, invalid } from '@warden/kernel';
+import { DomainError, invalid, tokenTenant } from '@warden/kernel';
 import { BundleEvent, parseBundleDocument } from '@warden/policy-domain';
 import { Input } from '@warden/platform';
 import { Caller, CallerOf } from '@warden/platform/nest';
@@ -13,7 +13,6 @@ import {
   HandleBundleCommand,
   ListBundles,
   RunWhatIf,
-  tenantOf,
 } from '../bundles.cqrs';
 
 /** A time as epoch ms or an ISO 8601 string; '' or absent = `fallback`. */
@@ -42,7 +41,7 @@ export class BundlesHttpController {
     const { events } = await this.commands.execute(
       new HandleBundleCommand({
         ...command,
-        tenantId: tenantOf(caller),
+        tenantId: tokenTenant(caller),
         by: caller.subject,
         roles: caller.roles,
         now: Date.now(),

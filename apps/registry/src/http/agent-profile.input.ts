@@ -1,6 +1,4 @@
-import { invalid } from '@warden/kernel';
 import { Input } from '@warden/platform';
-import { Caller } from '@warden/platform/nest';
 import { ProfileInput } from '@warden/registry-domain';
 
 /** Reads the profile fields of a request body; the domain validates what they mean. */
@@ -35,10 +33,4 @@ export function profileOf(input: Input): ProfileInput {
     budgetProfile: input.string('budgetProfile', { optional: true, max: 200 }),
     labels: input.record('labels'),
   };
-}
-
-/** The caller's tenant: every registry call acts within exactly one. */
-export function tenantOf(caller: Caller): string {
-  if (!caller.tenantId) throw invalid('missing_tenant', 'the bearer token has no tenant claim', 'tenant');
-  return caller.tenantId;
 }

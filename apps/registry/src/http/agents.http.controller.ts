@@ -2,13 +2,13 @@ import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestj
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { invalid } from '@warden/kernel';
+import { invalid, ownTenant, tokenTenant } from '@warden/kernel';
 import { Input } from '@warden/platform';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { AgentState, AgentStatus } from '@warden/registry-domain';
 import { AgentFilter } from '@warden/registry-read-models';
 import { GetAgent, HandleAgentCommand, ListAgents } from '../agents.cqrs';
-import { profileOf, tenantOf } from './agent-profile.input';
+import { profileOf } from './agent-profile.input';
 import { agentView } from './agent.view';
 
 const STATES: readonly AgentStatus[] = ['draft', 'active', 'suspended', 'retired'];
@@ -29,7 +29,7 @@ export class AgentsHttpController {
     return this.run({
       type: 'RegisterAgent',
       agentId: input.string('agentId', { optional: true, max: 128 }) || randomUUID(),
-      tenantId: tenantOf(caller),
+      tenantId: tokenTenant(caller),
       profile: profileOf(input),
       ...this.change(input, caller),
     });
@@ -43,7 +43,7 @@ export class AgentsHttpController {
     return this.run({
       type: 'UpdateAgentProfile',
       agentId: id,
-      callerTenant: tenantOf(caller),
+      callerTenant: tokenTenant(caller),
       expectedVersion: input.int('expectedVersion', { min: 0 }),
       profile: profileOf(input),
       ...this.change(input, caller),
@@ -76,13 +76,13 @@ export class AgentsHttpController {
     summary: 'List the caller tenant’s agents: ?ownerTeam, tool, businessProcess, autonomyLevel, state.',
   })
   list(@Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
-    return this.queries.execute(new ListAgents(tenantOf(caller), filterOf(Input.of(query))));
+    return this.queries.execute(new ListAgents(ownTenant(caller, 'tenant.read'), filterOf(Input.of(query))));
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One agent of the caller tenant, from the read model.' })
   get(@Param('id') id: string, @CallerOf() caller: Caller) {
-    return this.queries.execute(new GetAgent(tenantOf(caller), id));
+    return this.queries.execute(new GetAgent(ownTenant(caller, 'tenant.read'), id));
   }
 
   private lifecycle(type: 'ActivateAgent' | 'SuspendAgent' | 'RetireAgent', id: string, body: unknown, caller: Caller) {
@@ -90,7 +90,7 @@ export class AgentsHttpController {
     return this.run({
       type,
       agentId: id,
-      callerTenant: tenantOf(caller),
+      callerTenant: tokenTenant(caller),
       expectedVersion: input.int('expectedVersion', { min: 0 }),
       ...this.change(input, caller),
     });

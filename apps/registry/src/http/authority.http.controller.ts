@@ -3,16 +3,15 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { importJWK, JWK } from 'jose';
 import { CredentialKind } from '@warden/contracts';
-import { invalid } from '@warden/kernel';
-import { Input, ServiceRuntime } from '@warden/platform';
+import { invalid, ownTenant, tokenTenant } from '@warden/kernel';
+import { Input, rowViews, ServiceRuntime } from '@warden/platform';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { AuthorityCommand } from '@warden/registry-domain';
 import { listCredentials, listGrants } from '@warden/registry-read-models';
 import { hashSecret, newClientSecret } from '../agent-tokens';
 import { RegistryConfig } from '../config';
 import { Registry, REGISTRY } from '../registry';
-import { tenantOf } from './agent-profile.input';
-import { changeBy, requireRole } from './change';
+import { changeBy } from './change';
 
 export const REGISTRY_CONFIG = Symbol('RegistryConfig');
 
@@ -87,9 +86,8 @@ export class AuthorityHttpController {
 
   @Get('credentials')
   @ApiOperation({ summary: 'An agent’s credentials, without secrets (roles admin, owner, sre or auditor).' })
-  credentials(@Param('id') agentId: string, @CallerOf() caller: Caller) {
-    requireRole(caller, ['admin', 'owner', 'sre', 'auditor'], 'listing credentials');
-    return listCredentials(this.runtime.db, tenantOf(caller), agentId);
+  async credentials(@Param('id') agentId: string, @CallerOf() caller: Caller) {
+    return rowViews(await listCredentials(this.runtime.db, ownTenant(caller, 'registry.credentials.read'), agentId));
   }
 
   @Post('grants')
@@ -146,7 +144,7 @@ export class AuthorityHttpController {
     const full = {
       ...command,
       agentId,
-      callerTenant: tenantOf(caller),
+      callerTenant: tokenTenant(caller),
       agent: this.registry.agentHead(agentId),
       ...changeBy(input, caller),
     } as AuthorityCommand;
@@ -157,14 +155,15 @@ export class AuthorityHttpController {
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The grants query shared by /grants and /agents/:id/grants. */
-export function grantsOf(runtime: ServiceRuntime, caller: Caller, query: Record<string, unknown>) {
+export async function grantsOf(runtime: ServiceRuntime, caller: Caller, query: Record<string, unknown>) {
   const q = Input.of(query);
-  return listGrants(runtime.db, tenantOf(caller), {
+  const rows = await listGrants(runtime.db, ownTenant(caller, 'tenant.read'), {
     agentId: q.string('agentId', { optional: true, max: 128 }) || undefined,
     subject: q.string('subject', { optional: true, max: 200 }) || undefined,
     liveAt: q.string('live', { optional: true, pattern: /^(true|false)$/ }) === 'true' ? Date.now() : undefined,
     limit: Number(q.string('limit', { optional: true, pattern: /^[1-9]\d{0,3}$/ }) || 100),
   });
+  return rowViews(rows);
 }
 
 @ApiTags('identity')

@@ -1,4 +1,3 @@
-import { forbidden } from '@warden/kernel';
 import { Input } from '@warden/platform';
 import { Caller } from '@warden/platform/nest';
 
@@ -10,10 +9,4 @@ export function changeBy(input: Input, caller: Caller) {
     reason: input.string('reason', { optional: true, max: 2000 }),
     now: Date.now(),
   };
-}
-
-/** For queries: the caller must hold one of `roles`. */
-export function requireRole(caller: Caller, roles: readonly string[], what: string): void {
-  if (!caller.roles.some((r) => roles.includes(r)))
-    throw forbidden('role_required', `${what} needs one of the roles ${roles.join(', ')}`);
 }

@@ -1,9 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ownTenant } from '@warden/kernel';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { GetInventory } from '../agents.cqrs';
-import { tenantOf } from './agent-profile.input';
 
 @ApiTags('inventory')
 @Controller('inventory')
@@ -16,6 +16,6 @@ export class InventoryHttpController {
       'Which agents of the caller tenant are running, who owns them, which tools they can touch, how to stop each.',
   })
   get(@CallerOf() caller: Caller) {
-    return this.queries.execute(new GetInventory(tenantOf(caller)));
+    return this.queries.execute(new GetInventory(ownTenant(caller, 'tenant.read')));
   }
 }

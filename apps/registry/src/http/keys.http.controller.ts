@@ -1,11 +1,11 @@
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { invalid } from '@warden/kernel';
+import { invalid, requireRole } from '@warden/kernel';
 import { Input } from '@warden/platform';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { KEY_USES, keyUseName } from '@warden/registry-domain';
 import { KeyRing } from '../keys';
-import { changeBy, requireRole } from './change';
+import { changeBy } from './change';
 
 @ApiTags('keys')
 @Controller()
@@ -47,9 +47,11 @@ export class KeysHttpController {
   }
 
   @Get('keys')
-  @ApiOperation({ summary: 'The signing keys (public halves), active and retired; roles admin or auditor.' })
+  @ApiOperation({
+    summary: 'The signing keys (public halves), active and retired; roles admin, auditor or platform-admin.',
+  })
   list(@CallerOf() caller: Caller) {
-    requireRole(caller, ['admin', 'auditor'], 'listing signing keys');
+    requireRole(caller, 'registry.keys.read');
     const state = this.keys.state;
     return [...state.keys.values()].map((k) => ({
       kid: k.kid,

@@ -1,13 +1,12 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { invalid, notFound } from '@warden/kernel';
-import { Input, ServiceRuntime } from '@warden/platform';
+import { invalid, notFound, ownTenant, tokenTenant } from '@warden/kernel';
+import { Input, rowView, rowViews, ServiceRuntime } from '@warden/platform';
 import { Caller, CallerOf } from '@warden/platform/nest';
 import { currentVersion, plainDefinition, ToolDefinitionInput, toolStream } from '@warden/registry-domain';
 import { getToolContract, listToolContracts } from '@warden/registry-read-models';
 import { Registry, REGISTRY } from '../registry';
-import { tenantOf } from './agent-profile.input';
 import { changeBy } from './change';
 
 function definitionOf(input: Input): ToolDefinitionInput {
@@ -57,7 +56,7 @@ export class ToolsHttpController {
   })
   async publish(@Body() body: unknown, @CallerOf() caller: Caller) {
     const input = Input.of(body);
-    const tenantId = tenantOf(caller);
+    const tenantId = tokenTenant(caller);
     const definition = definitionOf(input);
     const { events, state } = await this.registry.tools.handle(
       toolStream(tenantId, definition.tool),
@@ -79,7 +78,7 @@ export class ToolsHttpController {
     @CallerOf() caller: Caller,
   ) {
     const input = Input.of(body);
-    const tenantId = tenantOf(caller);
+    const tenantId = tokenTenant(caller);
     const { state } = await this.registry.tools.handle(
       toolStream(tenantId, tool),
       { type: 'WithdrawToolContract', tenantId, tool, version, ...changeBy(input, caller) },
@@ -91,22 +90,23 @@ export class ToolsHttpController {
 
   @Get()
   @ApiOperation({ summary: 'The caller tenant’s tool catalogue: ?tool, includeWithdrawn=true, limit.' })
-  list(@Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
+  async list(@Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
     const q = Input.of(query);
-    return listToolContracts(this.runtime.db, tenantOf(caller), {
+    const rows = await listToolContracts(this.runtime.db, ownTenant(caller, 'tenant.read'), {
       tool: q.string('tool', { optional: true, max: 128 }) || undefined,
       includeWithdrawn: q.string('includeWithdrawn', { optional: true, pattern: /^(true|false)$/ }) === 'true',
       limit: Number(q.string('limit', { optional: true, pattern: /^[1-9]\d{0,3}$/ }) || 100),
     });
+    return rowViews(rows);
   }
 
   @Get(':tool/versions/:version')
   @ApiOperation({ summary: 'One version of a tool contract of the caller tenant.' })
   async get(@Param('tool') tool: string, @Param('version') version: string, @CallerOf() caller: Caller) {
     if (!/^[1-9]\d{0,8}$/.test(version)) throw invalid('invalid_field', 'version must be a number', 'version');
-    const row = await getToolContract(this.runtime.db, tenantOf(caller), tool, Number(version));
+    const row = await getToolContract(this.runtime.db, ownTenant(caller, 'tenant.read'), tool, Number(version));
     if (!row) throw notFound('contract_not_found', `no contract ${tool} version ${version}`);
-    return row;
+    return rowView(row);
   }
 }
 

@@ -2,8 +2,8 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Caller, CallerOf } from '@warden/platform/nest';
-import { invalid } from '@warden/kernel';
-import { MAX_PAGE, pageLimit, readableTenant, text } from '@warden/trace-domain';
+import { invalid, ownTenant } from '@warden/kernel';
+import { MAX_PAGE, pageLimit, text } from '@warden/trace-domain';
 import { VerifySource } from '../audit/verify.service';
 import { ListAudit, VerifyAudit } from '../trace.cqrs';
 
@@ -21,7 +21,7 @@ export class AuditHttpController {
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) {
       throw invalid('invalid_seq', 'fromSeq must be a positive integer', 'fromSeq');
     }
-    return this.queries.execute(new ListAudit(readableTenant(caller), fromSeq, pageLimit(query, MAX_PAGE)));
+    return this.queries.execute(new ListAudit(ownTenant(caller, 'trace.read'), fromSeq, pageLimit(query, MAX_PAGE)));
   }
 
   @Get('verify')
@@ -32,6 +32,6 @@ export class AuditHttpController {
   })
   verify(@Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
     const source = (text(query, 'source') ?? 'both') as VerifySource;
-    return this.queries.execute(new VerifyAudit(readableTenant(caller), source));
+    return this.queries.execute(new VerifyAudit(ownTenant(caller, 'trace.read'), source));
   }
 }

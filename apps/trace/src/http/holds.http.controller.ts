@@ -2,10 +2,10 @@ import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { invalid } from '@warden/kernel';
+import { invalid, ownTenant } from '@warden/kernel';
 import { Input } from '@warden/platform';
 import { Caller, CallerOf } from '@warden/platform/nest';
-import { HOLD_KINDS, readableTenant } from '@warden/trace-domain';
+import { HOLD_KINDS } from '@warden/trace-domain';
 import { HandleHoldCommand, ListHolds } from '../trace.cqrs';
 
 @ApiTags('holds')
@@ -21,7 +21,7 @@ export class HoldsHttpController {
     summary: "The tenant's held runs (legal or incident hold, or under a kill switch) and every hold placed.",
   })
   list(@CallerOf() caller: Caller) {
-    return this.queries.execute(new ListHolds(readableTenant(caller)));
+    return this.queries.execute(new ListHolds(ownTenant(caller, 'trace.read')));
   }
 
   @Post()

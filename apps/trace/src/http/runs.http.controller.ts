@@ -1,8 +1,9 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ownTenant } from '@warden/kernel';
 import { Caller, CallerOf } from '@warden/platform/nest';
-import { MAX_PAGE, pageLimit, readableTenant, runFilter, text } from '@warden/trace-domain';
+import { MAX_PAGE, pageLimit, runFilter, text } from '@warden/trace-domain';
 import { ExportRun, GetRun, ListRuns, ReplayRun, VerifyRun } from '../trace.cqrs';
 
 @ApiTags('runs')
@@ -16,7 +17,7 @@ export class RunsHttpController {
       "The caller's tenant's runs, latest first: ?agentId, ?verdict (runs with such a request), ?from, ?to, ?limit.",
   })
   list(@Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
-    return this.queries.execute(new ListRuns(readableTenant(caller), runFilter(query)));
+    return this.queries.execute(new ListRuns(ownTenant(caller, 'trace.read'), runFilter(query)));
   }
 
   @Get(':runId')
@@ -25,7 +26,7 @@ export class RunsHttpController {
   })
   get(@Param('runId') runId: string, @Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
     return this.queries.execute(
-      new GetRun(readableTenant(caller), runId, text(query, 'agentId'), pageLimit(query, MAX_PAGE)),
+      new GetRun(ownTenant(caller, 'trace.read'), runId, text(query, 'agentId'), pageLimit(query, MAX_PAGE)),
     );
   }
 
@@ -36,7 +37,9 @@ export class RunsHttpController {
       "tenant chain's verification; ?replay=true adds the timeline and verification replayed from Kafka.",
   })
   export(@Param('runId') runId: string, @Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
-    return this.queries.execute(new ExportRun(readableTenant(caller), runId, text(query, 'replay') === 'true'));
+    return this.queries.execute(
+      new ExportRun(ownTenant(caller, 'trace.read'), runId, text(query, 'replay') === 'true'),
+    );
   }
 
   @Get(':runId/replay')
@@ -44,7 +47,7 @@ export class RunsHttpController {
     summary: "The run's timeline rebuilt from the Kafka events alone (no Postgres, no orchestrator).",
   })
   replay(@Param('runId') runId: string, @CallerOf() caller: Caller) {
-    return this.queries.execute(new ReplayRun(readableTenant(caller), runId));
+    return this.queries.execute(new ReplayRun(ownTenant(caller, 'trace.read'), runId));
   }
 
   @Get(':runId/verify')
@@ -54,6 +57,6 @@ export class RunsHttpController {
       '?bundle=<version> re-evaluates all with that bundle instead (what-if).',
   })
   verify(@Param('runId') runId: string, @Query() query: Record<string, unknown>, @CallerOf() caller: Caller) {
-    return this.queries.execute(new VerifyRun(readableTenant(caller), runId, text(query, 'bundle')));
+    return this.queries.execute(new VerifyRun(ownTenant(caller, 'trace.read'), runId, text(query, 'bundle')));
   }
 }

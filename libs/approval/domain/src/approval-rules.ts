@@ -1,8 +1,5 @@
 import { RiskClass } from '@warden/contracts';
 
-/** Roles whose holders may vote on an approval task. */
-export const APPROVER_ROLES = ['approver', 'admin'] as const;
-
 /**
  * How tasks are governed, by risk class: the service's configuration, handed to the decider in
  * each command so that `decide` stays pure and a replay uses the rules recorded in the task.

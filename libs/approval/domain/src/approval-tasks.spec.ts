@@ -378,7 +378,7 @@ describe('approval tasks decider (stream = run id)', () => {
           rejected(
             vote('r1', 'ann', true, { roles: ['auditor', 'owner'] }),
             'forbidden:role_required',
-            'voting on approval tasks needs one of the roles approver, admin',
+            'voting on approval tasks needs one of the roles admin, approver',
           ),
         ]);
       given(approvalTasks, [opened('r1'), ...killed('r1', 'ks', 'global', now + 1)])

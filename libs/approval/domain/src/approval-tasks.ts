@@ -27,8 +27,18 @@ import {
   StandingApprovalUsedSchema,
   Verdict,
 } from '@warden/contracts';
-import { assertNever, conflict, Decider, DomainError, fold, forbidden, invalid, notFound } from '@warden/kernel';
-import { ApprovalRules, APPROVER_ROLES, quorumOf } from './approval-rules';
+import {
+  assertNever,
+  conflict,
+  Decider,
+  DomainError,
+  fold,
+  forbidden,
+  invalid,
+  notFound,
+  requireRole,
+} from '@warden/kernel';
+import { ApprovalRules, quorumOf } from './approval-rules';
 import { TaskContext } from './task-context';
 
 /** Events of the approval tasks of one run (stream id = run id), in wire form. */
@@ -296,9 +306,7 @@ export function checkVote(task: ApprovalTask | undefined, vote: CastApprovalVote
   if (!task || task.opened.request?.tenantId !== vote.tenantId) {
     throw notFound('not_found', `no approval task ${vote.taskId}`);
   }
-  if (!vote.roles.some((r) => (APPROVER_ROLES as readonly string[]).includes(r))) {
-    throw forbidden('role_required', `voting on approval tasks needs one of the roles ${APPROVER_ROLES.join(', ')}`);
-  }
+  requireRole(vote, 'approval.tasks.vote');
   if (task.status !== 'open') throw invalid('task_resolved', `approval task ${vote.taskId} is ${task.status}`);
   if (task.opened.expiresAtMs <= now) throw invalid('task_expired', `approval task ${vote.taskId} has expired`);
   if (vote.approve && task.opened.excludedApprovers.includes(vote.voter)) {

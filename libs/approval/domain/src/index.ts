@@ -1,5 +1,4 @@
 export * from './approval-rules';
 export * from './approval-tasks';
 export * from './standing-approvals';
-export * from './task-access';
 export * from './task-context';

@@ -9,10 +9,7 @@ import {
   StandingApprovalRevokedSchema,
   StandingApprovalUsed,
 } from '@warden/contracts';
-import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
-
-/** Roles that may grant and revoke standing approvals. */
-export const STANDING_APPROVAL_ROLES = ['admin', 'approver'] as const;
+import { assertNever, conflict, Decider, invalid, notFound, ownTenant } from '@warden/kernel';
 
 /** The stream of a tenant's standing approvals (the Kafka key on approval.events). */
 export const standingStream = (tenantId: string) => `standing:${tenantId}`;
@@ -74,10 +71,7 @@ export type ExhaustStandingApproval = {
 export type StandingApprovalCommand = GrantStandingApproval | RevokeStandingApproval | ExhaustStandingApproval;
 
 function authorise(actor: Actor): void {
-  if (!actor.roles.some((r) => (STANDING_APPROVAL_ROLES as readonly string[]).includes(r))) {
-    throw forbidden('role_required', `standing approvals need one of the roles ${STANDING_APPROVAL_ROLES.join(', ')}`);
-  }
-  if (actor.tenantId === '') throw invalid('missing_tenant', "the caller's token carries no tenant claim", 'tenant');
+  ownTenant(actor, 'approval.standing.write');
 }
 
 function grant(c: GrantStandingApproval, state: StandingApprovalsState): StandingApprovalEvent[] {

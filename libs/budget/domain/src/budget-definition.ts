@@ -13,7 +13,7 @@ import {
   PriceTableVersionPublishedSchema,
   Window,
 } from '@warden/contracts';
-import { assertNever, Decider, forbidden, invalid, notFound } from '@warden/kernel';
+import { assertNever, Decider, invalid, notFound, requireRole } from '@warden/kernel';
 import { isCurrency } from './currencies';
 import { isRolling, normalWindow, period, WINDOWS } from './windows';
 
@@ -42,9 +42,6 @@ const nameOf = <T extends Record<string, number>>(table: T, value: number) =>
   (Object.keys(table) as (keyof T & string)[]).find((name) => table[name] === value);
 export const dimensionName = (d: Dimension): DimensionName | undefined => nameOf(DIMENSIONS, d);
 export const scopeName = (s: BudgetScope): ScopeName | undefined => nameOf(SCOPES, s);
-
-/** Roles allowed to define a tenant's budgets and prices. */
-export const BUDGET_ROLES = ['admin', 'owner'] as const;
 
 export interface LimitInput {
   readonly dimension: string;
@@ -207,10 +204,8 @@ export function overlapOf(
   return undefined;
 }
 
-function requireRole(cmd: Who): void {
-  if (!cmd.roles.some((r) => (BUDGET_ROLES as readonly string[]).includes(r))) {
-    throw forbidden('role_required', 'defining budgets and prices needs the role admin or owner');
-  }
+function authorise(cmd: Who): void {
+  requireRole(cmd, 'budget.write');
   if (cmd.tenantId === '') throw invalid('tenant_required', 'a tenant id is required', 'tenantId');
 }
 
@@ -343,7 +338,7 @@ export const budgetDefinition: Decider<BudgetDefinitionCommand, BudgetDefinition
   initialState: { budgets: new Map(), prices: [] },
 
   decide(cmd, state) {
-    requireRole(cmd);
+    authorise(cmd);
     switch (cmd.type) {
       case 'DefineBudget':
         return defineBudget(cmd, state);

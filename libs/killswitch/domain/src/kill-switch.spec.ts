@@ -17,7 +17,8 @@ type Release = Extract<KillSwitchCommand, { type: 'ReleaseKillSwitch' }>;
 
 const now = 1_700_000_000_000;
 const sre = { by: 'alice', roles: ['sre'], tenantId: 'acme' };
-const admin = { by: 'root', roles: ['admin'], tenantId: '' };
+const platformAdmin = { by: 'root', roles: ['platform-admin'], tenantId: '' };
+const acmeAdmin = { by: 'ada', roles: ['admin'], tenantId: 'acme' };
 const agents: KnownAgent[] = [
   { agentId: 'payroll-bot', tenantId: 'acme', team: 'payroll', contact: 'payroll@acme.test' },
   { agentId: 'hr-bot', tenantId: 'acme', team: 'people', contact: 'people@acme.test' },
@@ -82,12 +83,12 @@ describe('kill switch decider', () => {
     });
 
     it.each([
-      ['global', {}, admin, ['r-pay-1', 'r-pay-2', 'r-hr-1', 'r-globex']],
+      ['global', {}, platformAdmin, ['r-pay-1', 'r-pay-2', 'r-hr-1', 'r-globex']],
       ['tenant', { tenantId: 'acme' }, sre, ['r-pay-1', 'r-pay-2', 'r-hr-1']],
       ['agent', { tenantId: 'acme', agentId: 'payroll-bot' }, sre, ['r-pay-1', 'r-pay-2']],
       ['run', { tenantId: 'acme', runId: 'r-hr-1' }, sre, ['r-hr-1']],
       ['tool', { tenantId: 'acme', tool: 'bank.transfer' }, sre, ['r-pay-1']],
-      ['tool across tenants', { tool: 'bank.transfer' }, admin, ['r-pay-1', 'r-globex']],
+      ['tool across tenants', { tool: 'bank.transfer' }, platformAdmin, ['r-pay-1', 'r-globex']],
       ['agent + run', { tenantId: 'acme', agentId: 'hr-bot', runId: 'r-pay-1' }, sre, []],
     ])('%s scope: given live runs, the safe-state effect halts exactly the covered runs', (_, s, actor, expected) => {
       const events = given(killSwitch)
@@ -198,23 +199,25 @@ describe('kill switch decider', () => {
         .thenThrows('forbidden', 'role_required');
     });
 
-    it('tenant isolation: an sre engages only inside its own tenant; only admin engages globally', () => {
-      given(killSwitch)
-        .when(engage({ scope: { tenantId: 'globex' } }))
-        .thenThrows('forbidden', 'other_tenant');
-      given(killSwitch)
-        .when(engage({ scope: {} }))
-        .thenThrows('forbidden', 'admin_required');
-      given(killSwitch)
-        .when(engage({ scope: { tool: 'bank.transfer' } }))
-        .thenThrows('forbidden', 'admin_required');
-      expect(
+    it("tenant isolation: an sre or a tenant's admin engages only inside its own tenant; platform-admin anywhere", () => {
+      for (const actor of [sre, acmeAdmin]) {
         given(killSwitch)
-          .when(engage({ scope: {}, actor: admin }))
-          .thenEvents()[0],
-      ).toMatchObject({
-        scope: create(ScopeSchema, {}),
-      });
+          .when(engage({ actor, scope: { tenantId: 'globex' } }))
+          .thenThrows('forbidden', 'platform_admin_required');
+        given(killSwitch)
+          .when(engage({ actor, scope: {} }))
+          .thenThrows('forbidden', 'platform_admin_required');
+        given(killSwitch)
+          .when(engage({ actor, scope: { tool: 'bank.transfer' } }))
+          .thenThrows('forbidden', 'platform_admin_required');
+        expect(given(killSwitch).when(engage({ actor })).thenEvents()[0]).toMatchObject({ engagedBy: actor.by });
+      }
+      for (const scope of [{}, { tenantId: 'globex' }])
+        expect(
+          given(killSwitch)
+            .when(engage({ scope, actor: platformAdmin }))
+            .thenEvents()[0],
+        ).toMatchObject({ scope: create(ScopeSchema, scope) });
     });
 
     it('refuses a missing reason, naming the field', () => {
@@ -265,9 +268,15 @@ describe('kill switch decider', () => {
       given(killSwitch, [engaged()])
         .when(release({ reason: '' }))
         .thenThrows('invalid', 'reason_required');
-      given(killSwitch, [engaged()])
-        .when(release({ actor: { by: 'eve', roles: ['sre'], tenantId: 'globex' } }))
-        .thenThrows('forbidden', 'other_tenant');
+      for (const roles of [['sre'], ['admin']])
+        given(killSwitch, [engaged()])
+          .when(release({ actor: { by: 'eve', roles, tenantId: 'globex' } }))
+          .thenThrows('forbidden', 'platform_admin_required');
+      expect(
+        given(killSwitch, [engaged()])
+          .when(release({ actor: platformAdmin }))
+          .thenEvents(),
+      ).toHaveLength(1);
       given(killSwitch).when(release()).thenThrows('not_found', 'not_found');
       const released = create(KillSwitchReleasedSchema, { switchId: 'ks-1', reason: 'fixed' });
       given(killSwitch, [engaged(), released]).when(release()).thenThrows('conflict', 'already_released');

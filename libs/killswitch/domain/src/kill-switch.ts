@@ -16,7 +16,7 @@ import {
   ScopeSchema,
   scopeCovers,
 } from '@warden/contracts';
-import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
+import { assertNever, conflict, Decider, invalid, notFound, requireRole, requireTenant } from '@warden/kernel';
 import { applies } from './effects';
 
 /**
@@ -78,7 +78,7 @@ export interface LiveRun {
 export interface Actor {
   readonly by: string;
   readonly roles: readonly string[];
-  /** The caller's tenant; only admin may act outside it (or globally). */
+  /** The caller's tenant; only platform-admin may act outside it (or globally). */
   readonly tenantId: string;
 }
 
@@ -112,30 +112,11 @@ export type KillSwitchCommand =
       readonly now: number;
     };
 
-/** Roles allowed to engage or release a kill switch. */
-export const KILL_SWITCH_ROLES = ['sre', 'admin'] as const;
 export const SYSTEM_ACTOR = 'system';
 
 const ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 const noEffects: Effects = { haltedRuns: new Set(), notified: [], deliveries: [] };
-
-function requireRole(actor: Actor, action: string): void {
-  if (!actor.roles.some((r) => (KILL_SWITCH_ROLES as readonly string[]).includes(r))) {
-    throw forbidden('role_required', `${action} a kill switch needs the role sre or admin`);
-  }
-}
-
-/** Tenant isolation: a non-admin acts only on switches scoped to its own tenant. */
-function requireTenant(actor: Actor, scope: Scope, action: string): void {
-  if (actor.roles.includes('admin')) return;
-  if (scope.tenantId === '') {
-    throw forbidden('admin_required', `${action} a kill switch without a tenant (global) needs the role admin`);
-  }
-  if (scope.tenantId !== actor.tenantId) {
-    throw forbidden('other_tenant', `${action} a kill switch of tenant ${scope.tenantId} needs the role admin`);
-  }
-}
 
 function requireReason(reason: string): void {
   if (reason.trim().length === 0) throw invalid('reason_required', 'a reason is required', 'reason');
@@ -230,7 +211,7 @@ export const killSwitch: Decider<KillSwitchCommand, KillSwitchState, KillSwitchE
   decide(command, state) {
     switch (command.type) {
       case 'EngageKillSwitch': {
-        requireRole(command.actor, 'engaging');
+        requireRole(command.actor, 'killswitch.write');
         requireReason(command.reason);
         if (!ID.test(command.switchId))
           throw invalid('invalid_switch_id', 'switchId must be 1-128 letters, digits or ._:@-', 'switchId');
@@ -238,7 +219,8 @@ export const killSwitch: Decider<KillSwitchCommand, KillSwitchState, KillSwitchE
           throw invalid('expiry_in_past', 'expiresAtMs must be in the future', 'expiresAtMs');
         }
         const scope = scopeOf(command.scope);
-        requireTenant(command.actor, scope, 'engaging');
+        // A switch of another tenant, or a global one, needs platform-admin.
+        requireTenant(command.actor, scope.tenantId, 'engaging a kill switch');
         if (state.status !== 'none')
           throw conflict('already_exists', `kill switch ${command.switchId} already exists`, 'switchId');
         const engaged = create(KillSwitchEngagedSchema, {
@@ -286,10 +268,10 @@ export const killSwitch: Decider<KillSwitchCommand, KillSwitchState, KillSwitchE
         return events;
       }
       case 'ReleaseKillSwitch': {
-        requireRole(command.actor, 'releasing');
+        requireRole(command.actor, 'killswitch.write');
         requireReason(command.reason);
         if (state.status === 'none') throw notFound('not_found', `no kill switch ${command.switchId}`);
-        requireTenant(command.actor, state.engaged.scope ?? create(ScopeSchema), 'releasing');
+        requireTenant(command.actor, state.engaged.scope?.tenantId ?? '', 'releasing a kill switch');
         if (state.status === 'released')
           throw conflict('already_released', `kill switch ${command.switchId} is already released`);
         return [

@@ -1,18 +1,10 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors, JSONWebKeySet, jwtVerify, JWTVerifyGetKey } from 'jose';
-import { DomainError, unauthenticated } from '@warden/kernel';
+import { DomainError, ROLES, TenantActor, unauthenticated } from '@warden/kernel';
 
-/** Who is calling an admin API: subject, roles and tenant (from a verified bearer token). */
-export interface Caller {
+/** Who is calling an admin API: subject, roles and tenant (from a verified bearer token); checked with libs/kernel/src/roles.ts. */
+export interface Caller extends TenantActor {
   readonly subject: string;
-  readonly roles: readonly string[];
-  readonly tenantId: string;
 }
-
-/**
- * The roles of the admin APIs. `admin` and the others act within their token's tenant;
- * `platform-admin` manages what all tenants share (the signing keys).
- */
-export const ROLES: readonly string[] = ['admin', 'owner', 'approver', 'sre', 'auditor', 'platform-admin'];
 
 /** Which tokens the admin APIs accept (ADR 0010): an OIDC-style issuer, audience and its JWKS. */
 export interface AdminAuthConfig {
@@ -70,7 +62,7 @@ function callerOf(claims: Record<string, unknown>): Caller {
   if (typeof sub !== 'string' || sub.trim() === '') throw unauthenticated('invalid_token', 'the token has no subject');
   if (roles !== undefined && (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')))
     throw unauthenticated('invalid_token', 'the roles claim must be an array of strings');
-  const unknown = ((roles as string[] | undefined) ?? []).find((r) => !ROLES.includes(r));
+  const unknown = ((roles as string[] | undefined) ?? []).find((r) => !(ROLES as readonly string[]).includes(r));
   if (unknown !== undefined) throw unauthenticated('unknown_role', `unknown role ${unknown} in the token`);
   if (tenant !== undefined && typeof tenant !== 'string')
     throw unauthenticated('invalid_token', 'the tenant claim must be a string');

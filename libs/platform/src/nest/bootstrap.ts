@@ -57,6 +57,8 @@ export interface HttpOptions {
   readonly description: string;
   /** Exit the process on SIGTERM/SIGINT after a graceful close (default true; tests turn it off). */
   readonly handleSignals?: boolean;
+  /** Also shut down gracefully when standard input ends (WARDEN_STOP_ON_STDIN_END). */
+  readonly stopOnStdinEnd?: boolean;
 }
 
 export function httpPort(app: INestApplication): number {
@@ -107,6 +109,7 @@ export async function runService(
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   }
+  if (http.stopOnStdinEnd) process.stdin.once('end', () => void shutdown('stdin ended')).resume();
   await app.startAllMicroservices();
   await app.listen(http.port, http.host);
   runtime.logger.info('listening', { host: http.host, port: http.port });

@@ -4,7 +4,9 @@ import { configOrExit } from '../runtime/create';
 import { ServiceRuntime } from '../runtime/service-runtime';
 import { runService } from './bootstrap';
 
-export interface ServiceEntry<C extends { readonly httpHost: string; readonly httpPort: number }> {
+type ServiceConfig = { readonly httpHost: string; readonly httpPort: number; readonly stopOnStdinEnd: boolean };
+
+export interface ServiceEntry<C extends ServiceConfig> {
   readonly name: string;
   readonly title: string;
   readonly description: string;
@@ -16,9 +18,7 @@ export interface ServiceEntry<C extends { readonly httpHost: string; readonly ht
  * A service's `main`: `node main.js` (or `serve`) runs it; `node main.js migrate` applies its
  * database migrations and exits. Configuration is validated first in both cases.
  */
-export function serviceMain<C extends { readonly httpHost: string; readonly httpPort: number }>(
-  entry: ServiceEntry<C>,
-): void {
+export function serviceMain<C extends ServiceConfig>(entry: ServiceEntry<C>): void {
   const command = process.argv[2] ?? 'serve';
   const run = async () => {
     if (command !== 'serve' && command !== 'migrate') {
@@ -39,6 +39,7 @@ export function serviceMain<C extends { readonly httpHost: string; readonly http
     await runService(module, runtime, {
       host: config.httpHost,
       port: config.httpPort,
+      stopOnStdinEnd: config.stopOnStdinEnd,
       title: entry.title,
       description: entry.description,
     });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { decode, encode, Envelope, Message, TopicName, topicName } from '@warden/contracts';
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
@@ -142,4 +143,38 @@ function withDatabase(base: URL, db: string): string {
   const u = new URL(base.toString());
   u.pathname = `/${db}`;
   return u.toString();
+}
+
+/**
+ * Ports nothing listens on now, so a stack started by a test or the bench never collides with another stack on this
+ * machine: the first free ones from `base` up (within 100 ports), else any the
+ * kernel hands out.
+ */
+export async function freePorts(n: number, base?: number): Promise<number[]> {
+  const bind = (port: number) =>
+    new Promise<ReturnType<typeof createServer> | undefined>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(port, '127.0.0.1', () => resolve(server));
+    });
+  const servers: ReturnType<typeof createServer>[] = [];
+  if (base === undefined) {
+    for (let i = 0; i < n; i++) {
+      const server = await bind(0);
+      if (!server) throw new Error('no free port from the kernel');
+      servers.push(server);
+    }
+  } else {
+    for (let port = base; port < base + 100 && servers.length < n; port++) {
+      const server = await bind(port);
+      if (server) servers.push(server);
+    }
+    if (servers.length < n) {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      throw new Error(`fewer than ${n} free ports in ${base}-${base + 99}`);
+    }
+  }
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }

@@ -12,7 +12,17 @@ import {
   DelegationRevoked,
   DelegationRevokedSchema,
 } from '@warden/contracts';
-import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
+import {
+  assertNever,
+  conflict,
+  Decider,
+  forbidden,
+  holds,
+  invalid,
+  notFound,
+  Permission,
+  requireRole,
+} from '@warden/kernel';
 import { isId } from './agent-profile';
 import { AgentStatus } from './agent';
 
@@ -86,15 +96,13 @@ export type AuthorityCommand =
     } & AuthorityChange)
   | ({ readonly type: 'RevokeDelegation'; readonly grantId: string } & AuthorityChange);
 
-export const AUTHORITY_ROLES: Readonly<Record<AuthorityCommand['type'], readonly string[]>> = {
-  RegisterCredential: ['admin', 'owner'],
-  RevokeCredential: ['admin', 'owner', 'sre'],
-  GrantDelegation: ['admin', 'owner', 'approver', 'sre', 'auditor'],
-  RevokeDelegation: ['admin', 'owner', 'approver', 'sre', 'auditor'],
+/** The permission each command needs (roles: libs/kernel/src/roles.ts). */
+const AUTHORITY_PERMISSIONS: Readonly<Record<AuthorityCommand['type'], Permission>> = {
+  RegisterCredential: 'registry.credentials.register',
+  RevokeCredential: 'registry.credentials.revoke',
+  GrantDelegation: 'registry.grants.own',
+  RevokeDelegation: 'registry.grants.own',
 };
-
-/** Roles that may grant or revoke on behalf of someone else. */
-const ACTS_FOR_OTHERS = ['admin', 'owner'];
 
 /** `<tool>:<action>`, either part may be `*`. */
 const SCOPE = /^(\*|[A-Za-z0-9._@-]{1,128}):(\*|[A-Za-z0-9._@-]{1,128})$/;
@@ -125,9 +133,7 @@ export const agentAuthority: Decider<AuthorityCommand, AuthorityState | undefine
   initialState: undefined,
 
   decide(command, state) {
-    const allowed = AUTHORITY_ROLES[command.type];
-    if (!command.roles.some((r) => allowed.includes(r)))
-      throw forbidden('role_required', `${command.type} needs one of the roles ${allowed.join(', ')}`);
+    requireRole(command, AUTHORITY_PERMISSIONS[command.type]);
     const current = (agent: AgentHeadView) => state ?? empty(agent);
     switch (command.type) {
       case 'RegisterCredential': {
@@ -178,7 +184,7 @@ export const agentAuthority: Decider<AuthorityCommand, AuthorityState | undefine
         if (current(agent).grants.has(command.grantId))
           throw conflict('grant_exists', `grant ${command.grantId} exists`, 'grantId');
         if (!command.subject) throw invalid('subject_required', 'subject is required', 'subject');
-        if (command.subject !== command.by && !command.roles.some((r) => ACTS_FOR_OTHERS.includes(r)))
+        if (command.subject !== command.by && !holds(command, 'registry.grants.others'))
           throw forbidden('not_your_authority', 'only admins and owners may grant on behalf of someone else');
         if (command.scopes.length === 0) throw invalid('scopes_required', 'scopes must name at least one', 'scopes');
         command.scopes.forEach((scope, i) => {
@@ -209,7 +215,7 @@ export const agentAuthority: Decider<AuthorityCommand, AuthorityState | undefine
         const agent = target(command);
         const grant = current(agent).grants.get(command.grantId);
         if (!grant) throw notFound('grant_not_found', `no grant ${command.grantId}`);
-        if (grant.subject !== command.by && !command.roles.some((r) => ACTS_FOR_OTHERS.includes(r)))
+        if (grant.subject !== command.by && !holds(command, 'registry.grants.others'))
           throw forbidden('not_your_authority', 'only the subject, admins and owners may revoke a grant');
         if (grant.revoked) return [];
         return [

@@ -14,7 +14,7 @@ import {
   ChangeSchema,
   create,
 } from '@warden/contracts';
-import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
+import { assertNever, conflict, Decider, invalid, notFound, Permission, requireRole } from '@warden/kernel';
 import { ProfileInput, requireId, validProfile } from './agent-profile';
 import { ToolCatalogue } from './tool-contract';
 
@@ -68,13 +68,13 @@ export type AgentCommand =
   | ({ readonly type: 'SuspendAgent' } & AgentChange)
   | ({ readonly type: 'RetireAgent' } & AgentChange);
 
-/** Roles allowed to run each command. */
-export const AGENT_ROLES: Readonly<Record<AgentCommand['type'], readonly string[]>> = {
-  RegisterAgent: ['admin', 'owner'],
-  UpdateAgentProfile: ['admin', 'owner'],
-  ActivateAgent: ['admin', 'owner'],
-  SuspendAgent: ['admin', 'owner', 'sre'],
-  RetireAgent: ['admin'],
+/** The permission each command needs (roles: libs/kernel/src/roles.ts). */
+const AGENT_PERMISSIONS: Readonly<Record<AgentCommand['type'], Permission>> = {
+  RegisterAgent: 'registry.agents.write',
+  UpdateAgentProfile: 'registry.agents.write',
+  ActivateAgent: 'registry.agents.write',
+  SuspendAgent: 'registry.agents.suspend',
+  RetireAgent: 'registry.agents.retire',
 };
 
 /** The lifecycle: which states each change leaves from, and where it goes. Retired is final. */
@@ -87,13 +87,6 @@ const LIFECYCLE = {
   Exclude<AgentEvent['$typeName'], 'warden.registry.v1.AgentRegistered'>,
   { from: readonly AgentStatus[]; to: AgentStatus | undefined; verb: string }
 >;
-
-function requireRole(command: AgentCommand): void {
-  const allowed = AGENT_ROLES[command.type];
-  if (!command.roles.some((role) => allowed.includes(role))) {
-    throw forbidden('role_required', `${command.type} needs one of the roles ${allowed.join(', ')}`);
-  }
-}
 
 function requireReason(reason: string): void {
   if (reason.trim().length === 0) throw invalid('reason_required', 'a reason is required', 'reason');
@@ -147,7 +140,7 @@ export const agent: Decider<AgentCommand, AgentState, AgentEvent> = {
   initialState: { status: 'none' },
 
   decide(command, state) {
-    requireRole(command);
+    requireRole(command, AGENT_PERMISSIONS[command.type]);
     switch (command.type) {
       case 'RegisterAgent': {
         requireId(command.agentId, 'agentId', 'invalid_agent_id');

@@ -8,7 +8,7 @@ import {
   SigningKeyRotated,
   SigningKeyRotatedSchema,
 } from '@warden/contracts';
-import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
+import { assertNever, conflict, Decider, invalid, notFound, requireRole } from '@warden/kernel';
 import { isId } from './agent-profile';
 
 /** The one stream of signing keys on registry.events. */
@@ -73,8 +73,7 @@ export const signingKeys: Decider<SigningKeyCommand, SigningKeysState, SigningKe
   initialState: { keys: new Map(), active: new Map() },
 
   decide(command, state) {
-    if (!command.roles.includes('platform-admin'))
-      throw forbidden('role_required', `${command.type} needs the role platform-admin`);
+    requireRole(command, 'registry.keys.write');
     switch (command.type) {
       case 'RotateSigningKey': {
         if (keyUseName(command.use) === 'unspecified')

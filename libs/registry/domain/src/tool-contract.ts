@@ -17,7 +17,7 @@ import {
   ToolContractWithdrawn,
   ToolContractWithdrawnSchema,
 } from '@warden/contracts';
-import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
+import { assertNever, conflict, Decider, invalid, notFound, requireRole } from '@warden/kernel';
 import { isId, requireId } from './agent-profile';
 
 /** Events of one tool's contract in one tenant; stream id `tool:<tenant>/<tool>` (see toolStream). */
@@ -107,8 +107,6 @@ export type ToolContractCommand =
       readonly tool: string;
       readonly version: string;
     } & ChangeBy);
-
-const ROLES = ['admin', 'owner'];
 
 const ajv = new Ajv2020({ strict: true, allErrors: false, validateSchema: true });
 addFormats(ajv);
@@ -280,8 +278,7 @@ export const toolContract: Decider<ToolContractCommand, ToolContractState | unde
   initialState: undefined,
 
   decide(command, state) {
-    if (!command.roles.some((r) => ROLES.includes(r)))
-      throw forbidden('role_required', `${command.type} needs one of the roles ${ROLES.join(', ')}`);
+    requireRole(command, 'registry.tools.write');
     switch (command.type) {
       case 'PublishToolContract': {
         requireId(command.tenantId, 'tenantId', 'invalid_tenant_id');

@@ -1,5 +1,5 @@
 import { create, HoldKind, HoldPlaced, HoldPlacedSchema, HoldReleased, HoldReleasedSchema } from '@warden/contracts';
-import { assertNever, conflict, Decider, forbidden, invalid, notFound } from '@warden/kernel';
+import { assertNever, conflict, Decider, invalid, notFound, ownTenant } from '@warden/kernel';
 
 /**
  * Legal and incident holds (docs/adr/0063): a held run's traces are exempt from retention. A
@@ -36,20 +36,12 @@ export interface HoldsState {
 }
 
 export const HOLD_KINDS = { legal: HoldKind.LEGAL, incident: HoldKind.INCIDENT } as const;
-const HOLDERS = ['auditor', 'admin'];
-
-function assertHolder(roles: readonly string[]): void {
-  if (!roles.some((r) => HOLDERS.includes(r))) {
-    throw forbidden('not_a_holder', `placing or releasing holds needs one of the roles ${HOLDERS.join(', ')}`);
-  }
-}
 
 export const holds: Decider<HoldCommand, HoldsState, HoldEvent> = {
   initialState: { holds: new Map() },
 
   decide(cmd, state) {
-    assertHolder(cmd.roles);
-    if (!cmd.tenantId) throw invalid('missing_tenant', "the caller's token carries no tenant claim", 'tenant');
+    ownTenant(cmd, 'trace.holds.write');
     const current = state.holds.get(cmd.holdId);
     switch (cmd.type) {
       case 'PlaceHold':

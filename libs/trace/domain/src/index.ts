@@ -1,4 +1,3 @@
-export * from './access';
 export * from './audit/chain';
 export * from './audit/verify';
 export * from './holds';

@@ -62,7 +62,7 @@ export async function heldRuns(
 }
 
 /** Every hold placed in the tenant, in force or released. */
-export async function listHolds(db: DataSource, tenantId: string): Promise<unknown[]> {
+export async function listHolds(db: DataSource, tenantId: string): Promise<object[]> {
   return db.query(`SELECT * FROM trace.holds WHERE tenant_id = $1 ORDER BY placed_at NULLS LAST, id`, [tenantId]);
 }
 

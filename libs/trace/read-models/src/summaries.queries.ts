@@ -93,7 +93,7 @@ export async function tenantSummary(
 }
 
 /** The tenant's requests, latest first, with the columns of a timeline entry plus their run. */
-export async function listRequests(db: DataSource, tenantId: string, filter: RequestFilter): Promise<unknown[]> {
+export async function listRequests(db: DataSource, tenantId: string, filter: RequestFilter): Promise<object[]> {
   const w = where(tenantId, filter);
   return db.query(
     `SELECT id, agent_id, run_id, step_id, attempt, action_kind, tool, action, model, requested_at,

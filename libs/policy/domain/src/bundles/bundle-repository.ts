@@ -15,7 +15,7 @@ import {
   ShadowBundleSetSchema,
   BundleTestSchema,
 } from '@warden/contracts';
-import { assertNever, conflict, Decider, forbidden, invalid, notFound, DomainError } from '@warden/kernel';
+import { assertNever, conflict, Decider, invalid, notFound, DomainError, requireRole } from '@warden/kernel';
 import { RuleEffect } from './api';
 import { describeTestFailure, BundleTestFailure, runBundleTests } from './bundle-tests';
 import { BundleCompileError, compileRules, describeCompileError, RuleCompileError, RuleSource } from './compile';
@@ -66,9 +66,6 @@ export type BundleCommand =
   | (Meta & { readonly type: 'RollBackBundle'; readonly toVersion: string; readonly reason: string })
   | (Meta & { readonly type: 'SetShadowBundle'; readonly version: string })
   | (Meta & { readonly type: 'ClearShadowBundle' });
-
-/** Roles that may change a tenant's bundles. */
-export const BUNDLE_ADMIN_ROLES = ['admin'] as const;
 
 /** A bundle refused at publish: its CEL errors or failing test cases, each listed. */
 export class BundleRejected extends DomainError {
@@ -152,12 +149,6 @@ export function activeVersionAt(state: BundleRepositoryState, nowMs: number): st
     if (a.effectiveAtMs <= nowMs && (!best || a.effectiveAtMs >= best.effectiveAtMs)) best = a;
   }
   return best?.version ?? '';
-}
-
-function requireAdmin(roles: readonly string[], action: string): void {
-  if (!roles.some((r) => (BUNDLE_ADMIN_ROLES as readonly string[]).includes(r))) {
-    throw forbidden('role_required', `${action} needs the role admin`);
-  }
 }
 
 function requireVersion(state: BundleRepositoryState, version: string): PolicyBundlePublished {
@@ -248,10 +239,10 @@ export const bundleRepository: Decider<BundleCommand, BundleRepositoryState, Bun
   decide(command, state) {
     switch (command.type) {
       case 'PublishBundle':
-        requireAdmin(command.roles, 'publishing a bundle');
+        requireRole(command, 'policy.bundles.write');
         return publish(command, state);
       case 'ActivateBundle': {
-        requireAdmin(command.roles, 'activating a bundle');
+        requireRole(command, 'policy.bundles.write');
         const published = requireVersion(state, command.version);
         const effectiveAtMs = command.effectiveAtMs === 0 ? command.now : command.effectiveAtMs;
         if (effectiveAtMs < command.now) {
@@ -269,7 +260,7 @@ export const bundleRepository: Decider<BundleCommand, BundleRepositoryState, Bun
         ];
       }
       case 'RollBackBundle': {
-        requireAdmin(command.roles, 'rolling back a bundle');
+        requireRole(command, 'policy.bundles.write');
         if (command.reason.trim() === '') throw invalid('reason_required', 'a reason is required', 'reason');
         const current = activeVersionAt(state, command.now);
         if (current === '') throw conflict('nothing_active', 'no version is active, so there is nothing to roll back');
@@ -295,7 +286,7 @@ export const bundleRepository: Decider<BundleCommand, BundleRepositoryState, Bun
         ];
       }
       case 'SetShadowBundle': {
-        requireAdmin(command.roles, 'setting a shadow bundle');
+        requireRole(command, 'policy.bundles.write');
         const published = requireVersion(state, command.version);
         return [
           create(ShadowBundleSetSchema, {
@@ -308,7 +299,7 @@ export const bundleRepository: Decider<BundleCommand, BundleRepositoryState, Bun
         ];
       }
       case 'ClearShadowBundle':
-        requireAdmin(command.roles, 'clearing the shadow bundle');
+        requireRole(command, 'policy.bundles.write');
         if (state.shadow === '') throw conflict('no_shadow', 'no shadow bundle is set');
         return [
           create(ShadowBundleClearedSchema, {

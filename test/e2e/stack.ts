@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import { freePorts, freshDatabase, kafkaBrokers, uniquePrefix } from '@warden/platform/testing';
+import { SERVICES, Stack, startStack } from '@warden/local-stack';
+
+/** The six services as processes on the test broker, with a topic prefix, a database and ports of their own. */
+export interface TestStack {
+  readonly stack: Stack;
+  readonly prefix: string;
+  readonly databaseUrl: string;
+  /** Stops the services and drops the database. */
+  stop(): Promise<void>;
+}
+
+export async function startTestStack(name: string): Promise<TestStack> {
+  const prefix = uniquePrefix(name);
+  const db = await freshDatabase(name.replace(/-/g, '_'));
+  const ports = await freePorts(SERVICES.length);
+  const stack = await startStack({
+    brokers: kafkaBrokers().join(','),
+    databaseUrl: db.url,
+    topicPrefix: prefix,
+    ports: Object.fromEntries(SERVICES.map((s, i) => [s, ports[i]])),
+    logDir: join(__dirname, '..', '..', '.warden', 'e2e-logs', prefix),
+  });
+  return {
+    stack,
+    prefix,
+    databaseUrl: db.url,
+    stop: async () => {
+      await stack.stop();
+      await db.drop();
+    },
+  };
+}
