@@ -2,12 +2,14 @@ import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import {
   AgentRegisteredSchema,
+  BudgetSettledSchema,
   create,
+  GateDecidedSchema,
   GateRequestedSchema,
   OwnerNotified,
   RunHalted,
-  StepCompletedSchema,
   Topic,
+  Verdict,
 } from '@warden/contracts';
 import { callerHeaders, KafkaPort, verifyWebhook } from '@warden/platform';
 import {
@@ -79,6 +81,35 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
       .filter((e) => e.type === `warden.killswitch.v1.${type}`)
       .map((e) => e.data as T);
 
+  /** The gate's decision of one request (the request of record rides on it), as policy publishes it. */
+  const decided = (runId: string, requestId: string, stepId: string, agentId = 'payroll-bot', tool = 'bank.transfer') =>
+    publishEvent(
+      port,
+      prefix,
+      Topic.gateDecisions,
+      runId,
+      create(GateDecidedSchema, {
+        decisionId: `d-${requestId}`,
+        requestId,
+        runId,
+        stepId,
+        tenantId: 'acme',
+        agentId,
+        verdict: Verdict.ALLOW,
+        final: true,
+        decidedAtMs: Date.now(),
+        request: create(GateRequestedSchema, {
+          requestId,
+          stepId,
+          runId,
+          tenantId: 'acme',
+          agentId,
+          tool,
+          requestedAtMs: Date.now(),
+        }),
+      }),
+      { tenantId: 'acme', agentId, runId },
+    );
   beforeAll(async () => {
     hooks = createServer((req, res) => {
       let body = '';
@@ -111,31 +142,24 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
         }),
       );
     }
-    const request = (runId: string, n: number, agentId = 'payroll-bot', tool = 'bank.transfer') =>
-      publishEvent(
-        port,
-        prefix,
-        Topic.gateRequests,
-        runId,
-        create(GateRequestedSchema, {
-          requestId: `${runId}-${n}`,
-          stepId: `s${n}`,
-          runId,
-          tenantId: 'acme',
-          agentId,
-          tool,
-        }),
-        { tenantId: 'acme', agentId, runId },
-      );
-    await request('run-pay', 1);
+    await decided('run-pay', 'run-pay-1', 's1');
+    // The budget stage settled the agent's report of step s1: the run's last completed step.
     await publishEvent(
       port,
       prefix,
-      Topic.gateOutcomes,
+      Topic.budgetReservations,
       'run-pay',
-      create(StepCompletedSchema, { requestId: 'run-pay-1', stepId: 's1', runId: 'run-pay', tenantId: 'acme' }),
+      create(BudgetSettledSchema, {
+        reservationId: 'res-run-pay-1',
+        requestId: 'run-pay-1',
+        stepId: 's1',
+        runId: 'run-pay',
+        tenantId: 'acme',
+        agentId: 'payroll-bot',
+      }),
+      { tenantId: 'acme', agentId: 'payroll-bot', runId: 'run-pay' },
     );
-    await request('run-hr', 1, 'hr-bot', 'email.send');
+    await decided('run-hr', 'run-hr-1', 's1', 'hr-bot', 'email.send');
     await start('ks-a', hookUrl);
     await start('ks-b', hookUrl);
     recorder = await TopicRecorder.start(port, prefix, [Topic.killswitchEvents]);
@@ -183,39 +207,17 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
     });
     // A run that starts after the engage is halted when it asks, once however often it asks.
     for (const n of [1, 2, 3]) {
-      await publishEvent(
-        port,
-        prefix,
-        Topic.gateRequests,
-        'run-late',
-        create(GateRequestedSchema, {
-          requestId: `late-${n}`,
-          runId: 'run-late',
-          tenantId: 'acme',
-          agentId: 'payroll-bot',
-        }),
-      );
+      await decided('run-late', `late-${n}`, `s${n}`);
     }
     await eventually(() => events<RunHalted>('RunHalted').some((h) => h.runId === 'run-late'));
     // The hr run is out of scope: never halted; run-pay asked again and is not halted twice.
-    await publishEvent(
-      port,
-      prefix,
-      Topic.gateRequests,
-      'run-pay',
-      create(GateRequestedSchema, {
-        requestId: 'run-pay-2',
-        runId: 'run-pay',
-        tenantId: 'acme',
-        agentId: 'payroll-bot',
-      }),
-    );
-    // Every gate request (2 before, 4 after the engage) has been through the run-halts processor.
+    await decided('run-pay', 'run-pay-2', 's2');
+    // Every gate decision (2 before, 4 after the engage) has been through the run-halts processor.
     await eventually(async () => {
       const text = (await Promise.all(urls.map(async (u) => (await fetch(`${u}/metrics`)).text()))).join('\n');
       const seen = [
         ...text.matchAll(
-          /warden_messages_total\{consumer="killswitch-run-halts",topic="gate.requests",outcome="\w+",service="killswitch"\} (\d+)/g,
+          /warden_messages_total\{consumer="killswitch-run-halts",topic="gate.decisions",outcome="\w+",service="killswitch"\} (\d+)/g,
         ),
       ];
       return seen.reduce((n, m) => n + Number(m[1]), 0) >= 6;

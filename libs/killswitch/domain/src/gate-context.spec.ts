@@ -1,11 +1,12 @@
 import {
   AgentRegisteredSchema,
   AgentProfileUpdatedSchema,
+  BudgetSettledSchema,
   create,
   Envelope,
+  GateDecidedSchema,
   GateRequestedSchema,
   Message,
-  StepCompletedSchema,
 } from '@warden/contracts';
 import { emptyGateContext, evolveGateContext, GateContext, liveRuns } from './gate-context';
 
@@ -24,8 +25,16 @@ const envelope = (data: Message, time: number): Envelope => ({
 });
 const fold = (events: [Message, number][]): GateContext =>
   events.reduce((c, [e, t]) => evolveGateContext(c, envelope(e, t), HOUR), emptyGateContext());
+/** A decision of the gate (the request of record rides on it): what makes a run live. */
 const request = (runId: string, tool = '') =>
-  create(GateRequestedSchema, { requestId: `${runId}-r`, runId, tenantId: 'acme', agentId: 'bot', tool });
+  create(GateDecidedSchema, {
+    requestId: `${runId}-r`,
+    runId,
+    request: create(GateRequestedSchema, { requestId: `${runId}-r`, runId, tenantId: 'acme', agentId: 'bot', tool }),
+  });
+/** The budget stage's settlement of a completed step: what names a run's last completed step. */
+const settled = (runId: string, stepId: string, requestId: string) =>
+  create(BudgetSettledSchema, { runId, stepId, requestId, tenantId: 'acme', agentId: 'bot' });
 
 describe('gate context (what an engage acts on)', () => {
   it('given registry events, knows each agent and its current owner', () => {
@@ -50,10 +59,10 @@ describe('gate context (what an engage acts on)', () => {
     expect([...c.agents.values()]).toEqual([{ agentId: 'bot', tenantId: 'acme', team: 'b', contact: 'b@x' }]);
   });
 
-  it('given requests and outcomes, knows each run, the tools it used and its last completed step', () => {
+  it('given decisions and settlements, knows each run, the tools it used and its last completed step', () => {
     const c = fold([
       [request('r1', 'bank.transfer'), t0],
-      [create(StepCompletedSchema, { runId: 'r1', stepId: 's1', requestId: 'r1-r' }), t0 + 1],
+      [settled('r1', 's1', 'r1-r'), t0 + 1],
       [request('r1', 'email.send'), t0 + 2],
       [request('r1', 'bank.transfer'), t0 + 3],
     ]);
@@ -70,9 +79,9 @@ describe('gate context (what an engage acts on)', () => {
     ]);
   });
 
-  it('an outcome read before its run’s first request still names the last completed step', () => {
+  it('a settlement read before its run’s first decision still names the last completed step', () => {
     const c = fold([
-      [create(StepCompletedSchema, { runId: 'r2', stepId: 's1', requestId: 'r2-1', tenantId: 'acme' }), t0 + 1],
+      [settled('r2', 's1', 'r2-1'), t0 + 1],
       [request('r2', 'email.send'), t0],
     ]);
     expect(liveRuns(c, t0)).toEqual([

@@ -5,6 +5,7 @@ import {
   DataClass,
   GateDecided,
   RateLimitSchema,
+  BudgetSettledSchema,
   StepCompletedSchema,
   ToolContractPublishedSchema,
   Verdict,
@@ -145,11 +146,14 @@ describe('the tool contract rate limit', () => {
 });
 
 describe('the activity table', () => {
-  it('records completed idempotency keys once, by tenant', () => {
-    const done = create(StepCompletedSchema, { requestId: 'r1', idempotencyKey: 'k', tenantId: 'acme' });
+  it('records completed idempotency keys once, by tenant, from settlements only', () => {
+    // An agent's raw report is not a completion: only the budget stage's settlement of a proven request.
+    const raw = create(StepCompletedSchema, { requestId: 'r0', idempotencyKey: 'k', tenantId: 'acme' });
+    expect(evolveGateActivity(emptyGateActivity(1000), envelope(raw)).completions.size).toBe(0);
+    const done = create(BudgetSettledSchema, { requestId: 'r1', idempotencyKey: 'k', tenantId: 'acme' });
     const a1 = evolveGateActivity(emptyGateActivity(1000), envelope(done));
     expect(a1.completions.get('acme/k')).toBe('r1');
-    const again = evolveGateActivity(a1, envelope(create(StepCompletedSchema, { ...done, requestId: 'r2' })));
+    const again = evolveGateActivity(a1, envelope(create(BudgetSettledSchema, { ...done, requestId: 'r2' })));
     expect(again).toBe(a1);
     expect(a1.completions.get('acme/k')).toBe('r1');
   });
