@@ -115,8 +115,9 @@ export default defineConfig(
   },
   {
     // The benchmark's floor is a bare kafkajs pipeline, measured against Warden; the protocol's
-    // conformance test is an agent written with a raw Kafka client, not with Warden's port.
-    files: ['test/bench/**', 'test/e2e/protocol.e2e.spec.ts'],
+    // conformance test is an agent written with a raw Kafka client, not with Warden's port; the
+    // access test probes the broker as any program holding a principal's password could.
+    files: ['test/bench/**', 'test/e2e/protocol.e2e.spec.ts', 'test/e2e/access.e2e.spec.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

@@ -13,10 +13,16 @@
 #   KAFKA_START_TIMEOUT    seconds `start` waits for the broker (default: 60)
 #   KAFKA_STOP_TIMEOUT     seconds `stop` waits before SIGKILL (default: 30)
 #   JAVA                   java binary (default: java on PATH; needs 17+)
+#   KAFKA_INSTANCE         a second broker beside the first, sharing its jars: data in data-<name>/
+#   KAFKA_SASL_USERS       "user:password,..." turns authentication and authorization on: both
+#                          listeners speak SASL_PLAINTEXT with PLAIN, these users exist, the
+#                          StandardAuthorizer allows only what ACLs grant (docs/security.md)
+#   KAFKA_SUPER_USER       with KAFKA_SASL_USERS: the user allowed everything (default: admin),
+#                          which the broker itself and the provisioning use; must be listed
 #
 # Layout: ${WARDEN_HOME}/kafka-<version>/
 #   libs/           the jars (kept by `reset`), libs/.stamp records what was fetched
-#   data/           server.properties, cluster.id, kafka.pid, kraft-combined-logs/, logs/
+#   data/           (data-<KAFKA_INSTANCE>/ for another broker) server.properties, cluster.id, kafka.pid, kraft-combined-logs/, logs/
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,7 +37,9 @@ WARDEN_HOME="$(realpath -m -- "${WARDEN_HOME:-$REPO_ROOT/.warden}")"
 CACHE_DIR="$WARDEN_HOME/kafka-$KAFKA_VERSION"
 LIBS_DIR="$CACHE_DIR/libs"
 STAMP_FILE="$LIBS_DIR/.stamp"
-DATA_DIR="$CACHE_DIR/data"
+KAFKA_INSTANCE="${KAFKA_INSTANCE:-}"
+[[ -z "$KAFKA_INSTANCE" || "$KAFKA_INSTANCE" =~ ^[a-z0-9-]+$ ]] || { echo "kafka.sh: KAFKA_INSTANCE must be lower-case letters, digits, '-'" >&2; exit 1; }
+DATA_DIR="$CACHE_DIR/data${KAFKA_INSTANCE:+-$KAFKA_INSTANCE}"
 LOG_DIR="$DATA_DIR/logs"
 KRAFT_DIR="$DATA_DIR/kraft-combined-logs"
 SERVER_PROPS="$DATA_DIR/server.properties"
@@ -46,6 +54,8 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 JAVA="${JAVA:-java}"
+KAFKA_SASL_USERS="${KAFKA_SASL_USERS:-}"
+KAFKA_SUPER_USER="${KAFKA_SUPER_USER:-admin}"
 
 log() { echo "kafka.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -102,7 +112,7 @@ running_pid() {
   [[ -f "$PID_FILE" ]] || return 0
   local pid cmdline=""
   pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] && cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && cmdline="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" || true)"
   if [[ "$cmdline" == *"kafka.Kafka $SERVER_PROPS"* ]]; then
     echo "$pid"
   else
@@ -112,7 +122,7 @@ running_pid() {
 
 # The client port of the broker configured in server.properties.
 configured_port() {
-  sed -n "s#^listeners=PLAINTEXT://$HOST:\([0-9]*\),.*#\1#p;T;q" "$SERVER_PROPS" 2>/dev/null || true
+  sed -n "s#^listeners=[A-Z_]*://$HOST:\([0-9]*\),.*#\1#p;T;q" "$SERVER_PROPS" 2>/dev/null || true
 }
 
 port_open() { # port -> 0 when something accepts TCP connections on it
@@ -137,18 +147,55 @@ who_listens() { # port
   ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p;T;q' || true
 }
 
+# With KAFKA_SASL_USERS: SASL/PLAIN on both listeners, the users' JAAS entries, the authorizer.
+security_properties() {
+  if [[ -z "$KAFKA_SASL_USERS" ]]; then
+    echo "listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT"
+    echo "advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT"
+    echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    echo "inter.broker.listener.name=PLAINTEXT"
+    return 0
+  fi
+  local entry user password users="" super_password=""
+  IFS=',' read -ra entries <<<"$KAFKA_SASL_USERS"
+  for entry in "${entries[@]}"; do
+    user="${entry%%:*}"
+    password="${entry#*:}"
+    [[ "$user" =~ ^[A-Za-z0-9._-]+$ && -n "$password" && "$entry" == *:* ]] ||
+      die "KAFKA_SASL_USERS: '$user' is not user:password (user of letters, digits, '.', '_', '-')"
+    [[ "$password" != *'"'* && "$password" != *' '* ]] || die "KAFKA_SASL_USERS: $user's password has a quote or a space"
+    users+=" user_$user=\"$password\""
+    [[ "$user" == "$KAFKA_SUPER_USER" ]] && super_password="$password"
+  done
+  [[ -n "$super_password" ]] || die "KAFKA_SASL_USERS must list KAFKA_SUPER_USER ($KAFKA_SUPER_USER)"
+  local jaas="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$KAFKA_SUPER_USER\" password=\"$super_password\"$users;"
+  echo "listeners=SASL_PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT"
+  echo "advertised.listeners=SASL_PLAINTEXT://$HOST:$KAFKA_PORT"
+  echo "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+  echo "inter.broker.listener.name=SASL_PLAINTEXT"
+  echo "sasl.enabled.mechanisms=PLAIN"
+  echo "sasl.mechanism.inter.broker.protocol=PLAIN"
+  echo "sasl.mechanism.controller.protocol=PLAIN"
+  echo "listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas"
+  echo "listener.name.controller.plain.sasl.jaas.config=$jaas"
+  echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+  echo "super.users=User:$KAFKA_SUPER_USER"
+  echo "allow.everyone.if.no.acl.found=false"
+}
+
 write_server_properties() {
   mkdir -p "$DATA_DIR" "$LOG_DIR" "$KRAFT_DIR"
+  local security
+  security="$(security_properties)" || exit 1
+  # The file may hold passwords (KAFKA_SASL_USERS): readable by its owner only.
+  (umask 077 && : >"$SERVER_PROPS.tmp")
   cat >"$SERVER_PROPS.tmp" <<EOF
 # Written by deploy/local/kafka.sh on every start: edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$security
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
 log.dirs=$KRAFT_DIR
 
 num.partitions=6

@@ -32,6 +32,8 @@ export interface StackOptions {
   /** Where each service's JSON log goes (`<dir>/<service>.log`). */
   readonly logDir: string;
   readonly env?: Record<string, string>;
+  /** Variables for one service only, over `env` (e.g. its own Kafka principal). */
+  readonly serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   readonly readyTimeoutMs?: number;
 }
 
@@ -92,6 +94,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
         ...process.env,
         ...options.env,
+        ...options.serviceEnv?.[service],
         KAFKA_BROKERS: options.brokers,
         DATABASE_URL: options.databaseUrl,
         WARDEN_TOPIC_PREFIX: options.topicPrefix,

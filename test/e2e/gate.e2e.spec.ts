@@ -21,7 +21,7 @@ import {
   Stack,
   startStack,
 } from '@warden/local-stack';
-import { call, Identity, payrollAgent, PinnedTool } from './http';
+import { call, Identity, PinnedTool, registerActiveAgent } from './http';
 
 /**
  * The walking skeleton through all six services as separate processes on the real broker:
@@ -70,14 +70,8 @@ describe('the gate, end to end across six processes', () => {
       { timeoutMs: 10_000 },
     );
 
-  async function registerActiveAgent(who: Identity, agentId: string, tools: PinnedTool[]) {
-    const registered = await call(stack.urls.registry, 'POST', '/agents', who, payrollAgent(agentId, tools));
-    expect(registered.status).toBe(201);
-    const activated = await call(stack.urls.registry, 'POST', `/agents/${agentId}/activate`, who, {
-      expectedVersion: registered.body.version,
-      reason: 'e2e',
-    });
-    expect(activated.status).toBe(200);
+  async function registerAgent(who: Identity, agentId: string, tools: PinnedTool[]) {
+    await registerActiveAgent(stack.urls.registry, who, agentId, tools);
     clients.set(
       agentId,
       await WardenClient.connect({
@@ -107,8 +101,8 @@ describe('the gate, end to end across six processes', () => {
       Topic.gateDecisions,
     ]);
     await publishContracts();
-    await registerActiveAgent(admin, 'payroll-bot', pinned('acme', ['read']));
-    await registerActiveAgent(globexAdmin, 'globex-bot', pinned('globex', ['read']));
+    await registerAgent(admin, 'payroll-bot', pinned('acme', ['read']));
+    await registerAgent(globexAdmin, 'globex-bot', pinned('globex', ['read']));
   });
 
   afterAll(async () => {

@@ -54,3 +54,21 @@ export const payrollAgent = (agentId: string, tools: readonly PinnedTool[]) => (
   shutdownPath: 'disable the payroll connector',
   reason: 'e2e',
 });
+
+/** Registers a payroll agent with `tools` and activates it, as `who` (an admin or owner of its tenant). */
+export async function registerActiveAgent(
+  registryUrl: string,
+  who: Identity,
+  agentId: string,
+  tools: readonly PinnedTool[],
+): Promise<void> {
+  const registered = await call(registryUrl, 'POST', '/agents', who, payrollAgent(agentId, tools));
+  if (registered.status !== 201)
+    throw new Error(`registering ${agentId}: ${registered.status} ${JSON.stringify(registered.body)}`);
+  const activated = await call(registryUrl, 'POST', `/agents/${agentId}/activate`, who, {
+    expectedVersion: registered.body.version,
+    reason: 'e2e',
+  });
+  if (activated.status !== 200)
+    throw new Error(`activating ${agentId}: ${activated.status} ${JSON.stringify(activated.body)}`);
+}

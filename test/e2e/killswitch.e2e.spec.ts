@@ -10,7 +10,7 @@ import {
   Stack,
   startStack,
 } from '@warden/local-stack';
-import { call, Identity, payrollAgent } from './http';
+import { call, Identity, registerActiveAgent } from './http';
 
 /**
  * Invariant 5 across six processes: once the engage call has returned, no request in the
@@ -43,20 +43,10 @@ describe('the kill switch, end to end across six processes', () => {
       { timeoutMs: 15_000 },
     );
 
-  async function registerActiveAgent(agentId: string) {
-    const registered = await call(
-      stack.urls.registry,
-      'POST',
-      '/agents',
-      admin,
-      payrollAgent(agentId, [{ tool: 'payroll', actions: ['read'], ...payroll }]),
-    );
-    expect(registered.status).toBe(201);
-    const activated = await call(stack.urls.registry, 'POST', `/agents/${agentId}/activate`, admin, {
-      expectedVersion: registered.body.version,
-      reason: 'e2e',
-    });
-    expect(activated.status).toBe(200);
+  async function registerAgent(agentId: string) {
+    await registerActiveAgent(stack.urls.registry, admin, agentId, [
+      { tool: 'payroll', actions: ['read'], ...payroll },
+    ]);
     const agent = { tenantId: 'acme', agentId };
     clients.set(agentId, await WardenClient.connect({ brokers: kafkaBrokers(), topicPrefix: prefix, agent }));
   }
@@ -75,8 +65,8 @@ describe('the kill switch, end to end across six processes', () => {
     ({ payroll } = await publishToolContracts(stack.urls.registry, admin, {
       payroll: { description: 'the payroll system', ownerTeam: 'payroll', actions: [['read', 'low', false]] },
     }));
-    await registerActiveAgent('payroll-bot');
-    await registerActiveAgent('ledger-bot');
+    await registerAgent('payroll-bot');
+    await registerAgent('ledger-bot');
     await eventually(
       async () => (await gate('payroll-bot', 'run-warmup')).verdict === 'allow',
       30_000,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
 import type { AdminAuthConfig } from './auth/admin-auth';
+import type { KafkaSecurity } from './kafka/port';
 
 /**
  * Configuration from the environment, validated at start. A missing or wrong value stops the
@@ -161,6 +162,44 @@ function adminAuth(): Field<AdminAuthConfig> {
   };
 }
 
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+/**
+ * How the services authenticate to Kafka (docs/security.md): TLS (`KAFKA_SSL`, optionally a CA
+ * file) and SASL (`KAFKA_SASL_MECHANISM` with `KAFKA_SASL_USERNAME` and `KAFKA_SASL_PASSWORD`),
+ * each service its own principal. Nothing set: plaintext without authentication (local broker).
+ */
+export function kafkaSecurity(): Field<KafkaSecurity> {
+  return {
+    read: (e) => {
+      const ssl = env.flag('KAFKA_SSL', false).read(e);
+      const caFile = e.KAFKA_SSL_CA_FILE?.trim();
+      if (caFile && !ssl) throw new Problem('KAFKA_SSL_CA_FILE needs KAFKA_SSL=true');
+      let ca: string | undefined;
+      if (caFile) {
+        try {
+          ca = readFileSync(caFile, 'utf8');
+        } catch (error) {
+          throw new Problem(`KAFKA_SSL_CA_FILE cannot be read: ${(error as Error).message}`);
+        }
+      }
+      const mechanism = e.KAFKA_SASL_MECHANISM?.trim().toLowerCase();
+      const username = e.KAFKA_SASL_USERNAME?.trim();
+      const password = e.KAFKA_SASL_PASSWORD;
+      if (!mechanism) {
+        if (username || password)
+          throw new Problem('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD need KAFKA_SASL_MECHANISM');
+        return { ssl, ca };
+      }
+      if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism))
+        throw new Problem(`KAFKA_SASL_MECHANISM must be one of ${SASL_MECHANISMS.join(', ')}, got "${mechanism}"`);
+      if (!username) throw new Problem('KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM');
+      if (!password) throw new Problem('KAFKA_SASL_PASSWORD is required with KAFKA_SASL_MECHANISM');
+      return { ssl, ca, sasl: { mechanism: mechanism as (typeof SASL_MECHANISMS)[number], username, password } };
+    },
+  };
+}
+
 function jwksOf(text: string, name: string): JSONWebKeySet {
   let value: unknown;
   try {
@@ -198,6 +237,8 @@ function redact(text: string): string {
 /** What every Warden service reads from its environment. */
 export interface PlatformConfig {
   readonly kafkaBrokers: string[];
+  /** TLS and SASL towards Kafka; the service's principal. */
+  readonly kafkaSecurity: KafkaSecurity;
   readonly topicPrefix: string;
   readonly partitions: number;
   readonly databaseUrl: string;
@@ -216,6 +257,7 @@ export interface PlatformConfig {
 
 export const platformSchema: Schema<PlatformConfig> = {
   kafkaBrokers: env.brokers('KAFKA_BROKERS', '127.0.0.1:19092'),
+  kafkaSecurity: kafkaSecurity(),
   topicPrefix: env.pattern(
     'WARDEN_TOPIC_PREFIX',
     /^[a-zA-Z0-9._-]{0,100}$/,

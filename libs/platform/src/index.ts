@@ -3,6 +3,7 @@ export * from './kafka/port';
 export * from './kafka/client-stats';
 export * from './kafka/kafkajs-adapter';
 export * from './kafka/provision';
+export * from './kafka/access';
 export * from './observability/logger';
 export * from './observability/metrics';
 export * from './observability/otel';

@@ -30,7 +30,7 @@ import {
   Verdict,
   withRequestDefaults,
 } from '@warden/contracts';
-import { ConsumerHandle, KafkajsPort, KafkaPort, Logger, currentTraceHeaders } from '@warden/platform';
+import { ConsumerHandle, KafkajsPort, KafkaPort, KafkaSecurity, Logger, currentTraceHeaders } from '@warden/platform';
 import { AgentCredentials, AgentTokenSource } from './agent-token';
 
 export type ActionKindName = 'step' | 'model_call' | 'tool_call' | 'memory_read' | 'memory_write' | 'delegation';
@@ -119,6 +119,8 @@ export interface WardenClientOptions {
   /** Topic prefix of the Warden installation (WARDEN_TOPIC_PREFIX). */
   readonly topicPrefix?: string;
   readonly clientId?: string;
+  /** TLS and SASL towards Kafka: the agent's principal on a cluster with ACLs (docs/security.md). */
+  readonly security?: KafkaSecurity;
   /** How long gate() waits for a decision before failing closed; default 5 s. */
   readonly defaultTimeoutMs?: number;
   /** Encode requests as protobuf (default) or protobuf-JSON. */
@@ -174,7 +176,13 @@ export class WardenClient {
   static async connect(options: WardenClientOptions): Promise<WardenClient> {
     const logger = options.logger ?? new Logger('sdk', 'warn');
     const port =
-      options.port ?? new KafkajsPort({ brokers: options.brokers, clientId: options.clientId ?? 'warden-sdk', logger });
+      options.port ??
+      new KafkajsPort({
+        brokers: options.brokers,
+        clientId: options.clientId ?? 'warden-sdk',
+        logger,
+        security: options.security,
+      });
     if (!options.port) await port.connect();
     const client = new WardenClient(port, options);
     await client.listen();

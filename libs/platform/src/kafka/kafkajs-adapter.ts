@@ -1,21 +1,29 @@
 import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
   Admin,
   Consumer,
   ConsumerConfig,
   EachBatchPayload,
   IHeaders,
   Kafka,
+  KafkaConfig,
   logLevel,
   Partitioners,
   Producer,
   ProducerConfig,
+  ResourcePatternTypes,
+  SASLOptions,
 } from 'kafkajs';
 import { Logger } from '../observability/logger';
 import { KafkaClientStats, PRODUCER_CLIENT } from './client-stats';
 import {
+  BrokerAcl,
   ConsumeOptions,
   ConsumerHandle,
   KafkaPort,
+  KafkaSecurity,
   Published,
   RecordIn,
   RecordOut,
@@ -27,6 +35,8 @@ export interface KafkajsOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly logger: Logger;
+  /** TLS and SASL; none for a local plaintext broker. */
+  readonly security?: KafkaSecurity;
 }
 
 /** How often a consumer commits the offsets it handled (see consume). */
@@ -79,6 +89,22 @@ export function instrumentKafkajs(stats: KafkaClientStats, client: Consumer | Pr
   } else client.on(client.events.REQUEST, request);
 }
 
+/** kafkajs's spelling of TLS and SASL. */
+export function kafkajsSecurity(security: KafkaSecurity | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  if (!security) return {};
+  const ssl = security.ssl ? (security.ca ? { ca: [security.ca] } : true) : undefined;
+  const sasl = security.sasl;
+  if (!sasl) return { ssl };
+  const { username, password } = sasl;
+  const mechanism: SASLOptions =
+    sasl.mechanism === 'plain'
+      ? { mechanism: 'plain', username, password }
+      : sasl.mechanism === 'scram-sha-256'
+        ? { mechanism: 'scram-sha-256', username, password }
+        : { mechanism: 'scram-sha-512', username, password };
+  return { ssl, sasl: mechanism };
+}
+
 /** The only place in Warden that knows kafkajs. */
 export class KafkajsPort implements KafkaPort {
   private readonly kafka: Kafka;
@@ -105,6 +131,7 @@ export class KafkajsPort implements KafkaPort {
           log.log(routine ? 'debug' : (LEVEL[level] ?? 'info'), message, rest);
         },
       retry: KAFKAJS_RETRY,
+      ...kafkajsSecurity(options.security),
     });
     this.producer = this.kafka.producer(KAFKAJS_PRODUCER);
     instrumentKafkajs(this.stats, this.producer, PRODUCER_CLIENT);
@@ -257,6 +284,32 @@ export class KafkajsPort implements KafkaPort {
     }
     // Leaders of new partitions take a moment to be known everywhere: wait until offsets answer.
     for (const s of specs) await this.watermarks(s.topic);
+  }
+
+  async grant(principal: string, acls: readonly BrokerAcl[]): Promise<void> {
+    if (acls.length === 0) return;
+    const admin = await this.connectedAdmin();
+    const operation = {
+      Read: AclOperationTypes.READ,
+      Write: AclOperationTypes.WRITE,
+      Describe: AclOperationTypes.DESCRIBE,
+      Create: AclOperationTypes.CREATE,
+      Delete: AclOperationTypes.DELETE,
+    } as const;
+    await admin.createAcls({
+      acl: acls.flatMap((a) =>
+        a.operations.map((op) => ({
+          resourceType: a.resource.type === 'topic' ? AclResourceTypes.TOPIC : AclResourceTypes.GROUP,
+          resourceName: a.resource.name,
+          resourcePatternType:
+            a.resource.patternType === 'prefix' ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
+          principal: `User:${principal}`,
+          host: '*',
+          operation: operation[op],
+          permissionType: AclPermissionTypes.ALLOW,
+        })),
+      ),
+    });
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<void> {

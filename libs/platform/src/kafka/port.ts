@@ -89,6 +89,28 @@ export interface TopicSpec {
   readonly config: Record<string, string>;
 }
 
+/** TLS and SASL towards the brokers (docs/security.md); empty for a local plaintext broker. */
+export interface KafkaSecurity {
+  readonly ssl: boolean;
+  /** PEM CA certificates to trust instead of the system's. */
+  readonly ca?: string;
+  readonly sasl?: {
+    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    readonly username: string;
+    readonly password: string;
+  };
+}
+
+/** One ACL with the full resource name (the installation's prefix included), as the broker stores it. */
+export interface BrokerAcl {
+  readonly resource: {
+    readonly type: 'topic' | 'group';
+    readonly name: string;
+    readonly patternType: 'literal' | 'prefix';
+  };
+  readonly operations: readonly ('Read' | 'Write' | 'Describe' | 'Create' | 'Delete')[];
+}
+
 export interface KafkaPort {
   connect(): Promise<void>;
   publish(records: readonly RecordOut[]): Promise<Published[]>;
@@ -96,6 +118,8 @@ export interface KafkaPort {
   watermarks(topic: string): Promise<Watermark[]>;
   ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
   deleteGroups(groupIds: readonly string[]): Promise<void>;
+  /** Allows `principal` (a SASL user name) what `acls` say, on a broker with the authorizer on (admin rights needed). */
+  grant(principal: string, acls: readonly BrokerAcl[]): Promise<void>;
   /** True while the producer is connected and no consumer has crashed. */
   healthy(): boolean;
   close(): Promise<void>;

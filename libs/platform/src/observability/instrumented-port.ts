@@ -1,5 +1,14 @@
 import { Topic, topicName } from '@warden/contracts';
-import { ConsumeOptions, ConsumerHandle, KafkaPort, Published, RecordOut, TopicSpec, Watermark } from '../kafka/port';
+import {
+  BrokerAcl,
+  ConsumeOptions,
+  ConsumerHandle,
+  KafkaPort,
+  Published,
+  RecordOut,
+  TopicSpec,
+  Watermark,
+} from '../kafka/port';
 import { DLQ } from '../runtime/dead-letter';
 import { Metrics } from './metrics';
 
@@ -79,6 +88,10 @@ export class InstrumentedPort implements KafkaPort {
 
   ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
     return this.inner.ensureTopics(specs);
+  }
+
+  grant(principal: string, acls: readonly BrokerAcl[]): Promise<void> {
+    return this.inner.grant(principal, acls);
   }
 
   deleteGroups(groupIds: readonly string[]): Promise<void> {

@@ -20,6 +20,7 @@ export function createServiceRuntime(
     brokers: config.kafkaBrokers,
     clientId: `warden-${service}-${config.instanceId}`,
     logger,
+    security: config.kafkaSecurity,
   });
   metrics.observeKafka(() => kafka.stats.snapshot());
   const port = new InstrumentedPort(kafka, metrics, config.topicPrefix);
