@@ -283,7 +283,19 @@ export class KafkajsPort implements KafkaPort {
       }
     }
     // Leaders of new partitions take a moment to be known everywhere: wait until offsets answer.
-    for (const s of specs) await this.watermarks(s.topic);
+    // A topic that existed must have the partitions asked for: keyed topics are co-partitioned
+    // (docs/adr/0002), and a service that believes in more partitions than a topic has would
+    // route records to partitions that do not exist, and wait for them forever.
+    const wrong: string[] = [];
+    for (const s of specs) {
+      const partitions = (await this.watermarks(s.topic)).length;
+      if (partitions !== s.partitions) wrong.push(`${s.topic} has ${partitions} partitions, not ${s.partitions}`);
+    }
+    if (wrong.length > 0)
+      throw new Error(
+        `the topics do not have the configured partition count (WARDEN_PARTITIONS): ${wrong.join('; ')}. ` +
+          'Configure every service with the partition count the topics were created with.',
+      );
   }
 
   async grant(principal: string, acls: readonly BrokerAcl[]): Promise<void> {
