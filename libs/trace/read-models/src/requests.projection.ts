@@ -51,7 +51,8 @@ export type ApprovalStatus = 'open' | 'granted' | 'denied' | 'expired';
  * source topic, whose events for a request all sit in one partition (they are keyed by run id).
  * So a row does not depend on how the topics interleave: a rebuild reproduces it exactly.
  * The request columns are the exception, as several topics carry a copy of the request: the
- * copy from the most authoritative source wins (`request_source`), whatever arrives first.
+ * copy from the most authoritative source wins (`request_source`, and its `traceparent`), whatever
+ * arrives first.
  */
 export interface RequestRow {
   readonly id: string;
@@ -70,7 +71,11 @@ export interface RequestRow {
   readonly memory_store: string | null;
   readonly delegate_to_agent_id: string | null;
   readonly parent_step_id: string | null;
-  /** The agent's W3C trace context when it asked (the GateRequested envelope's `traceparent`). */
+  /**
+   * The W3C trace context the kept copy of the request was published with (its envelope's
+   * `traceparent`): the span of the gate stage that published it, a child of the agent's span, so
+   * it names the agent's trace (docs/adr/0070, "Traces continue").
+   */
   readonly traceparent: string | null;
   readonly request: Json | null;
   readonly request_source: RequestSource | null;
@@ -141,8 +146,7 @@ function update(row: RequestRow | null, event: Envelope): RequestRow {
   const data = event.data as Handled;
   const next = (row ?? blank(requestIdOf(data), event)) as Draft;
   const updated = latest(next.updated_at, iso(event.time));
-  apply(next, data);
-  withTraceparent(next, event);
+  apply(next, data, event.traceparent);
   next.updated_at = updated;
   storableColumns(next);
   return next;
@@ -158,10 +162,10 @@ function requestIdOf(data: Handled): string {
   }
 }
 
-function apply(row: Draft, data: Handled): void {
+function apply(row: Draft, data: Handled, traceparent: string | undefined): void {
   switch (data.$typeName) {
     case 'warden.budget.v1.BudgetReserved':
-      withRequest(row, data.request, Topic.budgetReservations);
+      withRequest(row, data.request, Topic.budgetReservations, traceparent);
       return reservation(
         row,
         data.reservationId,
@@ -169,7 +173,7 @@ function apply(row: Draft, data: Handled): void {
         'reserved',
       );
     case 'warden.budget.v1.BudgetReservationRefused':
-      withRequest(row, data.request, Topic.budgetReservations);
+      withRequest(row, data.request, Topic.budgetReservations, traceparent);
       return reservation(
         row,
         data.reservationId,
@@ -184,10 +188,10 @@ function apply(row: Draft, data: Handled): void {
       if (data.outcome) outcome(row, 'failed', data.outcome, () => messageJson(StepFailedSchema, data.outcome!));
       return settlement(row, data.reservationId, () => messageJson(BudgetReleasedSchema, data), 'released');
     case 'warden.gate.v1.GateDecided':
-      withRequest(row, data.request, Topic.gateDecisions);
+      withRequest(row, data.request, Topic.gateDecisions, traceparent);
       return decision(row, data);
     case 'warden.approval.v1.ApprovalTaskOpened':
-      withRequest(row, data.request, Topic.approvalEvents);
+      withRequest(row, data.request, Topic.approvalEvents, traceparent);
       return approval(row, 'open', () => messageJson(ApprovalTaskOpenedSchema, { ...data, request: undefined }));
     case 'warden.approval.v1.ApprovalGranted':
       return approval(row, 'granted', () => messageJson(ApprovalGrantedSchema, data));
@@ -245,7 +249,16 @@ function blank(id: string, event: Envelope): RequestRow {
   };
 }
 
-function withRequest(row: Draft, request: GateRequested | undefined, source: RequestSource): void {
+/**
+ * The request columns from the most authoritative copy (REQUEST_SOURCES), with the trace context
+ * it was published with: the agent's own GateRequested, and so its `traceparent`, is never read.
+ */
+function withRequest(
+  row: Draft,
+  request: GateRequested | undefined,
+  source: RequestSource,
+  traceparent: string | undefined,
+): void {
   if (!request) return;
   if (row.request_source !== null && REQUEST_SOURCES.indexOf(row.request_source) <= REQUEST_SOURCES.indexOf(source)) {
     return;
@@ -273,6 +286,7 @@ function withRequest(row: Draft, request: GateRequested | undefined, source: Req
     arguments: undefined,
   });
   row.request_source = source;
+  row.traceparent = traceparent || null;
   withLatency(row);
 }
 
@@ -305,12 +319,6 @@ function decision(row: Draft, d: GateDecided): void {
     ? (RiskClass[d.context.riskClass] ?? `unknown_${d.context.riskClass}`).toLowerCase()
     : null;
   withLatency(row);
-}
-
-/** The agent's trace context comes from its own GateRequested only (other events carry Warden's spans). */
-function withTraceparent(row: Draft, event: Envelope): void {
-  if (event.type !== GateRequestedSchema.typeName || !event.traceparent) return;
-  row.traceparent = event.traceparent;
 }
 
 /** The task as opened, then its first resolution; a resolution is never reopened. */
