@@ -35,7 +35,7 @@ export interface BenchConfig {
   readonly budgets: 'run' | 'tenant';
   /** The Postgres database the bench drops and creates (another name lets two benches share a server). */
   readonly database: string;
-  /** Gate chains (five events each) the projection section feeds the trace service. */
+  /** Gate chains (three events each: reservation, decision, settlement) the projection section feeds the trace service. */
   readonly projectionRequests: number;
   /** Events per second offered while the projection section samples lag. */
   readonly projectionRate: number;

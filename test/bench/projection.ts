@@ -22,6 +22,7 @@ import {
   Verdict,
 } from '@warden/contracts';
 import { callerHeaders, devAuthEnv, KafkajsPort, Logger, RecordOut, provisionTopics } from '@warden/platform';
+import { requestsProjection, runsProjection } from '@warden/trace-read-models';
 import { cpuUse, CpuUse, POSTGRES, snapshot } from './cpu';
 import { stopChild } from './floor';
 import { freePorts } from '@warden/platform/testing';
@@ -56,7 +57,7 @@ export interface ProjectionBenchOptions {
   readonly databaseUrl: string;
   readonly logDir: string;
   readonly partitions: number;
-  /** Gate requests to project, five events each. */
+  /** Gate requests to project, EVENTS_PER_REQUEST events each. */
   readonly requests: number;
   /** Events per second offered while lag is sampled (the first half of the requests). */
   readonly rate: number;
@@ -69,8 +70,8 @@ export interface ProjectionBenchOptions {
 const platformAdmin = { subject: 'bench', roles: 'platform-admin', tenant: 'bench' };
 
 /**
- * Starts the trace service alone on fresh topics, feeds it gate chains (request, reservation,
- * decision, outcome, settlement) and measures: lag at a fixed rate, catch-up speed on a burst,
+ * Starts the trace service alone on fresh topics, feeds it gate chains (the budget stage's
+ * reservation with the request of record, the decision, the settlement with the outcome) and measures: lag at a fixed rate, catch-up speed on a burst,
  * and rebuild speed of each projection and of all of them at once.
  */
 export async function runProjectionBench(
@@ -168,15 +169,10 @@ export async function runProjectionBench(
     if (options.profileDir) child.kill('SIGUSR2');
     const perTopic = new Map<string, number>();
     for (const r of records) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
+    // The input of a rebuild: every record on the topics the projection reads.
     const topicsOf: Record<string, readonly TopicName[]> = {
-      requests: [
-        Topic.gateRequests,
-        Topic.budgetReservations,
-        Topic.gateDecisions,
-        Topic.approvalEvents,
-        Topic.gateOutcomes,
-      ],
-      runs: [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes],
+      requests: requestsProjection.topics,
+      runs: runsProjection.topics,
     };
     const eventsOf = (name: string) =>
       (topicsOf[name] ?? []).reduce((n, t) => n + (perTopic.get(topicName(prefix, t)) ?? 0), 0);
@@ -217,11 +213,14 @@ export async function runProjectionBench(
   }
 }
 
-const EVENTS_PER_REQUEST = 5;
+const EVENTS_PER_REQUEST = 3;
 
 /**
- * Gate chains on the allow path, as budget, policy and the agent would publish them, in publish
- * order: 64 concurrent runs of 200 steps, like the gate bench's load.
+ * Gate chains on the allow path, as trace reads them (docs/adr/0070), in publish order: the budget
+ * stage's reservation (the request of record embedded), policy's decision, and the budget stage's
+ * settlement carrying the agent's outcome as it accepted it. The agent's raw gate.requests and
+ * gate.outcomes records are not fed: trace does not read them. 64 concurrent runs of 200 steps,
+ * like the gate bench's load.
  */
 export function chains(prefix: string, requests: number): RecordOut[] {
   const out: RecordOut[] = [];
@@ -264,8 +263,9 @@ export function chains(prefix: string, requests: number): RecordOut[] {
       action: 'read',
       estimatedTokens: 1,
     });
+    const actualCost = create(MoneySchema, { currency: 'USD', micros: 10 });
+    const step = { requestId, stepId: request.stepId, idempotencyKey: request.idempotencyKey, ...run };
     out.push(
-      rec(Topic.gateRequests, request, at, run),
       rec(
         Topic.budgetReservations,
         create(BudgetReservedSchema, { reservationId: `res-${i}`, request, reservedTokens: 1, reservedAtMs: at + 1 }),
@@ -295,25 +295,14 @@ export function chains(prefix: string, requests: number): RecordOut[] {
         run,
       ),
       rec(
-        Topic.gateOutcomes,
-        create(StepCompletedSchema, {
-          requestId,
-          ...run,
-          actualTokens: 1,
-          actualCost: create(MoneySchema, { currency: 'USD', micros: 10 }),
-          completedAtMs: at + 3,
-        }),
-        at + 3,
-        run,
-      ),
-      rec(
         Topic.budgetReservations,
         create(BudgetSettledSchema, {
           reservationId: `res-${i}`,
-          requestId,
-          runId: run.runId,
+          ...step,
           actualTokens: 1,
+          actualCost,
           settledAtMs: at + 4,
+          outcome: create(StepCompletedSchema, { ...step, actualTokens: 1, actualCost, completedAtMs: at + 3 }),
         }),
         at + 4,
         run,
@@ -338,7 +327,7 @@ export function renderProjection(r: ProjectionReport): string {
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
   const all = r.rebuild.at(-1);
   const lines = [
-    `Projection throughput (trace alone; ${n(r.events)} events = ${n(r.requests)} gate chains of 5)`,
+    `Projection throughput (trace alone; ${n(r.events)} events = ${n(r.requests)} gate chains of ${EVENTS_PER_REQUEST})`,
     `  live at ${n(r.live.offeredPerSecond)} events/s offered: lag p50 ${n(r.live.lag.p50)}, p99 ${n(r.live.lag.p99)}, ` +
       `max ${n(r.live.lag.max)} events (${r.live.lag.samples} samples every 250 ms)`,
     `  live burst (published as fast as possible): ${n(r.live.burstPerSecond)} events/s applied`,

@@ -5,9 +5,9 @@ import {
   ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { ActionKind } from '@warden/contracts';
+import { ActionKind, GateDecided, Topic } from '@warden/contracts';
 import { eventually } from '@warden/platform/testing';
-import { gateChain, TraceHarness } from './testing/trace.harness';
+import { gateChain, GateEvent, TraceHarness } from './testing/trace.harness';
 
 /** GenAI spans, checked with an in-memory exporter: names, attributes, events and parent links. */
 describe('GenAI OpenTelemetry export (real Kafka and Postgres)', () => {
@@ -24,25 +24,35 @@ describe('GenAI OpenTelemetry export (real Kafka and Postgres)', () => {
   const span = (requestId: string): ReadableSpan =>
     spans().find((s) => s.attributes['warden.request.id'] === requestId)!;
 
+  const chains: Record<string, GateEvent[]> = {
+    'req-tool': gateChain(run, 'req-tool', t, 'allow', { redactedArguments: { ticket: 42 } }, traceparent(1)),
+    'req-deny': gateChain(run, 'req-deny', t + 10, 'deny', {}, traceparent(2)),
+    'req-chat': gateChain(
+      run,
+      'req-chat',
+      t + 20,
+      'approved',
+      { actionKind: ActionKind.MODEL_CALL, model: 'gpt-4o' },
+      traceparent(3),
+    ),
+    'req-delegate': gateChain(run, 'req-delegate', t + 30, 'allow', {
+      actionKind: ActionKind.DELEGATION,
+      delegateToAgentId: 'billing-bot',
+    }),
+    'req-memory': gateChain(run, 'req-memory', t + 40, 'refused', {
+      actionKind: ActionKind.MEMORY_READ,
+      memoryStore: 'crm',
+    }),
+  };
+  /** The span ids of a chain's decisions as policy published them (its stage's spans, in the agent's trace). */
+  const decisionSpans = (requestId: string, final: boolean) =>
+    chains[requestId]
+      .filter((e) => e.topic === Topic.gateDecisions && (e.data as GateDecided).final === final)
+      .map((e) => e.traceparent!.split('-')[2]);
+
   beforeAll(async () => {
     trace = await TraceHarness.start('trace-otel', { tracer: provider.getTracer('warden-trace') });
-    await trace.publish([
-      ...gateChain(run, 'req-tool', t, 'allow', { redactedArguments: { ticket: 42 } }, traceparent(1)),
-      ...gateChain(run, 'req-deny', t + 10, 'deny', {}, traceparent(2)),
-      ...gateChain(
-        run,
-        'req-chat',
-        t + 20,
-        'approved',
-        { actionKind: ActionKind.MODEL_CALL, model: 'gpt-4o' },
-        traceparent(3),
-      ),
-      ...gateChain(run, 'req-delegate', t + 30, 'allow', {
-        actionKind: ActionKind.DELEGATION,
-        delegateToAgentId: 'billing-bot',
-      }),
-      ...gateChain(run, 'req-memory', t + 40, 'refused', { actionKind: ActionKind.MEMORY_READ, memoryStore: 'crm' }),
-    ]);
+    await trace.publish(Object.values(chains).flat());
     await eventually(() => spans().length >= 5, 30_000, 'five spans');
   });
   afterAll(async () => {
@@ -118,7 +128,7 @@ describe('GenAI OpenTelemetry export (real Kafka and Postgres)', () => {
     expect(denied.attributes).not.toHaveProperty('warden.outcome.status');
   });
 
-  it("links each span into the agent's own trace through the traceparent of its request", () => {
+  it("links each span into the agent's own trace, under the policy stage's span of its final decision", () => {
     for (const [id, n] of [
       ['req-tool', 1],
       ['req-deny', 2],
@@ -126,8 +136,13 @@ describe('GenAI OpenTelemetry export (real Kafka and Postgres)', () => {
     ] as const) {
       const s = span(id);
       expect(s.spanContext().traceId).toBe(agentTrace);
-      expect(s.parentSpanContext?.spanId).toBe(agentSpan(n));
+      const [final] = decisionSpans(id, true);
+      expect(final).not.toBe(agentSpan(n));
+      expect(s.parentSpanContext?.spanId).toBe(final);
     }
+    // Not the pending decision's span: the approval resolved, the final decision tells the story.
+    expect(decisionSpans('req-chat', false)).toHaveLength(1);
+    expect(decisionSpans('req-chat', false)).not.toContain(span('req-chat').parentSpanContext?.spanId);
     // Without a traceparent the span starts a trace of its own.
     expect(span('req-delegate').parentSpanContext).toBeUndefined();
     expect(span('req-delegate').spanContext().traceId).not.toBe(agentTrace);

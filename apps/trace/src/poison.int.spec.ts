@@ -1,12 +1,12 @@
 import { StructSchema, ValueSchema } from '@bufbuild/protobuf/wkt';
 import {
+  BudgetReserved,
+  BudgetSettled,
   CE,
   create,
   GateDecided,
-  GateRequested,
   GateRequestedSchema,
   KillSwitchEngagedSchema,
-  StepCompleted,
   Topic,
   TOPIC_EVENTS,
   topicName,
@@ -23,14 +23,8 @@ describe('trace consumers dead-letter bad input and keep going (real Kafka and P
   const auditor: Identity = { subject: 'ann', roles: 'auditor', tenant: 'acme' };
   const run = { tenantId: 'acme', agentId: 'bot', runId: 'run-poison' };
   const inputs: Record<string, readonly TopicName[]> = {
-    'projection.requests': [
-      Topic.gateRequests,
-      Topic.budgetReservations,
-      Topic.gateDecisions,
-      Topic.approvalEvents,
-      Topic.gateOutcomes,
-    ],
-    'projection.runs': [Topic.gateRequests, Topic.gateDecisions, Topic.gateOutcomes, Topic.killswitchEvents],
+    'projection.requests': [Topic.budgetReservations, Topic.gateDecisions, Topic.approvalEvents],
+    'projection.runs': [Topic.gateDecisions, Topic.budgetReservations, Topic.killswitchEvents],
     'projection.audit': [Topic.traceAudit],
     'projection.kill_switches': [Topic.killswitchEvents],
     'projection.holds': [Topic.traceHolds],
@@ -120,27 +114,26 @@ describe('trace consumers dead-letter bad input and keep going (real Kafka and P
 
   it('projects events that decode but carry what Postgres cannot store (NUL, NaN in a Struct, huge numbers)', async () => {
     const t = Date.UTC(2025, 5, 2);
-    const [requested, reserved, decided, completed] = gateChain(run, 'req-odd', t, 'allow');
+    const [reserved, decided, settled] = gateChain(run, 'req-odd', t, 'allow');
     const nan = create(StructSchema, {
       fields: { x: create(ValueSchema, { kind: { case: 'numberValue', value: NaN } }) },
     });
+    const answer = reserved.data as BudgetReserved;
     const odd = {
-      ...(requested.data as GateRequested),
-      tool: 'nul\u0000tool',
-      requestedAtMs: 1e300,
-      redactedArguments: nan,
+      ...answer,
+      request: { ...answer.request!, tool: 'nul\u0000tool', requestedAtMs: 1e300, redactedArguments: nan },
     };
     const nul = { ...(decided.data as GateDecided), reason: 'nul \u0000 reason' };
-    const huge = { ...(completed.data as StepCompleted), actualTokens: 1e300 };
+    const settlement = settled.data as BudgetSettled;
+    const huge = { ...settlement, actualTokens: 1e300, outcome: { ...settlement.outcome!, actualTokens: 1e300 } };
     await trace.publish([
-      { ...requested, data: odd },
-      reserved,
+      { ...reserved, data: odd },
       { ...decided, data: nul },
-      { ...completed, data: huge },
+      { ...settled, data: huge },
     ]);
     const row = await eventually(async () => {
       const r = await trace.call('GET', '/requests/req-odd', auditor);
-      const complete = r.body.verdict && r.body.outcomeStatus && r.body.requestSource === 'gate.requests';
+      const complete = r.body.verdict && r.body.outcomeStatus && r.body.requestSource === 'budget.reservations';
       return r.status === 200 && complete ? r.body : undefined;
     });
     expect(row).toMatchObject({
@@ -150,6 +143,12 @@ describe('trace consumers dead-letter bad input and keep going (real Kafka and P
       actualTokens: Number.MAX_SAFE_INTEGER,
       request: { unrepresentable: expect.stringContaining('NaN') },
     });
+    const summary = await eventually(async () => {
+      const r = await trace.call('GET', '/runs/run-poison', auditor);
+      return r.status === 200 && r.body.requests === 2 ? r.body : undefined;
+    });
+    // The run summary read the huge settlement too, capped per request: req-after-poison's 7 and the cap.
+    expect(summary).toMatchObject({ allowed: 2, tokens: 7 + Number.MAX_SAFE_INTEGER });
     await trace.caughtUp();
     expect(trace.runtime.live()).toBe(true);
   });

@@ -6,8 +6,10 @@ import {
   KillSwitchReleasedSchema,
   ScopeSchema,
   Topic,
+  topicName,
 } from '@warden/contracts';
 import { eventually } from '@warden/platform/testing';
+import { requestsProjection } from '@warden/trace-read-models';
 import { gateChain, GateEvent, Path, TraceHarness } from './testing/trace.harness';
 
 /**
@@ -19,7 +21,7 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
   let trace: TraceHarness;
   const paths: Path[] = ['allow', 'deny', 'approved', 'expired', 'refused'];
   const runs = 8;
-  const perRun = 12;
+  const perRun = 16;
   const t = Date.UTC(2025, 5, 1);
 
   const events: GateEvent[] = [];
@@ -70,10 +72,12 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
     Object.fromEntries(await Promise.all(tables.map(async (table) => [table, await trace.checksum(table)])));
 
   beforeAll(async () => {
-    // A small memory bound, so bulk rebuilds write and load rows back several times.
-    trace = await TraceHarness.start('trace-rebuild', {}, { TRACE_REBUILD_MAX_ROWS: '7' });
-    // Publish topic by topic, outcomes first and requests last, so the live projection sees
-    // each chain backwards, and a replay (all topics at once) in some other interleaving.
+    // A small memory bound, so bulk rebuilds write and load rows back several times: below the
+    // rows any batch of the requests projection's topics touches here, so each batch is written.
+    trace = await TraceHarness.start('trace-rebuild', {}, { TRACE_REBUILD_MAX_ROWS: '3' });
+    // Publish topic by topic, approvals and decisions first and the budget stage's answers and
+    // settlements last, so the live projection sees each chain out of order (its request first
+    // from a less authoritative copy), and a replay (all topics at once) in some other interleaving.
     for (const topic of [...new Set(events.map((e) => e.topic))].reverse()) {
       await trace.publish(events.filter((e) => e.topic === topic));
     }
@@ -97,7 +101,7 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
     expect(sums['trace.holds'].rows).toBe(4);
     const incomplete = await trace.sql<{ id: string }>(
       `SELECT id FROM trace.requests
-        WHERE request_source <> 'gate.requests' OR verdict IS NULL OR reservation_status IS NULL
+        WHERE request_source <> 'budget.reservations' OR verdict IS NULL OR reservation_status IS NULL
            OR (verdict = 'allow') <> (outcome_status IS NOT NULL)
            OR (action IN ('approved', 'expired')) <> (approval_status IS NOT NULL)`,
     );
@@ -114,7 +118,15 @@ describe('trace projections rebuild identically from Kafka (real Kafka and Postg
     for (const runner of trace.projections.runners) {
       flushes[runner.name] = (await trace.projections.rebuildNow(runner.name)).flushes;
     }
-    expect(flushes.requests).toBeGreaterThan(10);
+    // Every batch read (at least one per topic-partition) leaves more rows in memory than the bound:
+    // each is written, and later topics' batches load rows back; then the last flush.
+    const batches = (
+      await Promise.all(requestsProjection.topics.map((t) => trace.port.watermarks(topicName(trace.prefix, t))))
+    )
+      .flat()
+      .filter((w) => Number(w.high) > Number(w.low)).length;
+    expect(batches).toBeGreaterThanOrEqual(requestsProjection.topics.length);
+    expect(flushes.requests).toBeGreaterThan(batches);
     expect(flushes.runs).toBeGreaterThan(1);
     await trace.caughtUp();
     expect(await checksums()).toEqual(before);

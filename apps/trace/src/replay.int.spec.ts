@@ -48,11 +48,16 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
       ['req-4', 'allow', 'completed', 'all admission checks passed'],
     ]);
     expect(replayed.body).toMatchObject({ source: 'kafka', runs: [{ requests: 4, allowed: 2, denied: 2 }] });
+    // Told by the topics of record: the request as the budget stage accepted it, its outcome as it settled it.
     expect(replayed.body.events.filter((e) => e.requestId === 'req-1').map((e) => e.type)).toEqual([
-      'warden.gate.v1.GateRequested',
       'warden.budget.v1.BudgetReserved',
       'warden.gate.v1.GateDecided',
-      'warden.gate.v1.StepCompleted',
+      'warden.budget.v1.BudgetSettled',
+    ]);
+    expect(replayed.body.events.filter((e) => e.requestId === 'req-2').map((e) => e.type)).toEqual([
+      'warden.budget.v1.BudgetReserved',
+      'warden.gate.v1.GateDecided',
+      'warden.budget.v1.BudgetReleased',
     ]);
     expect((await trace.call('GET', '/runs/run-refunds/replay', { ...auditor, tenant: 'globex' })).status).toBe(404);
   });
@@ -72,8 +77,9 @@ describe('replay and verification of a recorded run (real Kafka and Postgres)', 
           reason:
             'kill switch ks-run-refunds (tenantId=acme,agentId=refund-bot, stop_run) engaged by sam: runaway refunds',
         }),
-        // The tenant's decisions and outcomes before req-4 (req-1 to req-3, req-1's outcome): never exact.
-        state: { 'registry.events': 3, 'killswitch.events': 1, 'policy.events': 0, activity: 4, exact: false },
+        // The tenant's gate events before req-4's decision, never exact: the budget stage's answers
+        // to req-1 to req-4, the decisions of req-1 to req-3, req-1's settlement, req-2's and req-3's releases.
+        state: { 'registry.events': 3, 'killswitch.events': 1, 'policy.events': 0, activity: 10, exact: false },
       }),
     ]);
   });

@@ -1,5 +1,6 @@
+import { create, GateRequestedSchema, StepCompletedSchema, Topic } from '@warden/contracts';
 import { eventually } from '@warden/platform/testing';
-import { gateChain, Identity, TraceHarness } from './testing/trace.harness';
+import { gateChain, Identity, stageTraceparent, TraceHarness } from './testing/trace.harness';
 
 describe('trace service (HTTP, real Kafka and Postgres)', () => {
   let trace: TraceHarness;
@@ -8,6 +9,7 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
   const platformAdmin: Identity = { subject: 'pat', roles: 'platform-admin', tenant: '' };
   const run = { tenantId: 'acme', agentId: 'payroll-bot', runId: 'run-http' };
   const t = Date.UTC(2025, 5, 1);
+  const agentTraceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
   beforeAll(async () => {
     trace = await TraceHarness.start('trace-http');
@@ -18,7 +20,7 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
 
   it('projects a full chain published to its topics into one request row and its run', async () => {
     await trace.publish([
-      ...gateChain(run, 'req-approved', t, 'approved'),
+      ...gateChain(run, 'req-approved', t, 'approved', {}, agentTraceparent),
       ...gateChain(run, 'req-deny', t + 100, 'deny'),
     ]);
     const row = await eventually(async () => {
@@ -30,7 +32,7 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
         r.body.reservationStatus === 'settled' &&
         r.body.decisionsSeen === 3 &&
         r.body.approvalStatus === 'granted' &&
-        r.body.requestSource === 'gate.requests';
+        r.body.requestSource === 'budget.reservations';
       return complete ? r.body : undefined;
     });
     expect(row).toMatchObject({
@@ -47,7 +49,9 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
       requestedAt: new Date(t).toISOString(),
       deadlineAt: new Date(t + 30_000).toISOString(),
       request: { requestId: 'req-approved', actionKind: 'ACTION_KIND_TOOL_CALL', estimatedTokens: 10 },
-      requestSource: 'gate.requests',
+      requestSource: 'budget.reservations',
+      // The budget stage's span, in the agent's trace, from the envelope of the request's kept copy.
+      traceparent: stageTraceparent(agentTraceparent, 'budget.reservations@1'),
       reservationId: 'res-req-approved',
       reservation: { reservationId: 'res-req-approved', reservedTokens: 10 },
       reservationStatus: 'settled',
@@ -60,7 +64,7 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
       decisionsSeen: 3,
       approval: { opened: { taskId: 'task-req-approved' }, granted: { approvedBy: 'ann' } },
       approvalStatus: 'granted',
-      outcome: { actualTokens: 7 },
+      outcome: { requestId: 'req-approved', actualTokens: 7, completedAtMs: t + 6 },
       outcomeStatus: 'completed',
       actualTokens: 7,
       costMicros: 1500,
@@ -76,7 +80,8 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
       tenantId: 'acme',
       agentId: 'payroll-bot',
       runId: 'run-http',
-      firstSeenAt: new Date(t).toISOString(),
+      // The first event the summary reads: the pending decision.
+      firstSeenAt: new Date(t + 2).toISOString(),
       requests: 2,
       allowed: 1,
       denied: 1,
@@ -208,5 +213,45 @@ describe('trace service (HTTP, real Kafka and Postgres)', () => {
     await trace.caughtUp();
     expect(await trace.checksum('trace.requests')).toEqual(before);
     expect((await trace.call('GET', '/requests/req-approved', auditor)).body).toMatchObject({ verdict: 'allow' });
+  });
+
+  it("never reads the agent's raw gate.requests and gate.outcomes, so no credential or raw argument reaches a table", async () => {
+    const rawRun = { ...run, runId: 'run-raw' };
+    const secrets = ['eyJ.raw.agent-token', 'eyJ.raw.request-proof', 'eyJ.raw.outcome-proof', '4111 1111 1111 1111'];
+    const ids = { requestId: 'req-raw', ...rawRun, stepId: 'step-raw', idempotencyKey: 'idem-raw' };
+    await trace.publish([
+      {
+        topic: Topic.gateRequests,
+        run: rawRun,
+        time: t + 30_000,
+        data: create(GateRequestedSchema, {
+          ...ids,
+          requestedAtMs: t + 30_000,
+          deadlineMs: t + 60_000,
+          tool: 'payments',
+          action: 'charge',
+          agentToken: secrets[0],
+          requestProof: secrets[1],
+          arguments: { card: secrets[3] },
+        }),
+      },
+      {
+        topic: Topic.gateOutcomes,
+        run: rawRun,
+        time: t + 30_001,
+        data: create(StepCompletedSchema, { ...ids, actualTokens: 99, outcomeProof: secrets[2] }),
+      },
+    ]);
+    // Caught up on every topic the projections read: a raw record on one of them would be applied by now.
+    await trace.caughtUp();
+    expect((await trace.call('GET', '/requests/req-raw', auditor)).status).toBe(404);
+    expect((await trace.call('GET', '/runs/run-raw', auditor)).status).toBe(404);
+    for (const table of ['trace.requests', 'trace.runs', 'trace.audit']) {
+      const [{ dump }] = await trace.sql<{ dump: string }>(
+        `SELECT coalesce(string_agg(t::text, '|'), '') AS dump FROM ${table} t`,
+      );
+      expect(dump.length).toBeGreaterThan(0);
+      for (const secret of secrets) expect(dump).not.toContain(secret);
+    }
   });
 });

@@ -8,7 +8,9 @@ import {
   AgentActivatedSchema,
   AgentProfileSchema,
   AgentRegisteredSchema,
+  BudgetReleasedSchema,
   BudgetReservedSchema,
+  BudgetSettledSchema,
   create,
   DecisionContextSchema,
   Envelope,
@@ -33,7 +35,10 @@ import { GateEvent, RunRef } from './trace.harness';
  * A recorded run as the services would have left it in Kafka: the agent registered and
  * activated, requests decided by the policy evaluation from the state their versions name, a
  * kill switch engaged half-way, and one decision that the policy did not make (recorded as
- * allowed although the kill switch it had applied covers it).
+ * allowed although the kill switch it had applied covers it). Each request is told by the topics
+ * of record: the budget stage's answer (the request embedded), the decision, and the budget
+ * stage's settlement (the agent's accepted outcome on it) or its release after a deny; the
+ * agent's raw gate.requests and gate.outcomes records are not part of it (docs/adr/0070).
  */
 export function recordedRun(run: RunRef, t: number): { events: GateEvent[]; tamperedRequestId: string } {
   const events: GateEvent[] = [];
@@ -145,21 +150,42 @@ export function recordedRun(run: RunRef, t: number): { events: GateEvent[]; tamp
       ? { ...skeleton, verdict: Verdict.ALLOW, reason: 'all admission checks passed' }
       : { ...skeleton, verdict: made.verdict, reason: made.reason };
     const on = (topic: TopicName, data: Message, time: number): GateEvent => ({ topic, data, time, run });
+    const reservationId = `res-${requestId}`;
     events.push(
-      on(Topic.gateRequests, request, at),
       on(
         Topic.budgetReservations,
-        create(BudgetReservedSchema, { reservationId: `res-${requestId}`, request, reservedTokens: 5 }),
+        create(BudgetReservedSchema, { reservationId, request, reservedTokens: 5, reservedAtMs: at + 1 }),
         at + 1,
       ),
       on(Topic.gateDecisions, decision, at + 3),
     );
     if (decision.verdict === Verdict.ALLOW) {
+      const step = { requestId, ...run, stepId: request.stepId, idempotencyKey: request.idempotencyKey };
       events.push(
         on(
-          Topic.gateOutcomes,
-          create(StepCompletedSchema, { requestId, ...run, actualTokens: 4, completedAtMs: at + 9 }),
+          Topic.budgetReservations,
+          create(BudgetSettledSchema, {
+            reservationId,
+            ...step,
+            actualTokens: 4,
+            settledAtMs: at + 9,
+            outcome: create(StepCompletedSchema, { ...step, actualTokens: 4, completedAtMs: at + 8 }),
+          }),
           at + 9,
+        ),
+      );
+    } else {
+      events.push(
+        on(
+          Topic.budgetReservations,
+          create(BudgetReleasedSchema, {
+            reservationId,
+            requestId,
+            ...run,
+            reason: `decision deny: ${decision.reason}`,
+            releasedAtMs: at + 4,
+          }),
+          at + 4,
         ),
       );
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ApprovalExpiredSchema,
   ApprovalGrantedSchema,
@@ -194,8 +195,23 @@ export interface GateEvent {
 export type Path = 'allow' | 'deny' | 'approved' | 'expired' | 'refused';
 
 /**
- * The events of one gate request along a path, as budget, policy, approval and the agent would
- * publish them, each at its own time from `t`.
+ * The trace context a gate stage publishes with when it handled a request of the agent's trace
+ * (docs/adr/0070, "Traces continue"): the agent's trace, the stage's own span (a made-up id,
+ * distinct per stage and event).
+ */
+export function stageTraceparent(agent: string, stage: string): string {
+  const [version, traceId, spanId, flags] = agent.split('-');
+  const span = createHash('sha256').update(`${spanId}/${stage}`).digest('hex').slice(0, 16);
+  return [version, traceId, span, flags].join('-');
+}
+
+/**
+ * The events of one gate request along a path, as trace reads them: the budget stage's answer
+ * (the request of record embedded), policy's decisions (the request embedded), approval, and the
+ * budget stage's settlement or release, which carries the agent's outcome as the gate accepted
+ * it. The agent's raw gate.requests and gate.outcomes records are not among them: trace never
+ * reads those (docs/adr/0070). Each event is at its own time from `t`; with the agent's
+ * `traceparent`, each is published in the agent's trace with its stage's span (`stageTraceparent`).
  */
 export function gateChain(
   run: RunRef,
@@ -220,16 +236,22 @@ export function gateChain(
     ...over,
   });
   const reservationId = `res-${requestId}`;
-  const ids = { requestId, runId: run.runId };
-  const at = (topic: TopicName, data: Message, dt: number): GateEvent => ({ topic, data, time: t + dt, run });
+  const ids = { requestId, runId: run.runId, tenantId: run.tenantId, agentId: run.agentId };
+  const step = { stepId: request.stepId, idempotencyKey: request.idempotencyKey };
+  const at = (topic: TopicName, data: Message, dt: number): GateEvent => ({
+    topic,
+    data,
+    time: t + dt,
+    run,
+    traceparent: traceparent && stageTraceparent(traceparent, `${topic}@${dt}`),
+  });
   const decided = (verdict: Verdict, dt: number) =>
     at(
       Topic.gateDecisions,
       create(GateDecidedSchema, {
         decisionId: `d-${requestId}-${dt}`,
         ...ids,
-        tenantId: run.tenantId,
-        agentId: run.agentId,
+        ...step,
         verdict,
         reason: Verdict[verdict].toLowerCase(),
         decidedAtMs: t + dt,
@@ -251,33 +273,41 @@ export function gateChain(
       }),
       dt,
     );
-  const requested: GateEvent = { ...at(Topic.gateRequests, request, 0), traceparent };
   const reserved = at(
     Topic.budgetReservations,
     create(BudgetReservedSchema, { reservationId, request, reservedTokens: 10, reservedAtMs: t + 1 }),
     1,
   );
-  const completed = (dt: number) =>
-    at(
-      Topic.gateOutcomes,
-      create(StepCompletedSchema, {
+  /** The settlement of the step the agent reported completed at `dt - 1`, with its report. */
+  const settled = (dt: number) => {
+    const actualCost = create(MoneySchema, { currency: 'USD', micros: 1500 });
+    return at(
+      Topic.budgetReservations,
+      create(BudgetSettledSchema, {
+        reservationId,
         ...ids,
-        tenantId: run.tenantId,
-        agentId: run.agentId,
+        ...step,
         actualTokens: 7,
-        actualCost: create(MoneySchema, { currency: 'USD', micros: 1500 }),
-        completedAtMs: t + dt,
+        actualCost,
+        settledAtMs: t + dt,
+        outcome: create(StepCompletedSchema, {
+          ...ids,
+          ...step,
+          actualTokens: 7,
+          actualCost,
+          completedAtMs: t + dt - 1,
+        }),
       }),
       dt,
     );
-  const settled = (dt: number) =>
+  };
+  /** The release after a deny or an expiry: no step ran, nothing was reported. */
+  const released = (dt: number, reason: string) =>
     at(
       Topic.budgetReservations,
-      create(BudgetSettledSchema, { reservationId, ...ids, actualTokens: 7, settledAtMs: t + dt }),
+      create(BudgetReleasedSchema, { reservationId, ...ids, reason, releasedAtMs: t + dt }),
       dt,
     );
-  const released = (dt: number) =>
-    at(Topic.budgetReservations, create(BudgetReleasedSchema, { reservationId, ...ids, releasedAtMs: t + dt }), dt);
   const opened = at(
     Topic.approvalEvents,
     create(ApprovalTaskOpenedSchema, { taskId: `task-${requestId}`, requestId, request, openedAtMs: t + 3 }),
@@ -285,12 +315,11 @@ export function gateChain(
   );
   switch (path) {
     case 'allow':
-      return [requested, reserved, decided(Verdict.ALLOW, 2), completed(4), settled(5)];
+      return [reserved, decided(Verdict.ALLOW, 2), settled(5)];
     case 'deny':
-      return [requested, reserved, decided(Verdict.DENY, 2), released(3)];
+      return [reserved, decided(Verdict.DENY, 2), released(3, 'decision deny: deny')];
     case 'refused':
       return [
-        requested,
         at(
           Topic.budgetReservations,
           create(BudgetReservationRefusedSchema, { reservationId, request, reason: 'over budget', refusedAtMs: t + 1 }),
@@ -300,7 +329,6 @@ export function gateChain(
       ];
     case 'approved':
       return [
-        requested,
         reserved,
         decided(Verdict.PENDING_APPROVAL, 2),
         opened,
@@ -311,12 +339,10 @@ export function gateChain(
         ),
         decided(Verdict.ALLOW, 5),
         decided(Verdict.ALLOW, 5),
-        completed(6),
         settled(7),
       ];
     case 'expired':
       return [
-        requested,
         reserved,
         decided(Verdict.PENDING_APPROVAL, 2),
         opened,
@@ -326,7 +352,7 @@ export function gateChain(
           4,
         ),
         decided(Verdict.EXPIRED, 5),
-        released(6),
+        released(6, 'decision expired: expired'),
       ];
   }
 }

@@ -2,6 +2,7 @@ import {
   ActionKind,
   ApprovalGrantedSchema,
   ApprovalTaskOpenedSchema,
+  BudgetReleasedSchema,
   BudgetReservedSchema,
   BudgetSettledSchema,
   create,
@@ -12,6 +13,7 @@ import {
   Message,
   MoneySchema,
   StepCompletedSchema,
+  StepFailedSchema,
   Topic,
   TopicName,
   Verdict,
@@ -25,7 +27,12 @@ export interface Sourced {
   readonly event: Envelope;
 }
 
-export function envelope(data: Message, time: number, run = { tenantId: 'acme', agentId: 'bot', runId: 'run-1' }) {
+export function envelope(
+  data: Message,
+  time: number,
+  run = { tenantId: 'acme', agentId: 'bot', runId: 'run-1' },
+  traceparent?: string,
+) {
   return {
     id: `${data.$typeName}-${time}-${Math.random()}`,
     type: data.$typeName,
@@ -33,6 +40,7 @@ export function envelope(data: Message, time: number, run = { tenantId: 'acme', 
     time,
     key: run.runId,
     ...run,
+    traceparent,
     data,
   } satisfies Envelope;
 }
@@ -73,7 +81,81 @@ export function decided(req: GateRequested, verdict: Verdict, at: number, decisi
   });
 }
 
-/** A full chain (request, reservation, pending decision, approval, final decision, outcome, settlement) by topic. */
+/**
+ * The budget stage's settlement of a completed step: the agent's report as the gate accepted it
+ * (proof dropped) rides on it, with the use it settled to (docs/adr/0070).
+ */
+export function settled(
+  req: GateRequested,
+  at: number,
+  tokens = 7,
+  micros = 1200,
+  reservationId = `res-${req.requestId}`,
+) {
+  const actualCost = create(MoneySchema, { currency: 'USD', micros });
+  return create(BudgetSettledSchema, {
+    reservationId,
+    requestId: req.requestId,
+    tenantId: req.tenantId,
+    agentId: req.agentId,
+    runId: req.runId,
+    idempotencyKey: req.idempotencyKey,
+    stepId: req.stepId,
+    actualTokens: tokens,
+    actualCost,
+    settledAtMs: at,
+    outcome: create(StepCompletedSchema, {
+      requestId: req.requestId,
+      stepId: req.stepId,
+      idempotencyKey: req.idempotencyKey,
+      tenantId: req.tenantId,
+      agentId: req.agentId,
+      runId: req.runId,
+      actualTokens: tokens,
+      actualCost,
+      completedAtMs: at - 1,
+    }),
+  });
+}
+
+/**
+ * The budget stage's release: by a decision (deny, expiry) or a stale hold when `failed` is not
+ * given, else by the agent's accepted failure report, which rides on it with what it charged.
+ */
+export function released(
+  req: GateRequested,
+  at: number,
+  failed?: { tokens: number; micros: number },
+  reservationId = `res-${req.requestId}`,
+) {
+  const ids = { requestId: req.requestId, tenantId: req.tenantId, agentId: req.agentId, runId: req.runId };
+  const cost = failed && create(MoneySchema, { currency: 'USD', micros: failed.micros });
+  return create(BudgetReleasedSchema, {
+    reservationId,
+    ...ids,
+    reason: failed ? 'step failed: boom' : 'released by a decision or an expired hold',
+    releasedAtMs: at,
+    chargedTokens: failed?.tokens ?? 0,
+    chargedCost: cost,
+    outcome:
+      failed &&
+      create(StepFailedSchema, {
+        ...ids,
+        stepId: req.stepId,
+        idempotencyKey: req.idempotencyKey,
+        actualTokens: failed.tokens,
+        actualCost: cost,
+        error: 'boom',
+        failedAtMs: at - 1,
+      }),
+  });
+}
+
+/**
+ * A full chain by topic, as trace reads it (the request of record embedded, never the agent's raw
+ * gate.requests or gate.outcomes): reservation, pending decision, approval, final decision, and
+ * the settlement carrying the outcome.
+ */
 export function fullChain(requestId: string, over: Parameters<typeof request>[1] = {}): Sourced[] {
   const req = request(requestId, over);
   const run = { tenantId: req.tenantId, agentId: req.agentId, runId: req.runId };
@@ -83,7 +165,6 @@ export function fullChain(requestId: string, over: Parameters<typeof request>[1]
   });
   const t = req.requestedAtMs;
   return [
-    at(Topic.gateRequests, req, t),
     at(
       Topic.budgetReservations,
       create(BudgetReservedSchema, {
@@ -112,30 +193,7 @@ export function fullChain(requestId: string, over: Parameters<typeof request>[1]
       t + 4,
     ),
     at(Topic.gateDecisions, decided(req, Verdict.ALLOW, t + 5), t + 5),
-    at(
-      Topic.gateOutcomes,
-      create(StepCompletedSchema, {
-        requestId,
-        tenantId: req.tenantId,
-        agentId: req.agentId,
-        runId: req.runId,
-        actualTokens: 7,
-        actualCost: create(MoneySchema, { currency: 'USD', micros: 1200 }),
-        completedAtMs: t + 6,
-      }),
-      t + 6,
-    ),
-    at(
-      Topic.budgetReservations,
-      create(BudgetSettledSchema, {
-        reservationId: `res-${requestId}`,
-        requestId,
-        runId: req.runId,
-        actualTokens: 7,
-        settledAtMs: t + 7,
-      }),
-      t + 7,
-    ),
+    at(Topic.budgetReservations, settled(req, t + 7), t + 7),
   ];
 }
 

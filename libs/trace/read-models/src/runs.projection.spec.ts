@@ -1,4 +1,4 @@
-import { create, MoneySchema, RunHaltedSchema, StepCompletedSchema, Topic, Verdict } from '@warden/contracts';
+import { create, RunHaltedSchema, Topic, Verdict } from '@warden/contracts';
 import {
   decided,
   envelope,
@@ -7,7 +7,9 @@ import {
   fullChain,
   interleave,
   random,
+  released,
   request,
+  settled,
   Sourced,
   T0,
 } from './chain.fixtures';
@@ -22,38 +24,33 @@ const decision = (requestId: string, verdict: Verdict, at: number): Sourced => (
   topic: Topic.gateDecisions,
   event: envelope(decided(request(requestId), verdict, at), at),
 });
-const asked = (requestId: string, at: number): Sourced => ({
-  topic: Topic.gateRequests,
-  event: envelope(request(requestId, { requestedAtMs: at }), at),
-});
+/** The budget stage settled the request's hold to what the agent reported it used. */
 const completed = (requestId: string, tokens: number, micros: number, at: number): Sourced => ({
-  topic: Topic.gateOutcomes,
-  event: envelope(
-    create(StepCompletedSchema, {
-      requestId,
-      tenantId: 'acme',
-      agentId: 'bot',
-      runId: 'run-1',
-      actualTokens: tokens,
-      actualCost: create(MoneySchema, { currency: 'USD', micros }),
-    }),
-    at,
-  ),
+  topic: Topic.budgetReservations,
+  event: envelope(settled(request(requestId), at, tokens, micros), at),
+});
+/** The budget stage released the request's hold: by a decision, or (`failed`) by the agent's failure report. */
+const release = (requestId: string, at: number, failed?: { tokens: number; micros: number }): Sourced => ({
+  topic: Topic.budgetReservations,
+  event: envelope(released(request(requestId), at, failed), at),
 });
 
-/** r1 pending then allowed and completed; r2 denied (twice); r3 still pending; r4 expired; r5 already completed. */
+/**
+ * r1 pending then allowed and completed; r2 denied (twice) and released; r3 still pending; r4
+ * expired and released; r6 allowed and failed, its release delivered twice; r5 already completed.
+ */
 const run: Sourced[] = [
   ...fullChain('r1'),
-  asked('r2', T0 + 10),
   decision('r2', Verdict.DENY, T0 + 11),
   decision('r2', Verdict.DENY, T0 + 11),
-  asked('r3', T0 + 20),
+  release('r2', T0 + 12),
   decision('r3', Verdict.PENDING_APPROVAL, T0 + 21),
   decision('r4', Verdict.EXPIRED, T0 + 30),
-  asked('r5', T0 + 40),
+  release('r4', T0 + 31),
+  decision('r6', Verdict.ALLOW, T0 + 35),
   decision('r5', Verdict.ALREADY_COMPLETED, T0 + 41),
-  completed('r2', 100, 5, T0 + 50),
-  completed('r2', 100, 5, T0 + 51),
+  release('r6', T0 + 50, { tokens: 100, micros: 5 }),
+  release('r6', T0 + 51, { tokens: 100, micros: 5 }),
 ];
 
 describe('trace.runs projection', () => {
@@ -63,10 +60,11 @@ describe('trace.runs projection', () => {
       tenant_id: 'acme',
       agent_id: 'bot',
       run_id: 'run-1',
-      first_seen_at: new Date(T0).toISOString(),
+      // The run's first event trace reads: r1's pending decision.
+      first_seen_at: new Date(T0 + 2).toISOString(),
       last_seen_at: new Date(T0 + 51).toISOString(),
-      requests: 5,
-      allowed: 1,
+      requests: 6,
+      allowed: 2,
       denied: 1,
       pending: 1,
       expired: 1,
@@ -78,6 +76,18 @@ describe('trace.runs projection', () => {
       last_decided_at: new Date(T0 + 41).toISOString(),
       halted: false,
     });
+  });
+
+  it("counts what a step used from its settlement or its failure's release, once; a decision's release used nothing", () => {
+    const row = project(run)!;
+    expect(row.request_states).toMatchObject({
+      r1: { verdict: 'allow', tokens: 7, costMicros: 1200 },
+      r6: { verdict: 'allow', tokens: 100, costMicros: 5 },
+    });
+    for (const id of ['r2', 'r4']) {
+      expect(row.request_states[id]).not.toHaveProperty('tokens');
+      expect(row.request_states[id]).not.toHaveProperty('costMicros');
+    }
   });
 
   it('moves a request from pending to its final verdict', () => {
@@ -101,16 +111,24 @@ describe('trace.runs projection', () => {
   });
 
   it('keeps runs of the same id apart per tenant and agent, and skips events without run or request', () => {
-    const other = envelope(request('r9', { agentId: 'other-bot' }), T0);
-    expect(runsProjection.rowId(other)).toBe(runKey('acme', 'other-bot', 'run-1'));
-    expect(runsProjection.rowId(run[0].event)).toBe(runKey('acme', 'bot', 'run-1'));
-    expect(runsProjection.rowId(envelope(request('r9', { runId: '' }), T0))).toBeUndefined();
-    expect(runsProjection.rowId(envelope(request(''), T0))).toBeUndefined();
+    const other = request('r9', { agentId: 'other-bot' });
+    for (const data of [decided(other, Verdict.ALLOW, T0), settled(other, T0), released(other, T0)]) {
+      expect(runsProjection.rowId(envelope(data, T0))).toBe(runKey('acme', 'other-bot', 'run-1'));
+    }
+    expect(runsProjection.rowId(completed('r1', 1, 1, T0).event)).toBe(runKey('acme', 'bot', 'run-1'));
+    for (const skipped of [request('r9', { runId: '' }), request('')]) {
+      expect(runsProjection.rowId(envelope(decided(skipped, Verdict.ALLOW, T0), T0))).toBeUndefined();
+      expect(runsProjection.rowId(envelope(settled(skipped, T0), T0))).toBeUndefined();
+    }
   });
 
   it('survives a request id that is also an Object.prototype key', () => {
-    const events = [asked('__proto__', T0), asked('constructor', T0), decision('__proto__', Verdict.ALLOW, T0 + 1)];
-    expect(project(events)).toMatchObject({ requests: 2, allowed: 1 });
+    const events = [
+      completed('__proto__', 3, 1, T0),
+      decision('constructor', Verdict.DENY, T0),
+      decision('__proto__', Verdict.ALLOW, T0 + 1),
+    ];
+    expect(project(events)).toMatchObject({ requests: 2, allowed: 1, denied: 1, tokens: 3 });
     expect(foldInPlace(runsProjection.evolveInPlace!, events)).toEqual(project(events));
   });
 

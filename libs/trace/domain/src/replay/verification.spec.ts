@@ -8,6 +8,7 @@ import {
   AgentActivatedSchema,
   AgentProfileSchema,
   AgentRegisteredSchema,
+  BudgetSettledSchema,
   create,
   DecisionContextSchema,
   Envelope,
@@ -224,15 +225,20 @@ describe('replay verification', () => {
   });
 
   it('replays with the tenant’s activity before each decision: a key completed in another run', () => {
+    // The budget stage's settlement of the other run's step, carrying the report it accepted.
+    const ids = { requestId: 'r-other', idempotencyKey: 'refund-7', tenantId: 'acme', agentId: 'bot', runId: 'run-0' };
     const completed = env(
-      create(StepCompletedSchema, {
-        requestId: 'r-other',
-        idempotencyKey: 'refund-7',
-        tenantId: 'acme',
-        agentId: 'bot',
+      create(BudgetSettledSchema, {
+        ...ids,
+        reservationId: 'res-r-other',
+        settledAtMs: T + 5,
+        outcome: create(StepCompletedSchema, { ...ids, completedAtMs: T + 4 }),
       }),
       T + 5,
     );
+    // The agent's own report (on gate.outcomes, which trace does not read) would complete nothing.
+    const reported = env(create(StepCompletedSchema, { ...ids, completedAtMs: T + 4 }), T + 4);
+    expect(foldActivity(emptyActivity(), reported).completions.size).toBe(0);
     const base = decided('r5', T + 20, 3, 0);
     const retry = { ...base, request: { ...base.request!, idempotencyKey: 'refund-7' } };
     const made = evaluate('builtin-2', retry, stateWith(3), undefined, foldActivity(emptyActivity(), completed))!;
