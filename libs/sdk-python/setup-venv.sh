@@ -22,7 +22,7 @@ ready() { [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = 
 if ready; then echo "$venv/bin/python"; exit 0; fi
 # One setup at a time (two test suites may ask at once).
 exec 9>"$venv.lock"
-flock 9
+if command -v flock >/dev/null 2>&1; then flock 9; fi
 if ready; then echo "$venv/bin/python"; exit 0; fi
 
 echo "setting up the Python SDK's virtual environment in $venv" >&2
