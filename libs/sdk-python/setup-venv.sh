@@ -26,8 +26,11 @@ if command -v flock >/dev/null 2>&1; then flock 9; fi
 if ready; then echo "$venv/bin/python"; exit 0; fi
 
 echo "setting up the Python SDK's virtual environment in $venv" >&2
-rm -rf "$venv"
-"$python" -m venv "$venv"
+if [ -e "$venv" ] && [ ! -f "$venv/pyvenv.cfg" ]; then
+  echo "$venv exists and is not a virtual environment: not touching it" >&2
+  exit 1
+fi
+"$python" -m venv --clear "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here[test]" >&2
 echo "$key" >"$stamp"
