@@ -103,6 +103,7 @@ describe('admission: allow', () => {
       'warden.contract.prohibitions',
       'warden.rules',
       'warden.risk',
+      'warden.autonomy',
       'warden.approval',
       'warden.budget',
     ]);
@@ -425,7 +426,9 @@ describe('admission: risk and approval', () => {
     expect(verdict).toBe('PENDING_APPROVAL');
     expect(d.final).toBe(false);
     expect(d.decisionToken).toBe('');
-    expect(reason).toBe('approval required: critical risk');
+    expect(reason).toBe(
+      'approval required: autonomy level 4 (fully autonomous within budgets): a critical-risk tool call needs approval; critical risk',
+    );
   });
 
   it.each([
