@@ -1,13 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { callerHeaders } from '@warden/platform';
 import { AgentCredentials, GateInput, WardenClient } from '@warden/sdk';
 import { ContractSpec, publishToolContracts } from '../local/tool-contracts';
 
-/** A scripted agent that shows the gate at work: allowed calls, denials, a kill switch and its release. */
+/**
+ * A scripted agent that shows the gate at work: allowed calls, a draft its autonomy level sends to
+ * an approver (who approves it), denials, a kill switch and its release.
+ */
 export interface DemoUrls {
   readonly registry: string;
   readonly killswitch: string;
+  readonly approval: string;
   readonly trace: string;
 }
 
@@ -32,16 +36,51 @@ export const DEMO_CONTRACTS: Record<string, ContractSpec> = {
   },
 };
 
-const headers = async (roles: string) => ({
+const headers = async (roles: string, subject = 'demo-operator') => ({
   'content-type': 'application/json',
-  ...(await callerHeaders({ subject: 'demo-operator', roles, tenant: 'demo' })),
+  ...(await callerHeaders({ subject, roles, tenant: 'demo' })),
 });
 
-async function post(url: string, body: unknown, roles = 'admin'): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method: 'POST', headers: await headers(roles), body: JSON.stringify(body) });
+async function post(url: string, body: unknown, roles = 'admin', subject?: string): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: await headers(roles, subject), body: JSON.stringify(body) });
   const json = (await res.json()) as Record<string, unknown>;
   if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
   return json;
+}
+
+/** The demo's approver: a person with role approver in tenant demo (not the agent's owner or requester). */
+const APPROVER = 'demo-approver';
+
+/**
+ * Plays the approver for one request: waits for its approval task to open, prints it, and approves
+ * the arguments it shows. Stops quietly when the gate answered without asking (`settled`).
+ */
+async function approveWhenAsked(
+  urls: DemoUrls,
+  requestId: string,
+  settled: AbortSignal,
+  print: (line: string) => void,
+): Promise<void> {
+  for (let i = 0; i < 100 && !settled.aborted; i++) {
+    const res = await fetch(`${urls.approval}/tasks?status=open`, { headers: await headers('approver', APPROVER) });
+    const tasks = res.ok ? ((await res.json()) as Record<string, unknown>[]) : [];
+    const task = tasks.find((t) => t.requestId === requestId);
+    if (task) {
+      const reasons = (task.reasons ?? []) as string[];
+      print(
+        `${''.padEnd(16)} ${color.pending_approval}PENDING_APPROVAL${color.reset} ${reasons.at(-1) ?? ''} (task ${task.id as string})`,
+      );
+      await post(
+        `${urls.approval}/tasks/${task.id as string}/approve`,
+        { argumentsDigest: task.argumentsDigest, comment: 'demo: the draft reads well' },
+        'approver',
+        APPROVER,
+      );
+      print(`${color.dim}${APPROVER} approved task ${task.id as string}${color.reset}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const color = {
@@ -101,12 +140,15 @@ export async function runDemo(
       { tool: 'payments', actions: ['read'], ...pins.payments },
     ],
     environments: ['prod'],
+    // ADR 0013 level 2: low-risk calls go through, a medium-risk draft needs an approver.
     autonomyLevel: 2,
     shutdownPath: 'disable the invoice-bot connector in the orchestrator',
     reason: 'demo',
   });
   await post(`${urls.registry}/agents/${agentId}/activate`, { expectedVersion: registered.version, reason: 'demo' });
-  print(`registered and activated ${agentId} (tenant demo): may read/draft tickets and read payments`);
+  print(
+    `registered and activated ${agentId} (tenant demo, autonomy level 2): may read tickets and payments; drafts need approval`,
+  );
   const credential = await post(`${urls.registry}/agents/${agentId}/credentials`, {
     kind: 'client_secret',
     reason: 'demo: the agent proves who it is with a client secret',
@@ -132,13 +174,15 @@ async function play(
   signal: AbortSignal,
   print: (line: string) => void,
 ): Promise<void> {
-  const step = (tool: string, action: string): Omit<GateInput, 'runId'> => ({
+  type Step = Omit<GateInput, 'runId'> & { readonly approver?: true };
+  const step = (tool: string, action: string, approver?: true): Step => ({
     environment: 'prod',
     action: { kind: 'tool_call', tool, name: action },
     arguments: { invoice: 'INV-1042', apiKey: 'sk-live-demo' },
     estimatedTokens: 800,
+    approver,
   });
-  const script: (Omit<GateInput, 'runId'> | { killswitch: 'engage' | 'release' })[] = [
+  const script: (Step | { killswitch: 'engage' | 'release' })[] = [
     step('tickets', 'read'),
     {
       environment: 'prod',
@@ -146,7 +190,8 @@ async function play(
       model: 'gpt-5-mini',
       estimatedTokens: 1200,
     },
-    step('tickets', 'draft'),
+    // Medium risk above the agent's level: the gate asks, the demo's approver approves.
+    step('tickets', 'draft', true),
     step('payments', 'read'),
     step('payments', 'pay'),
     step('tickets', 'close'),
@@ -177,10 +222,25 @@ async function play(
         }
         continue;
       }
+      const { approver, ...input } = item;
+      const what = input.action.kind === 'tool_call' ? `${input.action.tool}.${input.action.name}` : input.action.kind;
       const started = performance.now();
-      const result = await inNewTrace(() => client.gate({ ...item, runId }, { timeoutMs: 5000 }));
+      const requestId = randomUUID();
+      const settled = new AbortController();
+      const approving = approver
+        ? approveWhenAsked(urls, requestId, settled.signal, print).catch((error: Error) =>
+            print(`${color.deny}the approver could not approve: ${error.message}${color.reset}`),
+          )
+        : Promise.resolve();
+      if (approver) print(`${what.padEnd(16)} ${color.dim}asks the gate...${color.reset}`);
+      const result = await inNewTrace(() =>
+        client.gate(
+          { ...input, runId, requestId },
+          { timeoutMs: 5000, approvalTimeoutMs: approver ? 15_000 : undefined },
+        ),
+      ).finally(() => settled.abort());
+      await approving;
       const ms = (performance.now() - started).toFixed(1).padStart(6);
-      const what = item.action.kind === 'tool_call' ? `${item.action.tool}.${item.action.name}` : item.action.kind;
       print(
         `${what.padEnd(16)} ${color[result.verdict]}${result.verdict.toUpperCase().padEnd(8)}${color.reset} ${ms} ms  ${result.reason}`,
       );

@@ -55,6 +55,20 @@ describe('approval end to end (needs the admission policy and registry tool cont
       },
       { timeoutMs: 10_000, approvalTimeoutMs: opts.approvalTimeoutMs },
     );
+  const balance = (runId: string, opts: { approvalTimeoutMs?: number } = {}) =>
+    client.gate(
+      {
+        tenantId: 'acme',
+        agentId: 'treasury-bot',
+        runId,
+        environment: 'prod',
+        action: { kind: 'tool_call', tool: 'payments', name: 'balance' },
+        arguments: { account: 'acct-1' },
+        estimatedTokens: 10,
+      },
+      { timeoutMs: 10_000, approvalTimeoutMs: opts.approvalTimeoutMs },
+    );
+  const policyAdmin: Identity = { subject: 'paula', roles: ['admin'], tenant: 'acme' };
   /** The final decision the agent receives on gate.decisions for its request. */
   const finalDecision = (requestId: string) =>
     eventually(
@@ -117,6 +131,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
           rollbackPath: 'reverse the transfer in the ledger',
           auditEvent: 'payments.transferred',
         },
+        { name: 'balance', riskClass: 'low', auditEvent: 'payments.balance_read' },
       ],
       reason: 'e2e',
     });
@@ -130,12 +145,13 @@ describe('approval end to end (needs the admission policy and registry tool cont
       tools: [
         {
           tool: 'payments',
-          actions: ['transfer'],
+          actions: ['transfer', 'balance'],
           contractVersion: contract.body.version,
           definitionDigest: contract.body.definitionDigest,
         },
       ],
       environments: ['prod'],
+      // ADR 0013 level 1: every tool call needs approval, even a low-risk one.
       autonomyLevel: 1,
       shutdownPath: 'disable the payments connector',
       reason: 'e2e',
@@ -246,6 +262,104 @@ describe('approval end to end (needs the admission policy and registry tool cont
     expect(late).toMatchObject({ status: 400, body: { code: 'task_resolved' } });
     const decided = await finalDecision(pending.requestId);
     expect(decided.verdict).toBe(Verdict.DENY);
+    expect(recorder.on(Topic.deadLetter)).toHaveLength(0);
+  });
+
+  it('autonomy level 1: a low-risk tool call waits for approval, and one approver lets it through', async () => {
+    const pending = await balance('run-level-1');
+    expect(pending).toMatchObject({ verdict: 'pending_approval', allowed: false });
+    expect(pending.reason).toBe(
+      'approval required: autonomy level 1 (act with approval on every tool call): a low-risk tool call needs approval',
+    );
+    const autonomy = pending.decision!.context!.evaluations.find((e) => e.policyId === 'warden.autonomy');
+    expect(autonomy).toMatchObject({ result: 'require_approval', version: 'builtin-2' });
+    const task = await openTaskOf(pending.requestId);
+    expect(task).toMatchObject({ riskClass: 'low', action: 'balance', approvalsRequired: 1 });
+    const approved = await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, ann, {
+      argumentsDigest: task.argumentsDigest,
+    });
+    expect(approved).toMatchObject({ status: 200, body: { status: 'granted' } });
+    const decided = await finalDecision(pending.requestId);
+    expect(decided.verdict).toBe(Verdict.ALLOW);
+  });
+
+  it('a deny rule activated while a task waits denies the grant, naming the rule; an unchanged verdict still allows', async () => {
+    // Both wait under no bundle: one will be caught by the new rule, the other not.
+    const frozenId = randomUUID();
+    const frozen = transfer('run-frozen-1', { requestId: frozenId, approvalTimeoutMs: 90_000 });
+    const untouched = await transfer('run-untouched');
+    expect(untouched.verdict).toBe('pending_approval');
+    const frozenTask = await openTaskOf(frozenId);
+    const untouchedTask = await openTaskOf(untouched.requestId);
+
+    const bundle = {
+      id: 'treasury',
+      version: '1.0.0',
+      description: 'payments freeze',
+      rules: [
+        {
+          id: 'payments-frozen',
+          description: 'No transfers in the frozen runs.',
+          when: 'request.tool == "payments" && request.action == "transfer" && request.runId.startsWith("run-frozen")',
+          effect: 'deny',
+          risk: 0,
+          reason: 'transfers are frozen for the audit',
+        },
+      ],
+      tests: [
+        {
+          name: 'a frozen transfer is denied',
+          input: { request: { actionKind: 'tool_call', tool: 'payments', action: 'transfer', runId: 'run-frozen-x' } },
+          expect: { verdict: 'deny', rules: ['payments-frozen'] },
+        },
+      ],
+    };
+    expect((await call(stack.urls.policy, 'POST', '/bundles', policyAdmin, bundle)).status).toBe(201);
+    expect((await call(stack.urls.policy, 'POST', '/bundles/1.0.0/activate', policyAdmin, {})).status).toBe(200);
+    // New requests are denied once the activation reached the gate.
+    const denied = await eventually(
+      async () => {
+        const r = await transfer(`run-frozen-${randomUUID()}`);
+        return r.verdict === 'deny' ? r : undefined;
+      },
+      30_000,
+      'the deny rule to reach the gate',
+    );
+    expect(denied.reason).toBe('transfers are frozen for the audit');
+
+    // The task that waited is approved by both approvers under the old policy ...
+    for (const who of [ann, bob]) {
+      const vote = await call(stack.urls.approval, 'POST', `/tasks/${frozenTask.id}/approve`, who, {
+        argumentsDigest: frozenTask.argumentsDigest,
+      });
+      expect(vote.status).toBe(200);
+    }
+    // ... and still denied: the verdict changed while it waited.
+    const received = await frozen;
+    expect(received).toMatchObject({ verdict: 'deny', allowed: false, requestId: frozenId });
+    expect(received.decisionToken ?? '').toBe('');
+    const decided = await finalDecision(frozenId);
+    expect(decided.verdict).toBe(Verdict.DENY);
+    expect(decided.reason).toBe(
+      'the verdict changed while the request waited for approval: rule payments-frozen of policy bundle 1.0.0 denies: transfers are frozen for the audit',
+    );
+    expect(decided.context!.evaluations.at(-1)).toMatchObject({
+      policyId: 'payments-frozen',
+      version: '1.0.0',
+      result: 'deny',
+    });
+    expect(decided.context!.versions!.policyBundleVersion).toBe('1.0.0');
+
+    // The other task's request is not caught by the new rule: its grant stands.
+    for (const who of [ann, bob]) {
+      const vote = await call(stack.urls.approval, 'POST', `/tasks/${untouchedTask.id}/approve`, who, {
+        argumentsDigest: untouchedTask.argumentsDigest,
+      });
+      expect(vote.status).toBe(200);
+    }
+    const allowed = await finalDecision(untouched.requestId);
+    expect(allowed.verdict).toBe(Verdict.ALLOW);
+    expect(allowed.decisionTokenDigest).toMatch(/^[0-9a-f]{64}$/);
     expect(recorder.on(Topic.deadLetter)).toHaveLength(0);
   });
 });

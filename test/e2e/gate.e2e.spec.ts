@@ -137,9 +137,15 @@ describe('the gate, end to end across six processes', () => {
       'warden.contract.prohibitions',
       'warden.rules',
       'warden.risk',
+      'warden.autonomy',
       'warden.approval',
       'warden.budget',
     ]);
+    // The registered agent's autonomy level (2) lets a low-risk call through, and the decision says so (ADR 0013).
+    expect(result.decision!.context!.evaluations.find((e) => e.policyId === 'warden.autonomy')).toMatchObject({
+      result: 'pass',
+      reason: 'autonomy level 2 (act within low risk): a low-risk tool call is within it',
+    });
     expect(result.decision!.decisionToken).not.toBe('');
     // The token travels only on the agent's reply topic; gate.decisions records its digest.
     const recorded = await eventually(() =>

@@ -98,10 +98,18 @@ describe('npm start, stopped with Ctrl-C while piped through tee, twice in a row
       () => {
         const out = existsSync(tee) ? readFileSync(tee, 'utf8') : '';
         if (/demo failed|failed to start/.test(out)) throw new Error(`start failed:\n${out}`);
-        return /tickets\.read .*ALLOW/.test(out) && /released kill switch/.test(out);
+        return (
+          /tickets\.read .*ALLOW/.test(out) &&
+          // The level-2 agent's medium-risk draft waits for approval (ADR 0013); the demo's approver approves it.
+          /PENDING_APPROVAL.* autonomy level 2 \(act within low risk\): a medium-risk tool call needs approval/.test(
+            out,
+          ) &&
+          /tickets\.draft .*ALLOW.*approved by demo-approver/.test(out) &&
+          /released kill switch/.test(out)
+        );
       },
       240_000,
-      `run ${run}: the demo to be allowed and to release its kill switch`,
+      `run ${run}: the demo to be allowed, to have its draft approved, and to release its kill switch`,
     );
 
     process.kill(-running.pid!, 'SIGINT');

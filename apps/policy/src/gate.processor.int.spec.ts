@@ -227,6 +227,8 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
         tenantId: 'acme',
         version: 1,
         profile: create(AgentProfileSchema, {
+          // ADR 0013 level 2: the low-risk read is allowed, the medium-risk close waits for approval.
+          autonomyLevel: 2,
           tools: [
             create(ToolGrantSchema, {
               tool: 'tickets',
@@ -327,6 +329,14 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     await reserve('r-close', 'run-1', 'close');
     const pending = await decisionFor('r-close', false);
     expect(Verdict[pending.verdict]).toBe('PENDING_APPROVAL');
+    // The agent's autonomy level asks too (ADR 0013), beside the contract, and the decision says which level.
+    expect(pending.context!.evaluations.find((e) => e.policyId === 'warden.autonomy')).toMatchObject({
+      result: 'require_approval',
+      reason: 'autonomy level 2 (act within low risk): a medium-risk tool call needs approval',
+    });
+    expect(pending.reason).toBe(
+      'approval required: autonomy level 2 (act within low risk): a medium-risk tool call needs approval; tickets.close requires approval',
+    );
     await publish(
       Topic.approvalEvents,
       'run-1',

@@ -61,6 +61,8 @@ export function recordedRun(run: RunRef, t: number): { events: GateEvent[]; tamp
       tenantId: run.tenantId,
       version: 1,
       profile: create(AgentProfileSchema, {
+        // Low-risk tools are within its autonomy level (ADR 0013).
+        autonomyLevel: 2,
         tools: [
           create(ToolGrantSchema, {
             tool: 'tickets',

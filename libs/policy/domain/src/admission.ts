@@ -397,6 +397,157 @@ function ruleChecks(bundle: CompiledBundle | undefined, input: RuleInput): Check
 
 const rank = (c: RiskClass) => (c === RiskClass.UNSPECIFIED ? 0 : c);
 
+/**
+ * The autonomy scale of docs/adr/0013-autonomy-levels.md, by level (the registry validates the
+ * level against the same five names, `AUTONOMY_LEVELS` in the registry domain).
+ */
+export const AUTONOMY_SCALE = [
+  'suggest only',
+  'act with approval on every tool call',
+  'act within low risk',
+  'act within medium risk',
+  'fully autonomous within budgets',
+] as const;
+
+/** The id of the autonomy evaluation in every decision that reaches it. */
+export const AUTONOMY_POLICY_ID = 'warden.autonomy';
+
+/**
+ * ADR 0013: the agent's autonomy level as a ceiling on what the gate allows without a person,
+ * given the request's risk class. Its reason always names the level applied. Level 0 allows model
+ * calls (and steps) and reads of the agent's working or session memory, and denies everything
+ * else; level 1 asks approval for every tool call, memory write and delegation; levels 2–4 put a
+ * ceiling on tool calls by risk class (2: low; 3: low and medium, high asks, critical is denied;
+ * 4: up to high, critical asks). Contract `requiresApproval`, critical risk and the rules still ask
+ * at every level, and prohibitions still deny: those are other evaluations.
+ */
+export function autonomyCheck(r: GateRequested, agent: AgentEntry, riskClass: RiskClass): Check {
+  const level = agent.profile?.autonomyLevel ?? 0;
+  if (!Number.isInteger(level) || level < 0 || level >= AUTONOMY_SCALE.length) {
+    return deny(AUTONOMY_POLICY_ID, `autonomy level ${level} is not on the scale 0-4 (fail closed)`);
+  }
+  const at = `autonomy level ${level} (${AUTONOMY_SCALE[level]})`;
+  const within = (what: string) => pass(AUTONOMY_POLICY_ID, `${at}: ${what} is within it`);
+  const ask = (what: string) => check(AUTONOMY_POLICY_ID, 'require_approval', `${at}: ${what} needs approval`);
+  const refuse = (what: string) => deny(AUTONOMY_POLICY_ID, `${at}: ${what} is not allowed`);
+  switch (r.actionKind) {
+    case ActionKind.TOOL_CALL: {
+      const what = `a ${shortName(RiskClass, riskClass)}-risk tool call`;
+      if (level === 0) return refuse(what);
+      if (level === 1) return ask(what);
+      const ceiling = level === 2 ? RiskClass.LOW : level === 3 ? RiskClass.MEDIUM : RiskClass.HIGH;
+      if (rank(riskClass) <= rank(ceiling)) return within(what);
+      if (level === 3 && riskClass === RiskClass.CRITICAL) return refuse(what);
+      return ask(what);
+    }
+    case ActionKind.MEMORY_WRITE:
+      if (level === 0) return refuse('a memory write');
+      if (level === 1) return ask('a memory write');
+      return within('a memory write');
+    case ActionKind.MEMORY_READ: {
+      const own = r.memoryClass === MemoryClass.WORKING || r.memoryClass === MemoryClass.SESSION;
+      const what = `a read of ${shortName(MemoryClass, r.memoryClass) || 'unspecified'} memory`;
+      return level === 0 && !own ? refuse(what) : within(what);
+    }
+    case ActionKind.DELEGATION:
+      if (level === 0) return refuse('a delegation');
+      if (level === 1) return ask('a delegation');
+      return within('a delegation');
+    case ActionKind.MODEL_CALL:
+      return within('a model call');
+    default:
+      return within(`a ${shortName(ActionKind, r.actionKind) || 'unspecified'} action`);
+  }
+}
+
+/** What the policy in force says of a request the registry admitted: stages 5 to 10 of `admit`. */
+export interface PolicyChecks {
+  /** The evaluations made, without the deciding one. */
+  readonly checks: readonly Check[];
+  /** The deny that decided, if one did. */
+  readonly deciding: Check | undefined;
+  /** The rule evaluations (require_approval among them asks), when the rules were reached. */
+  readonly rules: readonly Check[];
+  /** The autonomy evaluation, when it was reached. */
+  readonly autonomy: Check | undefined;
+  /** Risk score and class, when they were reached. */
+  readonly risk: { readonly score: number; readonly riskClass: RiskClass } | undefined;
+  readonly action: ToolAction | undefined;
+}
+
+/**
+ * The stages of admission that read the policy in force: tool contract, memory policy, delegation,
+ * the bundle's rules, risk, autonomy. The first deny decides. Admission runs them on the request;
+ * an approval's resolution runs them again, on the policy in force when it resolves.
+ */
+export function policyChecks(
+  r: GateRequested,
+  agent: AgentEntry,
+  contract: CompiledContract | undefined,
+  bundle: CompiledBundle | undefined,
+  input: RuleInput,
+  registry: GateRegistry,
+): PolicyChecks {
+  const checks: Check[] = [];
+  const out = { rules: [] as Check[], autonomy: undefined as Check | undefined, risk: undefined, action: undefined };
+  const stop = (deciding: Check, more: Partial<PolicyChecks> = {}): PolicyChecks => ({
+    ...out,
+    ...more,
+    checks,
+    deciding,
+  });
+  let action: ToolAction | undefined;
+  if (contract) {
+    const cc = contractChecks(r, contract, input);
+    const bad = cc.find((c) => c.result !== 'pass');
+    if (bad) {
+      checks.push(...cc.slice(0, -1));
+      return stop(bad);
+    }
+    checks.push(...cc);
+    action = contract.contract.actions.find((a) => a.name === r.action);
+  }
+
+  if (r.actionKind === ActionKind.MEMORY_READ || r.actionKind === ActionKind.MEMORY_WRITE) {
+    const m = memoryCheck(r, agent);
+    if (m.result !== 'pass') return stop(m, { action });
+    checks.push(m);
+  }
+
+  if (r.actionKind === ActionKind.DELEGATION) {
+    const d = delegationCheck(r, agent, registry);
+    if (d.result !== 'pass') return stop(d, { action });
+    checks.push(d);
+  }
+
+  const rules = ruleChecks(bundle, input);
+  const ruleDeny = rules.find((c) => c.result === 'deny');
+  if (ruleDeny) {
+    checks.push(...rules.slice(0, rules.indexOf(ruleDeny)));
+    return stop(ruleDeny, { action, rules });
+  }
+  checks.push(...rules);
+
+  const actionClass = action?.riskClass ?? RiskClass.UNSPECIFIED;
+  const score = RISK_BASE[actionClass] + rules.reduce((sum, c) => sum + c.risk, 0);
+  const riskClass = Math.max(rank(classOfScore(score)), rank(actionClass)) as RiskClass;
+  checks.push(
+    check(
+      'warden.risk',
+      'pass',
+      `score ${score} (action ${shortName(RiskClass, actionClass) || 'unclassified'}), class ${shortName(RiskClass, riskClass)}`,
+      BUILTIN_CHECKS_VERSION,
+      RISK_BASE[actionClass],
+    ),
+  );
+  const risk = { score, riskClass };
+
+  const autonomy = autonomyCheck(r, agent, riskClass);
+  if (autonomy.result === 'deny') return stop(autonomy, { rules, autonomy, risk, action });
+  checks.push(autonomy);
+  return { checks, deciding: undefined, rules, autonomy, risk, action };
+}
+
 /** The standing approval that covers this request at this risk class, if one does. */
 export function coveringStanding(
   standing: ReadonlyMap<string, StandingEntry>,
@@ -424,9 +575,10 @@ export function coveringStanding(
 }
 
 /**
- * The admission decision's stages in their documented order (docs/adr/0025-admission-order.md):
- * deadline, kill switch, registry, idempotency, tool contract, memory policy, delegation, rules,
- * risk, approval requirement, budget. A deny (or expired, already_completed) short-circuits;
+ * The admission decision's stages in their documented order (docs/adr/0025-admission-order.md,
+ * autonomy from docs/adr/0115-autonomy-and-re-evaluation.md): deadline, kill switch, registry,
+ * idempotency, tool contract, memory policy, delegation, rules, risk, autonomy, approval
+ * requirement, budget. A deny (or expired, already_completed) short-circuits;
  * a required approval does not, so a later deny still wins over pending_approval.
  */
 export function admit(
@@ -495,52 +647,16 @@ export function admit(
 
   const agentHistory = mergeHistory(view.agentHistory(r.tenantId, r.agentId), runHistory);
   const input = ruleInput(r, agent, contract, runHistory, agentHistory, now);
-  let action: ToolAction | undefined;
-  if (contract) {
-    const cc = contractChecks(r, contract, input);
-    const bad = cc.find((c) => c.result !== 'pass');
-    if (bad) {
-      checks.push(...cc.slice(0, -1));
-      return done(bad);
-    }
-    checks.push(...cc);
-    action = contract.contract.actions.find((a) => a.name === r.action);
+  const policy = policyChecks(r, agent, contract, bundle, input, view.registry);
+  checks.push(...policy.checks);
+  if (policy.deciding) {
+    const denied = done(policy.deciding);
+    return policy.risk ? { ...denied, riskScore: policy.risk.score, riskClass: policy.risk.riskClass } : denied;
   }
+  const { rules, autonomy, action } = policy;
+  const { score: riskScore, riskClass } = policy.risk!;
 
-  if (r.actionKind === ActionKind.MEMORY_READ || r.actionKind === ActionKind.MEMORY_WRITE) {
-    const m = memoryCheck(r, agent);
-    if (m.result !== 'pass') return done(m);
-    checks.push(m);
-  }
-
-  if (r.actionKind === ActionKind.DELEGATION) {
-    const d = delegationCheck(r, agent, view.registry);
-    if (d.result !== 'pass') return done(d);
-    checks.push(d);
-  }
-
-  const rules = ruleChecks(bundle, input);
-  const ruleDeny = rules.find((c) => c.result === 'deny');
-  if (ruleDeny) {
-    checks.push(...rules.slice(0, rules.indexOf(ruleDeny)));
-    return done(ruleDeny);
-  }
-  checks.push(...rules);
-
-  const actionClass = action?.riskClass ?? RiskClass.UNSPECIFIED;
-  const riskScore = RISK_BASE[actionClass] + rules.reduce((sum, c) => sum + c.risk, 0);
-  const riskClass = Math.max(rank(classOfScore(riskScore)), rank(actionClass)) as RiskClass;
-  checks.push(
-    check(
-      'warden.risk',
-      'pass',
-      `score ${riskScore} (action ${shortName(RiskClass, actionClass) || 'unclassified'}), class ${shortName(RiskClass, riskClass)}`,
-      BUILTIN_CHECKS_VERSION,
-      RISK_BASE[actionClass],
-    ),
-  );
-
-  const needs: Check[] = rules.filter((c) => c.result === 'require_approval');
+  const needs: Check[] = [...rules, autonomy!].filter((c) => c.result === 'require_approval');
   if (riskClass === RiskClass.CRITICAL)
     needs.push(check('warden.approval.critical', 'require_approval', 'critical risk'));
   if (action?.requiresApproval) {
@@ -560,7 +676,7 @@ export function admit(
         ),
       );
     } else {
-      checks.push(...needs.filter((n) => !rules.includes(n)));
+      checks.push(...needs.filter((n) => !rules.includes(n) && n !== autonomy));
     }
   } else {
     checks.push(pass('warden.approval', 'no approval required'));

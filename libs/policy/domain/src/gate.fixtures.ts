@@ -84,9 +84,11 @@ export const payrollContract = create(ToolContractSchema, {
   ],
 });
 
-export function registryEvents(): Message[] {
+/** The fixture agent's profile; level 4 (ADR 0013) unless a test sets another. */
+export function registryEvents(autonomyLevel = 4): Message[] {
   const profile = create(AgentProfileSchema, {
     environments: ['prod'],
+    autonomyLevel,
     tools: [
       create(ToolGrantSchema, {
         tool: 'payroll',

@@ -103,6 +103,7 @@ describe('admission: allow', () => {
       'warden.contract.prohibitions',
       'warden.rules',
       'warden.risk',
+      'warden.autonomy',
       'warden.approval',
       'warden.budget',
     ]);
@@ -425,7 +426,9 @@ describe('admission: risk and approval', () => {
     expect(verdict).toBe('PENDING_APPROVAL');
     expect(d.final).toBe(false);
     expect(d.decisionToken).toBe('');
-    expect(reason).toBe('approval required: critical risk');
+    expect(reason).toBe(
+      'approval required: autonomy level 4 (fully autonomous within budgets): a critical-risk tool call needs approval; critical risk',
+    );
   });
 
   it.each([
@@ -642,6 +645,59 @@ describe('duplicates and approval resolution', () => {
       create(AgentSuspendedSchema, { agentId: 'payroll-bot', tenantId: 'acme', version: 3 }),
     ]);
     expect(decided(resolve(grant(), { view: view({}, suspended) }), [pending()]).verdict).toBe('DENY');
+  });
+
+  const bundleAt = (version: string, verdicts: (input: RuleInput) => RuleVerdict[]) => () =>
+    ({ bundleId: 'b', tenantId: 'acme', version, digest: `sha256:b${version}`, evaluate: verdicts }) as CompiledBundle;
+  const asks = (input: RuleInput) =>
+    input.request.action === 'approve' ? [{ ...rule('r-ask', 'require_approval'), version: '7' }] : [];
+
+  it('re-evaluates at resolution: a deny rule activated while the request waited denies the grant, naming it', () => {
+    const v7 = view({ bundleFor: bundleAt('7', asks) });
+    const waiting = decided(decide({ request: request({ action: 'approve' }), view: v7 })).d;
+    expect(Verdict[waiting.verdict]).toBe('PENDING_APPROVAL');
+    const v8 = view({
+      bundleFor: bundleAt('8', (input) => [
+        ...asks(input),
+        { ruleId: 'no-approvals-today', version: '8', result: 'deny', risk: 0, reason: 'payroll approvals are frozen' },
+      ]),
+    });
+    // New requests are denied by v8 ...
+    expect(decided(decide({ request: request({ requestId: 'req-new', action: 'approve' }), view: v8 })).verdict).toBe(
+      'DENY',
+    );
+    // ... and so is the one that waited under v7, though its approval was granted under v7.
+    const { verdict, reason, d, ids } = decided(resolve(grant({ policyVersion: '7' }), { view: v8 }), [waiting]);
+    expect(verdict).toBe('DENY');
+    expect(reason).toBe(
+      'the verdict changed while the request waited for approval: rule no-approvals-today of policy bundle 8 denies: payroll approvals are frozen',
+    );
+    expect(ids.at(-1)).toBe('no-approvals-today');
+    expect(d.context!.evaluations.at(-1)).toMatchObject({
+      policyId: 'no-approvals-today',
+      version: '8',
+      result: 'deny',
+    });
+    expect(d.context!.versions!.policyBundleVersion).toBe('8');
+    expect(d.decisionToken).toBe('');
+    // Under the same policy the grant stands: the final decision allows, recorded under v7.
+    const same = decided(resolve(grant({ policyVersion: '7' }), { view: v7 }), [waiting]);
+    expect(same.verdict).toBe('ALLOW');
+    expect(same.d.context!.versions!.policyBundleVersion).toBe('7');
+    expect(same.ids).toEqual(expect.arrayContaining(['r-ask', 'warden.autonomy', 'warden.approval.binding']));
+  });
+
+  it('re-evaluates at resolution: an autonomy level lowered while the request waited denies the grant', () => {
+    const level0 = registryOf(
+      registryEvents(4).map((e) =>
+        isMessage(e, AgentRegisteredSchema) && e.profile ? { ...e, profile: { ...e.profile, autonomyLevel: 0 } } : e,
+      ),
+    );
+    const out = decided(resolve(grant(), { view: view({}, level0) }), [pending()]);
+    expect(out.verdict).toBe('DENY');
+    expect(out.reason).toBe(
+      'the verdict changed while the request waited for approval: warden.autonomy (builtin-2) denies: autonomy level 0 (suggest only): a medium-risk tool call is not allowed',
+    );
   });
 
   it.each([

@@ -25,10 +25,13 @@ import {
   BUILTIN_CHECKS_VERSION,
   Check,
   killSwitchCheck,
+  policyChecks,
   registryChecks,
   ReservationResult,
+  ruleInput,
 } from './admission';
-import { historyEntry } from './activity';
+import { historyEntry, mergeHistory } from './activity';
+import { AgentEntry } from './agent-directory';
 import { HistoryEntry } from './bundles/api';
 import { GateView } from './gate-view';
 import { signDecisionToken } from './tokens';
@@ -251,7 +254,9 @@ function decided(
 
 /**
  * The final decision for a pending request once its approval resolved. A grant is re-checked:
- * kill switches and the registry as they are now, and the approval's binding (the request's
+ * kill switches and the registry as they are now, the policy in force now (tool contract, memory,
+ * delegation, the tenant's active bundle, risk and autonomy: a deny there means the verdict changed
+ * while the request waited, and the grant cannot stand), and the approval's binding (the request's
  * arguments digest, the policy version of the pending decision, and an expiry in the future).
  */
 function resolved(
@@ -260,9 +265,16 @@ function resolved(
   view: GateView,
   decisionId: string,
   now: number,
+  runHistory: readonly HistoryEntry[],
 ) {
   const r = pending.request as GateRequested;
   const checks: Check[] = [];
+  // What the decision was made under: the pending decision's bundle, until the re-evaluation reads the one in force.
+  let under = {
+    bundle: pending.context?.versions?.policyBundleVersion ?? '',
+    contract: pending.context?.versions?.contractVersion ?? '',
+    digest: pending.context?.versions?.contractDigest ?? '',
+  };
   const final = (verdict: Verdict, reason: string, extra: Partial<GateDecided> = {}) => {
     const context = pending.context;
     return create(GateDecidedSchema, {
@@ -282,12 +294,7 @@ function resolved(
         reservation: context?.reservation,
         killSwitchIds: context?.killSwitchIds ?? [],
         evaluations: [...(context?.evaluations ?? []), ...checks.map(evaluation)],
-        versions: versions(
-          view,
-          context?.versions?.policyBundleVersion ?? '',
-          context?.versions?.contractVersion ?? '',
-          context?.versions?.contractDigest ?? '',
-        ),
+        versions: versions(view, under.bundle, under.contract, under.digest),
         approval: create(ApprovalRefSchema, {
           taskId: resolution.taskId,
           approvedBy: resolution.$typeName === ApprovalGrantedSchema.typeName ? resolution.approvedBy : '',
@@ -318,6 +325,30 @@ function resolved(
   checks.push(...registry.checks);
   const failed = registry.checks.find((c) => c.result !== 'pass');
   if (failed) return final(Verdict.DENY, failed.reason);
+  // Re-evaluated on the policy in force now, not the one the approval was asked under.
+  const bundle = view.bundleFor(r.tenantId, now);
+  const contract = registry.contract;
+  under = {
+    bundle: bundle?.version ?? '',
+    contract: contract?.contract.version ?? '',
+    digest: contract?.contract.definitionDigest ?? '',
+  };
+  const agent = view.registry.agents.get(r.agentId) as AgentEntry;
+  const agentHistory = mergeHistory(view.agentHistory(r.tenantId, r.agentId), runHistory);
+  const input = ruleInput(r, agent, contract, runHistory, agentHistory, now);
+  const policy = policyChecks(r, agent, contract, bundle, input, view.registry);
+  checks.push(...policy.checks);
+  if (policy.deciding) {
+    const d = policy.deciding;
+    checks.push(d);
+    const what = policy.rules.includes(d)
+      ? `rule ${d.id} of policy bundle ${bundle?.version}`
+      : `${d.id} (${d.version})`;
+    return final(
+      Verdict.DENY,
+      `the verdict changed while the request waited for approval: ${what} denies: ${d.reason}`,
+    );
+  }
   const bindingProblem =
     resolution.argumentsDigest !== r.argumentsDigest
       ? `the approval is for arguments ${resolution.argumentsDigest || '(none)'}, the request has ${r.argumentsDigest || '(none)'}`
@@ -368,7 +399,7 @@ export const gate: Decider<GateCommand, GateState, GateDecided> = {
         const pending = state.decisions.get(cmd.resolution.requestId);
         // Only a pending decision resolves, once: a second resolution (or a stale one) changes nothing.
         if (!pending || pending.final || !pending.request) return [];
-        return [resolved(pending, cmd.resolution, cmd.view, cmd.decisionId, cmd.now)];
+        return [resolved(pending, cmd.resolution, cmd.view, cmd.decisionId, cmd.now, state.history)];
       }
       default:
         return assertNever(cmd, 'command');

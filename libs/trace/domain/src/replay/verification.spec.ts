@@ -63,6 +63,8 @@ const registry = [
       tenantId: 'acme',
       version: 1,
       profile: create(AgentProfileSchema, {
+        // Low-risk tools are within its autonomy level (ADR 0013).
+        autonomyLevel: 2,
         tools: [
           create(ToolGrantSchema, {
             tool: 'tickets',
