@@ -169,6 +169,8 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
                 diffFrom: '/change',
                 blastRadiusFrom: '/accounts',
                 rollbackPath: `reverse the transfer (contract ${version})`,
+                // The newer contract gives its approvals two hours (docs/adr/0116).
+                approvalTtlMs: version === '3.0.0' ? 7_200_000 : 0,
               }),
             ],
           }),
@@ -184,6 +186,7 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
       APPROVAL_QUORUM: 'critical=2',
       APPROVAL_SOD_RISK_CLASSES: 'critical',
       APPROVAL_REVIEW_INTERVAL_MS: '100',
+      APPROVAL_TASK_TTL_BY_RISK_CLASS: 'high=600000',
     });
   });
   afterAll(async () => {
@@ -214,6 +217,8 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
       change: { amount: 12000 },
       accounts: ['acct-1', 'acct-2'],
     });
+    // Critical is not in APPROVAL_TASK_TTL_BY_RISK_CLASS, and 2.0.0 declares no TTL: APPROVAL_TASK_TTL_MS.
+    expect(Date.parse(task.expiresAt as string) - Date.parse(task.openedAt as string)).toBe(900_000);
     const id = task.id as string;
     const approve = (subject: string, digest = 'sha256:r1', roles = 'approver') =>
       call('POST', `/tasks/${id}/approve`, { subject, roles }, { argumentsDigest: digest, comment: `${subject} ok` });
@@ -289,7 +294,10 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
     expect(task).toMatchObject({
       ownerContact: 'Olga.Owner@Example.com',
       excludedApprovers: ['Rita@Example.com', 'Olga.Owner@Example.com', 'adam@example.com'],
+      toolContractVersion: '3.0.0',
     });
+    // Expiry from the contract's action (3.0.0 declares two hours), over the class and the default.
+    expect(Date.parse(task.expiresAt as string) - Date.parse(task.openedAt as string)).toBe(7_200_000);
     const approve = (who: { subject: string; email?: string }) =>
       call('POST', `/tasks/${task.id}/approve`, { ...who, roles: 'approver' }, { argumentsDigest: 'sha256:r-mail' });
     for (const email of ['olga.owner@example.com', 'OLGA.OWNER@EXAMPLE.COM', 'rita@example.com', 'Adam@Example.com']) {
@@ -320,6 +328,8 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
     await pending('r3', 'run-3', RiskClass.HIGH);
     const r2 = await taskFor('r2');
     await taskFor('r3');
+    // Expiry by risk class (APPROVAL_TASK_TTL_BY_RISK_CLASS high=600000): contract 2.0.0 declares none.
+    expect(Date.parse(r2.expiresAt as string) - Date.parse(r2.openedAt as string)).toBe(600_000);
     expect(await call('POST', `/tasks/${r2.id}/deny`, { subject: 'ann' }, { comment: 'no' })).toMatchObject({
       status: 200,
       body: { status: 'denied' },

@@ -26,7 +26,7 @@ import {
   Verdict,
 } from '@warden/contracts';
 import { given } from '@warden/kernel';
-import { ApprovalRules } from './approval-rules';
+import { ApprovalRules, taskTtlOf } from './approval-rules';
 import { ApprovalTaskCommand, approvalTasks, checkVote, taskOf } from './approval-tasks';
 import { TaskContext } from './task-context';
 
@@ -48,6 +48,7 @@ const context: TaskContext = {
   ownerContact: 'olga',
   toolContractVersion: '2.0.0',
   registrant: 'alice',
+  approvalTtlMs: 0,
 };
 const exclusions = [
   create(ApprovalExclusionSchema, { identity: 'rita', reason: 'requester' }),
@@ -249,6 +250,51 @@ describe('approval tasks decider (stream = run id)', () => {
         .when(openTask('r1', { rules: { ...rules, escalateAfterMs: 0 } }))
         .thenEvents();
       expect(never).toMatchObject({ escalateAtMs: 0 });
+    });
+
+    it("expiry: the contract action's TTL, else the TTL of the risk class, else the default", () => {
+      const byClass: ApprovalRules = {
+        ...rules,
+        taskTtlByRiskClass: new Map([
+          [RiskClass.CRITICAL, 86_400_000],
+          [RiskClass.LOW, 60_000],
+        ]),
+      };
+      const expiresIn = (riskClass: RiskClass, r: ApprovalRules, approvalTtlMs = 0) => {
+        const [o] = given(approvalTasks)
+          .when(
+            openTask('r1', {
+              decision: decision('r1', Verdict.PENDING_APPROVAL, riskClass),
+              context: { ...context, approvalTtlMs },
+              rules: r,
+            }),
+          )
+          .thenEvents();
+        return (o as ReturnType<typeof opened>).expiresAtMs - now;
+      };
+      expect(expiresIn(RiskClass.CRITICAL, byClass)).toBe(86_400_000);
+      expect(expiresIn(RiskClass.LOW, byClass)).toBe(60_000);
+      // A class the rules do not list, and rules without TTLs by class: APPROVAL_TASK_TTL_MS.
+      expect(expiresIn(RiskClass.HIGH, byClass)).toBe(ttlMs);
+      expect(expiresIn(RiskClass.CRITICAL, rules)).toBe(ttlMs);
+      // The action's own TTL wins over both.
+      expect(expiresIn(RiskClass.CRITICAL, byClass, 7_200_000)).toBe(7_200_000);
+      expect(expiresIn(RiskClass.HIGH, rules, 30_000)).toBe(30_000);
+      expect(taskTtlOf(byClass, RiskClass.MEDIUM, 0)).toBe(ttlMs);
+    });
+
+    it('expiry by class is recorded when the task opens: the review expires it then, not at the default', () => {
+      const short: ApprovalRules = { ...rules, taskTtlByRiskClass: new Map([[RiskClass.HIGH, 1000]]) };
+      const events = given(approvalTasks)
+        .when(openTask('r1', { rules: short }))
+        .thenEvents();
+      const [expired] = given(approvalTasks, events)
+        .when({ type: 'ExpireApprovalTasks', now: now + 1000 })
+        .thenEvents();
+      expect(expired).toMatchObject({ $typeName: 'warden.approval.v1.ApprovalExpired', expiredAtMs: now + 1000 });
+      given(approvalTasks, events)
+        .when({ type: 'ExpireApprovalTasks', now: now + 999 })
+        .then([]);
     });
 
     it('opens nothing for a second pending decision of the same request', () => {

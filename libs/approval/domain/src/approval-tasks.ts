@@ -39,7 +39,7 @@ import {
   notFound,
   requireRole,
 } from '@warden/kernel';
-import { ApprovalRules, quorumOf } from './approval-rules';
+import { ApprovalRules, quorumOf, taskTtlOf } from './approval-rules';
 import { ExclusionReason, exclusionsMatching, normalIdentity, samePerson } from './identity';
 import { TaskContext } from './task-context';
 
@@ -225,6 +225,9 @@ function open(command: OpenApprovalTask, state: ApprovalTasksState): ApprovalTas
   if (!(rules.taskTtlMs > 0)) throw invalid('invalid_ttl', 'taskTtlMs must be positive', 'taskTtlMs');
   if (state.tasks.has(decision.requestId)) return [];
   const riskClass = decision.context?.riskClass ?? RiskClass.UNSPECIFIED;
+  const ttlMs = taskTtlOf(rules, riskClass, context.approvalTtlMs);
+  if (!(ttlMs > 0))
+    throw invalid('invalid_ttl', `the task TTL of ${riskName(riskClass)} must be positive`, 'taskTtlMs');
   const exclusions = rules.separationOfDuties.has(riskClass) ? exclusionsOf(decision.request.onBehalfOf, context) : [];
   const opened = create(ApprovalTaskOpenedSchema, {
     taskId,
@@ -239,7 +242,7 @@ function open(command: OpenApprovalTask, state: ApprovalTasksState): ApprovalTas
     blastRadius: context.blastRadius,
     rollbackPath: context.rollbackPath,
     openedAtMs: now,
-    expiresAtMs: now + rules.taskTtlMs,
+    expiresAtMs: now + ttlMs,
     policyVersion: decision.context?.versions?.policyBundleVersion ?? '',
     ownerTeam: context.ownerTeam,
     ownerContact: context.ownerContact,

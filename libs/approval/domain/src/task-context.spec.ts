@@ -24,6 +24,7 @@ describe('task context from the registry', () => {
         diffFrom: '/change',
         blastRadiusFrom: '/accounts',
         rollbackPath: 'reverse the transfer',
+        approvalTtlMs: 3_600_000,
       }),
       create(ToolActionSchema, { name: 'refund' }),
     ],
@@ -51,6 +52,7 @@ describe('task context from the registry', () => {
       ownerContact: 'olga',
       toolContractVersion: '2.0.0',
       registrant: 'alice',
+      approvalTtlMs: 3_600_000,
     });
   });
 
@@ -63,6 +65,7 @@ describe('task context from the registry', () => {
       ownerContact: '',
       toolContractVersion: '2.0.0',
       registrant: '',
+      approvalTtlMs: 0,
     });
     expect(taskContextOf(request, profile, undefined)).toMatchObject({ rollbackPath: 'pause the agent', diff: '' });
   });

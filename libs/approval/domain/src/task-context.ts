@@ -10,6 +10,8 @@ export interface TaskContext {
   readonly toolContractVersion: string;
   /** Who registered the agent (AgentRegistered.change.by): excluded from approving under separation of duties. */
   readonly registrant: string;
+  /** The approval TTL the contract's action declares (ms; 0 = none: the rules decide). */
+  readonly approvalTtlMs: number;
 }
 
 /** RFC 6901: the value a JSON pointer names in a document, or undefined. "" is the whole document. */
@@ -59,5 +61,6 @@ export function taskContextOf(
     ownerContact: profile?.owner?.contact ?? '',
     toolContractVersion: contract?.version ?? '',
     registrant,
+    approvalTtlMs: action?.approvalTtlMs ?? 0,
   };
 }
