@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ROLE_MEANINGS, ROLES } from '@warden/kernel';
 import { devAuthEnv, devToken } from '@warden/platform';
 
-const USAGE = `usage: dev-token --sub <subject> --roles <role>[,<role>...] [--tenant <tenant>] [--ttl <seconds>]
+const USAGE = `usage: dev-token --sub <subject> --roles <role>[,<role>...] [--tenant <tenant>] [--email <address>] [--ttl <seconds>]
        dev-token --env
 
 Mints an admin-API bearer token from the development issuer (ADR 0010), for local use only:
@@ -11,6 +11,7 @@ Mints an admin-API bearer token from the development issuer (ADR 0010), for loca
 --env prints, as shell exports, the configuration that makes a service started alone trust it:
   eval "$(node dist/deploy/local/dev-token.js --env)"
 
+--email adds the OIDC email claim (separation of duties compares it with requesters and owners).
 --ttl defaults to 3600 seconds. Roles (README, "Roles"):
 ${ROLES.map((role) => `  ${role.padEnd(16)}${ROLE_MEANINGS[role]}`).join('\n')}
 `;
@@ -28,6 +29,7 @@ function main(): void {
         sub: { type: 'string' },
         roles: { type: 'string', default: '' },
         tenant: { type: 'string', default: '' },
+        email: { type: 'string', default: '' },
         ttl: { type: 'string', default: '3600' },
         env: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -49,10 +51,16 @@ function main(): void {
   const ttl = Number(values.ttl);
   if (!values.sub) fail('--sub is required');
   if (unknown !== undefined) fail(`unknown role ${unknown}`);
+  if (values.email !== '' && !/^[^\s@]+@[^\s@]+$/.test(values.email))
+    fail(`--email must be an e-mail address, got ${values.email}`);
   if (!Number.isInteger(ttl) || ttl <= 0) fail(`--ttl must be a positive number of seconds, got ${values.ttl}`);
-  void devToken({ subject: values.sub, roles, tenant: values.tenant, ttlSeconds: ttl }).then((token) =>
-    process.stdout.write(`${token}\n`),
-  );
+  void devToken({
+    subject: values.sub,
+    roles,
+    tenant: values.tenant,
+    email: values.email || undefined,
+    ttlSeconds: ttl,
+  }).then((token) => process.stdout.write(`${token}\n`));
 }
 
 main();

@@ -32,7 +32,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
   const ports = Object.fromEntries(SERVICES.map((s) => [s, DEFAULT_PORTS[s] + offset])) as Record<ServiceName, number>;
   const admin: Identity = { subject: 'alice', roles: ['admin'], tenant: 'acme' };
   const sre: Identity = { subject: 'sam', roles: ['sre'], tenant: 'acme' };
-  const ann: Identity = { subject: 'ann', roles: ['approver'], tenant: 'acme' };
+  const ann: Identity = { subject: 'ann', roles: ['approver'], tenant: 'acme', email: 'ann@example.com' };
   const bob: Identity = { subject: 'bob', roles: ['approver'], tenant: 'acme' };
   let db: { url: string; drop(): Promise<void> };
   let stack: Stack;
@@ -115,7 +115,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
       },
     );
     expect(key.status).toBe(200);
-    const contract = await call(stack.urls.registry, 'POST', '/tools', admin, {
+    const payments = {
       tool: 'payments',
       description: 'moves money between accounts',
       inputSchema: { type: 'object' },
@@ -130,16 +130,30 @@ describe('approval end to end (needs the admission policy and registry tool cont
           blastRadiusFrom: '/accounts',
           rollbackPath: 'reverse the transfer in the ledger',
           auditEvent: 'payments.transferred',
+          // Transfers wait an hour for their approvers, whatever the service's default.
+          approvalTtlMs: 3_600_000,
         },
         { name: 'balance', riskClass: 'low', auditEvent: 'payments.balance_read' },
       ],
       reason: 'e2e',
+    };
+    // An approval TTL outside 1 s .. 30 days is refused, naming the field.
+    const badTtl = await call(stack.urls.registry, 'POST', '/tools', admin, {
+      ...payments,
+      actions: [{ ...payments.actions[0], approvalTtlMs: 5 }],
     });
+    expect(badTtl).toMatchObject({
+      status: 400,
+      contentType: expect.stringContaining('application/problem+json'),
+      body: { code: 'invalid_approval_ttl', field: 'actions[0].approvalTtlMs' },
+    });
+    const contract = await call(stack.urls.registry, 'POST', '/tools', admin, payments);
     expect(contract.status).toBe(200);
     const registered = await call(stack.urls.registry, 'POST', '/agents', admin, {
       agentId: 'treasury-bot',
       mission: 'pay suppliers',
-      owner: { team: 'treasury', contact: 'olga' },
+      // Registries record owners by e-mail address; approvers' tokens carry theirs as the email claim.
+      owner: { team: 'treasury', contact: 'Olga@Example.com' },
       businessProcess: 'payables',
       model: 'gpt-5',
       tools: [
@@ -195,25 +209,69 @@ describe('approval end to end (needs the admission policy and registry tool cont
     // The agent asks and waits through the approval: its gate() call returns the final decision.
     const pending = { requestId: randomUUID() };
     const waiting = transfer('run-approve', { requestId: pending.requestId, approvalTimeoutMs: 60_000 });
-    const task = await openTaskOf(pending.requestId);
+    // The pending decision names the task that will decide it: approvers go straight to it.
+    const pendingDecision = await eventually(
+      () =>
+        recorder
+          .events(Topic.gateDecisions)
+          .map((e) => e.data as GateDecided)
+          .find((d) => d.requestId === pending.requestId && d.verdict === Verdict.PENDING_APPROVAL),
+      30_000,
+      'the pending decision',
+    );
+    const taskId = pendingDecision.context?.approval?.taskId ?? '';
+    expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
+    const task = await eventually(
+      async () => {
+        const r = await call(stack.urls.approval, 'GET', `/tasks/${taskId}`, ann);
+        return r.status === 200 && r.body;
+      },
+      30_000,
+      `approval task ${taskId}`,
+    );
     expect(task).toMatchObject({
+      id: taskId,
+      requestId: pending.requestId,
       riskClass: 'critical',
       tool: 'payments',
       action: 'transfer',
       ownerTeam: 'treasury',
-      ownerContact: 'olga',
+      ownerContact: 'Olga@Example.com',
       diff: '12000',
       blastRadius: '["acct-1","acct-2"]',
       rollbackPath: 'reverse the transfer in the ledger',
       approvalsRequired: 2,
-      excludedApprovers: ['rita', 'olga'],
+      // The requester, the owner contact and the admin who registered the agent.
+      excludedApprovers: ['rita', 'Olga@Example.com', 'alice'],
     });
+    // Expiry from the contract's action: an hour, not APPROVAL_TASK_TTL_MS.
+    expect(Date.parse(task.expiresAt as string) - Date.parse(task.openedAt as string)).toBe(3_600_000);
     const digest = task.argumentsDigest as string;
     expect(digest).toMatch(/^sha256:/);
-    const rita: Identity = { subject: 'rita', roles: ['approver'], tenant: 'acme' };
-    expect(
-      (await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, rita, { argumentsDigest: digest })).status,
-    ).toBe(403);
+    // Separation of duties on normalised identities: case and e-mail variants of the requester and
+    // the owner, and the registrant, are refused, each naming why.
+    const refused: [Identity, string][] = [
+      [{ subject: 'rita', roles: ['approver'], tenant: 'acme' }, 'the requester'],
+      [{ subject: 'RITA', roles: ['approver'], tenant: 'acme' }, 'the requester'],
+      [{ subject: 'olga@example.com', roles: ['approver'], tenant: 'acme' }, "the agent's owner contact"],
+      [
+        { subject: 'u-olga', roles: ['approver'], tenant: 'acme', email: 'OLGA@example.com' },
+        "the agent's owner contact",
+      ],
+      [admin, 'who registered the agent'],
+      [{ subject: 'Alice', roles: ['approver'], tenant: 'acme' }, 'who registered the agent'],
+    ];
+    for (const [who, why] of refused) {
+      const sod = await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, who, {
+        argumentsDigest: digest,
+      });
+      expect(sod).toMatchObject({
+        status: 403,
+        contentType: expect.stringContaining('application/problem+json'),
+        body: { code: 'separation_of_duties' },
+      });
+      expect(sod.body.detail).toContain(why);
+    }
     const first = await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, ann, {
       argumentsDigest: digest,
       comment: 'checked the invoice',
@@ -231,17 +289,26 @@ describe('approval end to end (needs the admission policy and registry tool cont
     });
     expect(second).toMatchObject({ status: 200, body: { status: 'granted', approvers: ['ann', 'bob'] } });
     const received = await waiting;
-    expect(received).toMatchObject({ verdict: 'allow', allowed: true, requestId: pending.requestId });
+    expect(received).toMatchObject({
+      verdict: 'allow',
+      allowed: true,
+      requestId: pending.requestId,
+      approvalTaskId: taskId,
+      approvers: ['ann', 'bob'],
+    });
     expect(received.decisionToken).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     const decided = await finalDecision(pending.requestId);
     expect(decided.verdict).toBe(Verdict.ALLOW);
-    expect(decided.context?.approval).toMatchObject({ taskId: task.id, approvedBy: 'bob' });
+    // The approval record lists both approvers of the quorum; approved_by stays the last one.
+    expect(decided.context?.approval).toMatchObject({ taskId, approvedBy: 'bob', approvers: ['ann', 'bob'] });
   });
 
   it('a kill switch engaged while the task waits denies the task, and the agent receives deny', async () => {
     const pending = await transfer('run-killed');
     expect(pending.verdict).toBe('pending_approval');
+    // The SDK's result names the task; it is the one the approval service opened for the request.
     const task = await openTaskOf(pending.requestId);
+    expect(pending.approvalTaskId).toBe(task.id);
     const engaged = await call(stack.urls.killswitch, 'POST', '/killswitches', sre, {
       scope: { tenantId: 'acme', runId: 'run-killed' },
       reason: 'suspicious transfers',

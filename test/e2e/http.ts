@@ -5,6 +5,8 @@ export interface Identity {
   readonly subject: string;
   readonly roles: readonly string[];
   readonly tenant: string;
+  /** The token's `email` claim, if any. */
+  readonly email?: string;
 }
 
 export interface Reply<T = Record<string, unknown>> {

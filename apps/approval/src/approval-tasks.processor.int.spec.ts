@@ -1,6 +1,7 @@
 import {
   ApprovalDenied,
   ApprovalTaskOpened,
+  approvalTaskId,
   create,
   DecisionContextSchema,
   EvaluationSchema,
@@ -101,6 +102,8 @@ describe('approval-tasks processor (real Kafka)', () => {
     await publish(Topic.gateDecisions, 'run-1', decision('r0', 'run-1', Verdict.ALLOW));
     const [task] = await eventually(() => opened('r1').length > 0 && opened('r1'), 20_000, 'task opened');
     expect(task).toMatchObject({
+      // The id the pending decision names: a pure function of tenant, run and request id.
+      taskId: approvalTaskId('acme', 'run-1', 'r1'),
       decisionId: `d-r1-${Verdict.PENDING_APPROVAL}`,
       riskClass: RiskClass.HIGH,
       riskScore: 70,

@@ -1,5 +1,6 @@
 import {
   ActiveSwitches,
+  approvalTaskId,
   CastApprovalVoteSchema,
   create,
   Envelope,
@@ -62,7 +63,8 @@ export function wireApprovalTasks(
         return {
           type: 'ReactToGateDecision',
           decision: input.data,
-          taskId: ctx.id(),
+          // The id the pending decision names (context.approval.task_id): the same pure function.
+          taskId: approvalTaskId(input.data.tenantId, input.data.runId, input.data.requestId),
           context: contextOf(registry.state, request),
           rules,
           switches: switches.state,

@@ -5,6 +5,7 @@ import {
   ApprovalGranted,
   ApprovalNotificationRequested,
   ApprovalRefSchema,
+  ChangeSchema,
   create,
   DecisionContextSchema,
   GateDecidedSchema,
@@ -50,7 +51,13 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
 
   const publish = (topic: TopicName, key: string, data: Message, runId = '') =>
     publishEvent(port, prefix, topic, key, data, { tenantId: 'acme', agentId: 'payroll-bot', runId });
-  const pending = (requestId: string, runId: string, riskClass: RiskClass, args: JsonObject = {}) =>
+  const pending = (
+    requestId: string,
+    runId: string,
+    riskClass: RiskClass,
+    args: JsonObject = {},
+    { agentId = 'payroll-bot', onBehalfOf = 'rita' } = {},
+  ) =>
     publish(
       Topic.gateDecisions,
       runId,
@@ -58,7 +65,7 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
         decisionId: `d-${requestId}`,
         requestId,
         tenantId: 'acme',
-        agentId: 'payroll-bot',
+        agentId,
         runId,
         verdict: Verdict.PENDING_APPROVAL,
         reason: 'a human must approve',
@@ -67,12 +74,12 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
           requestId,
           runId,
           tenantId: 'acme',
-          agentId: 'payroll-bot',
+          agentId,
           tool: 'payments',
           action: 'transfer',
           argumentsDigest: `sha256:${requestId}`,
           redactedArguments: args,
-          onBehalfOf: 'rita',
+          onBehalfOf,
           agentToken: 'secret',
         }),
         context: create(DecisionContextSchema, {
@@ -83,12 +90,22 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
       }),
       runId,
     );
-  const call = async (method: string, path: string, who: { subject: string; roles?: string }, body?: unknown) => {
+  const call = async (
+    method: string,
+    path: string,
+    who: { subject: string; roles?: string; email?: string },
+    body?: unknown,
+  ) => {
     const res = await fetch(`${approval.url}${path}`, {
       method,
       headers: {
         'content-type': 'application/json',
-        ...(await callerHeaders({ subject: who.subject, roles: who.roles ?? 'approver', tenant: 'acme' })),
+        ...(await callerHeaders({
+          subject: who.subject,
+          roles: who.roles ?? 'approver',
+          tenant: 'acme',
+          email: who.email,
+        })),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -120,6 +137,21 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
           owner: create(OwnerSchema, { team: 'payments', contact: 'olga' }),
           tools: [create(ToolGrantSchema, { tool: 'payments', actions: ['transfer'], contractVersion: '2.0.0' })],
         }),
+        change: create(ChangeSchema, { by: 'Adam', reason: 'onboarding', atMs: Date.now() }),
+      }),
+    );
+    // An agent whose owner contact is an e-mail address, as registries usually record it.
+    await publish(
+      Topic.registryEvents,
+      'mail-bot',
+      create(AgentRegisteredSchema, {
+        agentId: 'mail-bot',
+        tenantId: 'acme',
+        version: 1,
+        profile: create(AgentProfileSchema, {
+          owner: create(OwnerSchema, { team: 'payments', contact: 'Olga.Owner@Example.com' }),
+        }),
+        change: create(ChangeSchema, { by: 'adam@example.com', reason: 'onboarding', atMs: Date.now() }),
       }),
     );
     for (const version of ['2.0.0', '3.0.0']) {
@@ -137,6 +169,8 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
                 diffFrom: '/change',
                 blastRadiusFrom: '/accounts',
                 rollbackPath: `reverse the transfer (contract ${version})`,
+                // The newer contract gives its approvals two hours (docs/adr/0116).
+                approvalTtlMs: version === '3.0.0' ? 7_200_000 : 0,
               }),
             ],
           }),
@@ -152,6 +186,7 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
       APPROVAL_QUORUM: 'critical=2',
       APPROVAL_SOD_RISK_CLASSES: 'critical',
       APPROVAL_REVIEW_INTERVAL_MS: '100',
+      APPROVAL_TASK_TTL_BY_RISK_CLASS: 'high=600000',
     });
   });
   afterAll(async () => {
@@ -175,22 +210,32 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
       toolContractVersion: '2.0.0',
       policyVersion: 'acme@7',
       approvalsRequired: 2,
-      excludedApprovers: ['rita', 'olga'],
+      excludedApprovers: ['rita', 'olga', 'Adam'],
       argumentsDigest: 'sha256:r1',
     });
     expect((task.request as Row).redactedArguments).toEqual({
       change: { amount: 12000 },
       accounts: ['acct-1', 'acct-2'],
     });
+    // Critical is not in APPROVAL_TASK_TTL_BY_RISK_CLASS, and 2.0.0 declares no TTL: APPROVAL_TASK_TTL_MS.
+    expect(Date.parse(task.expiresAt as string) - Date.parse(task.openedAt as string)).toBe(900_000);
     const id = task.id as string;
     const approve = (subject: string, digest = 'sha256:r1', roles = 'approver') =>
       call('POST', `/tasks/${id}/approve`, { subject, roles }, { argumentsDigest: digest, comment: `${subject} ok` });
 
-    for (const who of ['rita', 'olga']) {
+    // The requester, the owner contact and the registrant, in any case or spacing.
+    for (const who of ['rita', 'olga', 'OLGA', ' Rita', 'adam', 'ADAM']) {
       const sod = await approve(who);
       expect(sod).toMatchObject({ status: 403, body: { code: 'separation_of_duties' } });
       expect(sod.type).toContain('application/problem+json');
     }
+    expect((await approve('OLGA')).body.detail).toBe(
+      "OLGA may not approve this critical action (separation of duties): the token's subject OLGA is the agent's " +
+        'owner contact (olga)',
+    );
+    expect((await approve('adam')).body.detail).toContain(
+      "the token's subject adam is who registered the agent (Adam)",
+    );
     expect(await approve('ann', 'sha256:r1', 'auditor')).toMatchObject({
       status: 403,
       body: { code: 'role_required' },
@@ -237,11 +282,54 @@ describe('approval votes, kill switches and standing approvals over HTTP (real K
     ]);
   });
 
+  it("separation of duties by e-mail: an approver whose token's email claim is the requester's, the owner's or the registrant's is refused", async () => {
+    await pending(
+      'r-mail',
+      'run-mail',
+      RiskClass.CRITICAL,
+      {},
+      { agentId: 'mail-bot', onBehalfOf: 'Rita@Example.com' },
+    );
+    const task = await taskFor('r-mail');
+    expect(task).toMatchObject({
+      ownerContact: 'Olga.Owner@Example.com',
+      excludedApprovers: ['Rita@Example.com', 'Olga.Owner@Example.com', 'adam@example.com'],
+      toolContractVersion: '3.0.0',
+    });
+    // Expiry from the contract's action (3.0.0 declares two hours), over the class and the default.
+    expect(Date.parse(task.expiresAt as string) - Date.parse(task.openedAt as string)).toBe(7_200_000);
+    const approve = (who: { subject: string; email?: string }) =>
+      call('POST', `/tasks/${task.id}/approve`, { ...who, roles: 'approver' }, { argumentsDigest: 'sha256:r-mail' });
+    for (const email of ['olga.owner@example.com', 'OLGA.OWNER@EXAMPLE.COM', 'rita@example.com', 'Adam@Example.com']) {
+      const sod = await approve({ subject: 'u-4711', email });
+      expect(sod).toMatchObject({ status: 403, body: { code: 'separation_of_duties' } });
+      expect(sod.type).toContain('application/problem+json');
+      expect(sod.body.detail).toContain(`the token's e-mail ${email} is`);
+    }
+    // A subject that is the owner's address is refused as well; someone else's address is not.
+    expect(await approve({ subject: 'olga.owner@example.com' })).toMatchObject({ status: 403 });
+    expect(await approve({ subject: 'u-1', email: 'ann@example.com' })).toMatchObject({
+      status: 200,
+      body: { status: 'open', approvers: ['u-1'] },
+    });
+    // One person, one vote: the same address under another subject does not make the quorum.
+    expect(await approve({ subject: 'u-2', email: 'Ann@Example.com' })).toMatchObject({
+      status: 409,
+      body: { code: 'already_voted' },
+    });
+    // Excluded people may still deny: a denial only takes authority away.
+    expect(
+      await call('POST', `/tasks/${task.id}/deny`, { subject: 'u-9', email: 'olga.owner@example.com' }, {}),
+    ).toMatchObject({ status: 200, body: { status: 'denied' } });
+  });
+
   it('one denial denies; the queues list open tasks by risk class and team; another tenant sees nothing', async () => {
     await pending('r2', 'run-2', RiskClass.HIGH);
     await pending('r3', 'run-3', RiskClass.HIGH);
     const r2 = await taskFor('r2');
     await taskFor('r3');
+    // Expiry by risk class (APPROVAL_TASK_TTL_BY_RISK_CLASS high=600000): contract 2.0.0 declares none.
+    expect(Date.parse(r2.expiresAt as string) - Date.parse(r2.openedAt as string)).toBe(600_000);
     expect(await call('POST', `/tasks/${r2.id}/deny`, { subject: 'ann' }, { comment: 'no' })).toMatchObject({
       status: 200,
       body: { status: 'denied' },

@@ -9,6 +9,8 @@ export interface VoteRequest {
   readonly taskId: string;
   readonly tenantId: string;
   readonly voter: string;
+  /** The e-mail claim of the voter's token ('' = none): separation of duties compares it too. */
+  readonly voterEmail: string;
   readonly roles: readonly string[];
   readonly approve: boolean;
   readonly comment: string;

@@ -9,6 +9,27 @@ describe('approval configuration', () => {
     expect([...config.rules.separationOfDuties]).toEqual([RiskClass.HIGH, RiskClass.CRITICAL]);
     expect(config.rules).toMatchObject({ taskTtlMs: 900_000, escalateAfterMs: 300_000, escalateTo: ['admin'] });
     expect(config.webhooks).toEqual([]);
+    expect(config.rules.taskTtlByRiskClass?.size).toBe(0);
+  });
+
+  it('reads task TTLs by risk class, with APPROVAL_TASK_TTL_MS for the classes not listed', () => {
+    const config = readApprovalConfig({
+      APPROVAL_TASK_TTL_MS: '60000',
+      APPROVAL_TASK_TTL_BY_RISK_CLASS: 'high=3600000,critical=86400000',
+    });
+    expect(config.rules.taskTtlMs).toBe(60_000);
+    expect([...config.rules.taskTtlByRiskClass!]).toEqual([
+      [RiskClass.HIGH, 3_600_000],
+      [RiskClass.CRITICAL, 86_400_000],
+    ]);
+  });
+
+  it('refuses task TTLs by risk class that are not positive ms of a known class, naming the variable', () => {
+    for (const value of ['critical=0', 'extreme=1000', 'high=1h', 'high=-5', 'high=']) {
+      expect(() => readApprovalConfig({ APPROVAL_TASK_TTL_BY_RISK_CLASS: value })).toThrow(
+        /APPROVAL_TASK_TTL_BY_RISK_CLASS/,
+      );
+    }
   });
 
   it('reads quorum, separation of duties and webhook endpoints', () => {

@@ -6,7 +6,7 @@ import { WebhookEndpoint } from './approval-webhooks';
 export interface ApprovalConfig extends PlatformConfig {
   readonly httpHost: string;
   readonly httpPort: number;
-  /** How long an approval task stays open before it expires. */
+  /** How long an approval task stays open before it expires, by default (rules.taskTtlByRiskClass and contracts refine it). */
   readonly taskTtlMs: number;
   /** The rules tasks are governed by (quorum, separation of duties, escalation, grant expiry). */
   readonly rules: ApprovalRules;
@@ -27,6 +27,7 @@ interface RawApprovalConfig extends PlatformConfig {
   readonly httpHost: string;
   readonly httpPort: number;
   readonly taskTtlMs: number;
+  readonly taskTtlByRiskClass: string;
   readonly escalateAfterMs: number;
   readonly escalateTo: string[];
   readonly grantTtlMs: number;
@@ -47,6 +48,12 @@ export const readApprovalConfig = (source = process.env): ApprovalConfig => {
       httpHost: env.string('HTTP_HOST', '127.0.0.1'),
       httpPort: env.port('APPROVAL_HTTP_PORT', 7104),
       taskTtlMs: env.int('APPROVAL_TASK_TTL_MS', 15 * 60_000, { min: 1 }),
+      taskTtlByRiskClass: env.pattern(
+        'APPROVAL_TASK_TTL_BY_RISK_CLASS',
+        /^((low|medium|high|critical)=[1-9]\d{0,9})?(,(low|medium|high|critical)=[1-9]\d{0,9})*$/,
+        'a list of positive ms by risk class like "high=3600000,critical=86400000" (empty = APPROVAL_TASK_TTL_MS for all)',
+        '',
+      ),
       escalateAfterMs: env.int('APPROVAL_ESCALATE_AFTER_MS', 5 * 60_000, { min: 0 }),
       escalateTo: env.list('APPROVAL_ESCALATE_TO', 'admin'),
       grantTtlMs: env.int('APPROVAL_GRANT_TTL_MS', 5 * 60_000, { min: 1 }),
@@ -82,6 +89,7 @@ export const readApprovalConfig = (source = process.env): ApprovalConfig => {
     source,
   );
   const {
+    taskTtlByRiskClass,
     escalateAfterMs,
     escalateTo,
     grantTtlMs,
@@ -95,7 +103,8 @@ export const readApprovalConfig = (source = process.env): ApprovalConfig => {
   if (webhooks !== '' && raw.webhookSecret === '') {
     throw new ConfigError(['APPROVAL_WEBHOOK_SECRET is required when APPROVAL_WEBHOOKS is set']);
   }
-  const pairs = quorum === '' ? [] : quorum.split(',').map((p) => p.split('=') as [string, string]);
+  const pairsOf = (list: string) => (list === '' ? [] : list.split(',').map((p) => p.split('=') as [string, string]));
+  const pairs = pairsOf(quorum);
   return {
     ...rest,
     webhooks:
@@ -108,6 +117,7 @@ export const readApprovalConfig = (source = process.env): ApprovalConfig => {
     webhookRetry: { delaysMs: webhookRetryDelays.split(',').map(Number), timeoutMs: webhookTimeoutMs },
     rules: {
       taskTtlMs: raw.taskTtlMs,
+      taskTtlByRiskClass: new Map(pairsOf(taskTtlByRiskClass).map(([c, ms]) => [riskClass(c), Number(ms)])),
       escalateAfterMs,
       escalateTo,
       grantTtlMs,

@@ -12,9 +12,17 @@ import {
 import { TaskContext, taskContextOf } from '@warden/approval-domain';
 import { TableDefinition } from '@warden/platform';
 
-/** What the approval service keeps of the registry: agent profiles and tool contracts by version. */
+/** What the approval service keeps of the registry: agent profiles (with their registrant) and tool contracts by version. */
 export interface RegistryContext {
-  readonly profiles: ReadonlyMap<string, { readonly tenantId: string; readonly profile: AgentProfile }>;
+  readonly profiles: ReadonlyMap<
+    string,
+    {
+      readonly tenantId: string;
+      readonly profile: AgentProfile;
+      /** Who registered the agent (AgentRegistered.change.by); kept across profile updates. */
+      readonly registrant: string;
+    }
+  >;
   /** By "<tenant>/<tool>@<version>", and the latest published by "<tenant>/<tool>". */
   readonly contracts: ReadonlyMap<string, ToolContract>;
 }
@@ -27,7 +35,10 @@ export const registryContextTable: TableDefinition<RegistryContext> = {
     if (is(event, AgentRegisteredSchema) || is(event, AgentProfileUpdatedSchema)) {
       const { agentId, tenantId, profile } = event.data;
       if (!profile) return state;
-      return { ...state, profiles: new Map(state.profiles).set(agentId, { tenantId, profile }) };
+      const registrant = is(event, AgentRegisteredSchema)
+        ? (event.data.change?.by ?? '')
+        : (state.profiles.get(agentId)?.registrant ?? '');
+      return { ...state, profiles: new Map(state.profiles).set(agentId, { tenantId, profile, registrant }) };
     }
     if (is(event, ToolContractPublishedSchema)) {
       const { tenantId, contract } = event.data;
@@ -43,8 +54,8 @@ export const registryContextTable: TableDefinition<RegistryContext> = {
 };
 
 /**
- * The context of a request's task: the agent's profile (of the request's tenant), and the
- * contract of the tool at the version the agent pinned (else the latest published).
+ * The context of a request's task: the agent's profile and registrant (of the request's tenant),
+ * and the contract of the tool at the version the agent pinned (else the latest published).
  */
 export function contextOf(registry: RegistryContext, request: GateRequested): TaskContext {
   const entry = registry.profiles.get(request.agentId);
@@ -52,5 +63,5 @@ export function contextOf(registry: RegistryContext, request: GateRequested): Ta
   const tool = `${request.tenantId}/${request.tool}`;
   const pinned = profile?.tools.find((t) => t.tool === request.tool)?.contractVersion ?? '';
   const contract = pinned !== '' ? registry.contracts.get(`${tool}@${pinned}`) : registry.contracts.get(tool);
-  return taskContextOf(request, profile, contract);
+  return taskContextOf(request, profile, contract, profile ? (entry?.registrant ?? '') : '');
 }

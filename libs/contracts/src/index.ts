@@ -15,6 +15,7 @@ export * from './agent-token';
 export * from './gen/warden/trace/v1/trace_pb';
 export * from './partitioning';
 export * from './reply-topics';
+export * from './approval-ids';
 export * from './canonical-json';
 export * from './redaction';
 export * from './proofs';

@@ -17,6 +17,7 @@ import {
   tokenHash,
 } from './proofs';
 import { replyTopic } from './reply-topics';
+import { approvalTaskId } from './approval-ids';
 
 /** docs/protocol-vectors.json is the contract other languages test against: the gate must agree with it. */
 const vectors = JSON.parse(readFileSync(join(__dirname, '../../../docs/protocol-vectors.json'), 'utf8'));
@@ -38,6 +39,13 @@ describe('the wire contract test vectors', () => {
     (v) => {
       expect(murmur2(Buffer.from(v.key, 'utf8'))).toBe(v.murmur2);
       expect(partitionOf(v.key, v.partitions)).toBe(v.partition);
+    },
+  );
+
+  it.each(vectors.approvalTaskId.vectors as { tenantId: string; runId: string; requestId: string; taskId: string }[])(
+    'names the approval task of $tenantId/$runId/$requestId',
+    (v) => {
+      expect(approvalTaskId(v.tenantId, v.runId, v.requestId)).toBe(v.taskId);
     },
   );
 

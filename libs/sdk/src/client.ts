@@ -91,6 +91,13 @@ export interface GateResult {
   readonly hints?: readonly string[];
   /** On already_completed: the request whose outcome completed this idempotency key. */
   readonly completedByRequestId?: string;
+  /**
+   * The approval task of the request: on pending_approval, the task that will decide it (approvers
+   * open `GET <approval>/tasks/<id>`); on the final decision after it, the task that decided it.
+   */
+  readonly approvalTaskId?: string;
+  /** On a final decision after a grant: every approver of the quorum, in the order they voted. */
+  readonly approvers?: readonly string[];
 }
 
 export interface OutcomeInput {
@@ -289,6 +296,8 @@ export class WardenClient {
       tokenExpiresAtMs: decision.tokenExpiresAtMs || undefined,
       hints: decision.hints,
       completedByRequestId: decision.completedByRequestId || undefined,
+      approvalTaskId: decision.context?.approval?.taskId || undefined,
+      approvers: decision.context?.approval?.approvers.length ? [...decision.context.approval.approvers] : undefined,
     };
   }
 

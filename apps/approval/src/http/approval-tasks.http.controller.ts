@@ -92,6 +92,7 @@ export class ApprovalTasksHttpController {
         taskId,
         tenantId: caller.tenantId,
         voter: caller.subject,
+        voterEmail: caller.email ?? '',
         roles: caller.roles,
         approve,
         comment: input.string('comment', { optional: true, max: 2000 }),

@@ -35,6 +35,7 @@ function definitionOf(input: Input): ToolDefinitionInput {
       blastRadiusFrom: a.string('blastRadiusFrom', { optional: true, max: 500 }),
       rollbackPath: a.string('rollbackPath', { optional: true, max: 2000 }),
       auditEvent: a.string('auditEvent', { optional: true, max: 200 }),
+      approvalTtlMs: a.int('approvalTtlMs', { optional: true }),
     })),
     ownerTeam: input.string('ownerTeam', { optional: true, max: 200 }),
   };

@@ -2,6 +2,7 @@ import {
   ActiveSwitches,
   ApprovalDeniedSchema,
   ApprovalEscalatedSchema,
+  ApprovalExclusionSchema,
   ApprovalExpiredSchema,
   ApprovalGrantedSchema,
   ApprovalNotificationRequestedSchema,
@@ -25,7 +26,7 @@ import {
   Verdict,
 } from '@warden/contracts';
 import { given } from '@warden/kernel';
-import { ApprovalRules } from './approval-rules';
+import { ApprovalRules, taskTtlOf } from './approval-rules';
 import { ApprovalTaskCommand, approvalTasks, checkVote, taskOf } from './approval-tasks';
 import { TaskContext } from './task-context';
 
@@ -46,7 +47,14 @@ const context: TaskContext = {
   ownerTeam: 'payments',
   ownerContact: 'olga',
   toolContractVersion: '2.0.0',
+  registrant: 'alice',
+  approvalTtlMs: 0,
 };
+const exclusions = [
+  create(ApprovalExclusionSchema, { identity: 'rita', reason: 'requester' }),
+  create(ApprovalExclusionSchema, { identity: 'olga', reason: 'owner_contact' }),
+  create(ApprovalExclusionSchema, { identity: 'alice', reason: 'registrant' }),
+];
 
 const request = (requestId: string, tool = 'payments') =>
   create(GateRequestedSchema, {
@@ -89,7 +97,10 @@ const decision = (requestId: string, verdict = Verdict.PENDING_APPROVAL, riskCla
     }),
   });
 
-const opened = (requestId: string, over: Partial<ReturnType<typeof create<typeof ApprovalTaskOpenedSchema>>> = {}) =>
+const opened = (
+  requestId: string,
+  over: Partial<Omit<ReturnType<typeof create<typeof ApprovalTaskOpenedSchema>>, '$typeName'>> = {},
+) =>
   create(ApprovalTaskOpenedSchema, {
     taskId: `task-${requestId}`,
     requestId,
@@ -107,7 +118,8 @@ const opened = (requestId: string, over: Partial<ReturnType<typeof create<typeof
     ownerTeam: 'payments',
     ownerContact: 'olga',
     approvalsRequired: 1,
-    excludedApprovers: ['rita', 'olga'],
+    excludedApprovers: ['rita', 'olga', 'alice'],
+    exclusions,
     escalateAtMs: now + rules.escalateAfterMs,
     toolContractVersion: '2.0.0',
     ...over,
@@ -175,7 +187,7 @@ const vote = (
   requestId: string,
   voter: string,
   approve = true,
-  over: Partial<ReturnType<typeof create<typeof CastApprovalVoteSchema>>> = {},
+  over: Partial<Omit<ReturnType<typeof create<typeof CastApprovalVoteSchema>>, '$typeName'>> = {},
 ) =>
   create(CastApprovalVoteSchema, {
     voteId: `v-${voter}`,
@@ -229,15 +241,60 @@ describe('approval tasks decider (stream = run id)', () => {
       const [o] = given(approvalTasks)
         .when(openTask('r1', { decision: decision('r1', Verdict.PENDING_APPROVAL, RiskClass.CRITICAL) }))
         .thenEvents();
-      expect(o).toMatchObject({ approvalsRequired: 2, excludedApprovers: ['rita', 'olga'] });
+      expect(o).toMatchObject({ approvalsRequired: 2, excludedApprovers: ['rita', 'olga', 'alice'] });
       const [low] = given(approvalTasks)
         .when(openTask('r1', { decision: decision('r1', Verdict.PENDING_APPROVAL, RiskClass.LOW) }))
         .thenEvents();
-      expect(low).toMatchObject({ approvalsRequired: 1, excludedApprovers: [] });
+      expect(low).toMatchObject({ approvalsRequired: 1, excludedApprovers: [], exclusions: [] });
       const [never] = given(approvalTasks)
         .when(openTask('r1', { rules: { ...rules, escalateAfterMs: 0 } }))
         .thenEvents();
       expect(never).toMatchObject({ escalateAtMs: 0 });
+    });
+
+    it("expiry: the contract action's TTL, else the TTL of the risk class, else the default", () => {
+      const byClass: ApprovalRules = {
+        ...rules,
+        taskTtlByRiskClass: new Map([
+          [RiskClass.CRITICAL, 86_400_000],
+          [RiskClass.LOW, 60_000],
+        ]),
+      };
+      const expiresIn = (riskClass: RiskClass, r: ApprovalRules, approvalTtlMs = 0) => {
+        const [o] = given(approvalTasks)
+          .when(
+            openTask('r1', {
+              decision: decision('r1', Verdict.PENDING_APPROVAL, riskClass),
+              context: { ...context, approvalTtlMs },
+              rules: r,
+            }),
+          )
+          .thenEvents();
+        return (o as ReturnType<typeof opened>).expiresAtMs - now;
+      };
+      expect(expiresIn(RiskClass.CRITICAL, byClass)).toBe(86_400_000);
+      expect(expiresIn(RiskClass.LOW, byClass)).toBe(60_000);
+      // A class the rules do not list, and rules without TTLs by class: APPROVAL_TASK_TTL_MS.
+      expect(expiresIn(RiskClass.HIGH, byClass)).toBe(ttlMs);
+      expect(expiresIn(RiskClass.CRITICAL, rules)).toBe(ttlMs);
+      // The action's own TTL wins over both.
+      expect(expiresIn(RiskClass.CRITICAL, byClass, 7_200_000)).toBe(7_200_000);
+      expect(expiresIn(RiskClass.HIGH, rules, 30_000)).toBe(30_000);
+      expect(taskTtlOf(byClass, RiskClass.MEDIUM, 0)).toBe(ttlMs);
+    });
+
+    it('expiry by class is recorded when the task opens: the review expires it then, not at the default', () => {
+      const short: ApprovalRules = { ...rules, taskTtlByRiskClass: new Map([[RiskClass.HIGH, 1000]]) };
+      const events = given(approvalTasks)
+        .when(openTask('r1', { rules: short }))
+        .thenEvents();
+      const [expired] = given(approvalTasks, events)
+        .when({ type: 'ExpireApprovalTasks', now: now + 1000 })
+        .thenEvents();
+      expect(expired).toMatchObject({ $typeName: 'warden.approval.v1.ApprovalExpired', expiredAtMs: now + 1000 });
+      given(approvalTasks, events)
+        .when({ type: 'ExpireApprovalTasks', now: now + 999 })
+        .then([]);
     });
 
     it('opens nothing for a second pending decision of the same request', () => {
@@ -341,15 +398,19 @@ describe('approval tasks decider (stream = run id)', () => {
       expect(denied).toMatchObject({ $typeName: 'warden.approval.v1.ApprovalDenied', deniedBy: 'bob' });
     });
 
-    it('separation of duties: the requesting subject and the owner contact cannot approve, but may deny', () => {
-      for (const who of ['rita', 'olga']) {
+    it('separation of duties: the requesting subject, the owner contact and the registrant cannot approve, but may deny', () => {
+      for (const [who, why] of [
+        ['rita', 'the requester the agent acts for (on_behalf_of)'],
+        ['olga', "the agent's owner contact"],
+        ['alice', 'who registered the agent'],
+      ]) {
         given(approvalTasks, [critical('r1')])
           .when(cast(vote('r1', who)))
           .then([
             rejected(
               vote('r1', who),
               'forbidden:separation_of_duties',
-              `${who} requested or owns this critical action and may not approve it`,
+              `${who} may not approve this critical action (separation of duties): the token's subject ${who} is ${why} (${who})`,
             ),
           ]);
       }
@@ -357,6 +418,123 @@ describe('approval tasks decider (stream = run id)', () => {
         .when(cast(vote('r1', 'rita', false)))
         .thenEvents();
       expect(denied.$typeName).toBe('warden.approval.v1.ApprovalDenied');
+    });
+
+    it('separation of duties compares normalised identities: case, spaces and compatibility forms of the subject', () => {
+      for (const who of ['OLGA', ' Olga ', '\uff4f\uff4c\uff47\uff41', 'RITA', 'Alice']) {
+        const [rejection] = given(approvalTasks, [critical('r1')])
+          .when(cast(vote('r1', who)))
+          .thenEvents();
+        expect(rejection).toMatchObject({
+          $typeName: 'warden.approval.v1.ApprovalVoteRejected',
+          code: 'forbidden:separation_of_duties',
+        });
+        expect((rejection as { reason: string }).reason).toContain(`the token's subject ${who} is`);
+      }
+    });
+
+    it("separation of duties compares the voter's e-mail claim with the requester, owner contact and registrant", () => {
+      const task = critical('r1');
+      const byMail = opened('r1', {
+        riskClass: RiskClass.CRITICAL,
+        approvalsRequired: 2,
+        ownerContact: 'Olga.Owner@Example.com',
+        excludedApprovers: ['rita@example.com', 'Olga.Owner@Example.com', 'alice@example.com'],
+        exclusions: [
+          create(ApprovalExclusionSchema, { identity: 'rita@example.com', reason: 'requester' }),
+          create(ApprovalExclusionSchema, { identity: 'Olga.Owner@Example.com', reason: 'owner_contact' }),
+          create(ApprovalExclusionSchema, { identity: 'alice@example.com', reason: 'registrant' }),
+        ],
+      });
+      const v = vote('r1', 'u-1234', true, { voterEmail: 'olga.owner@example.com' });
+      given(approvalTasks, [byMail])
+        .when(cast(v))
+        .then([
+          rejected(
+            v,
+            'forbidden:separation_of_duties',
+            "u-1234 may not approve this critical action (separation of duties): the token's e-mail " +
+              "olga.owner@example.com is the agent's owner contact (Olga.Owner@Example.com)",
+          ),
+        ]);
+      for (const email of ['RITA@example.com', 'alice@EXAMPLE.com']) {
+        const [rejection] = given(approvalTasks, [byMail])
+          .when(cast(vote('r1', 'u-1', true, { voterEmail: email })))
+          .thenEvents();
+        expect(rejection).toMatchObject({ code: 'forbidden:separation_of_duties' });
+      }
+      // An e-mail that names nobody excluded is counted, and an empty claim matches nothing.
+      const [recorded] = given(approvalTasks, [byMail])
+        .when(cast(vote('r1', 'u-2', true, { voterEmail: 'ann@example.com' })))
+        .thenEvents();
+      expect(recorded).toMatchObject({
+        $typeName: 'warden.approval.v1.ApprovalVoteRecorded',
+        voterEmail: 'ann@example.com',
+      });
+      const [plain] = given(approvalTasks, [task])
+        .when(cast(vote('r1', 'ann', true, { voterEmail: '' })))
+        .thenEvents();
+      expect(plain.$typeName).toBe('warden.approval.v1.ApprovalVoteRecorded');
+    });
+
+    it('opens a task with the registrant excluded, each exclusion with its reason, spellings of one identity once', () => {
+      const [o] = given(approvalTasks)
+        .when(
+          openTask('r1', {
+            decision: decision('r1', Verdict.PENDING_APPROVAL, RiskClass.CRITICAL),
+            context: { ...context, ownerContact: 'RITA', registrant: 'admin-7' },
+          }),
+        )
+        .thenEvents();
+      expect(o).toMatchObject({
+        excludedApprovers: ['rita', 'admin-7'],
+        exclusions: [
+          { identity: 'rita', reason: 'requester' },
+          { identity: 'RITA', reason: 'owner_contact' },
+          { identity: 'admin-7', reason: 'registrant' },
+        ],
+      });
+      const [rejection] = given(approvalTasks, [o as ReturnType<typeof opened>])
+        .when(cast(vote('r1', 'Rita')))
+        .thenEvents();
+      expect((rejection as { reason: string }).reason).toBe(
+        "Rita may not approve this critical action (separation of duties): the token's subject Rita is the requester " +
+          "the agent acts for (on_behalf_of) (rita); the token's subject Rita is the agent's owner contact (RITA)",
+      );
+    });
+
+    it('a task opened before exclusions were recorded still excludes its excluded approvers, normalised', () => {
+      const legacy = critical('r1');
+      legacy.exclusions = [];
+      const [rejection] = given(approvalTasks, [legacy])
+        .when(cast(vote('r1', 'OLGA')))
+        .thenEvents();
+      expect((rejection as { reason: string }).reason).toBe(
+        "OLGA may not approve this critical action (separation of duties): the token's subject OLGA is the agent's " +
+          'requester or owner (olga)',
+      );
+    });
+
+    it('one person, one vote: a second vote under another spelling or the same e-mail is already_voted', () => {
+      const first = given(approvalTasks, [critical('r1')])
+        .when(cast(vote('r1', 'ann', true, { voterEmail: 'ann@example.com' })))
+        .thenEvents();
+      for (const [voter, email] of [
+        ['ANN', ''],
+        ['ann-2', 'Ann@Example.com'],
+      ]) {
+        const v = vote('r1', voter, true, { voteId: `v-${voter}-2`, voterEmail: email });
+        given(approvalTasks, [critical('r1'), ...first])
+          .when(cast(v, now + 20))
+          .then([
+            rejected(
+              v,
+              'conflict:already_voted',
+              `${voter} has already voted on approval task task-r1 as ann`,
+              now + 20,
+            ),
+          ]);
+      }
     });
 
     it('args-digest binding: an approval for other arguments than the task is refused', () => {

@@ -4,6 +4,7 @@ import {
   ApprovalDeniedSchema,
   ApprovalEscalated,
   ApprovalEscalatedSchema,
+  ApprovalExclusionSchema,
   ApprovalExpired,
   ApprovalExpiredSchema,
   ApprovalGranted,
@@ -38,7 +39,8 @@ import {
   notFound,
   requireRole,
 } from '@warden/kernel';
-import { ApprovalRules, quorumOf } from './approval-rules';
+import { ApprovalRules, quorumOf, taskTtlOf } from './approval-rules';
+import { ExclusionReason, exclusionsMatching, normalIdentity, samePerson } from './identity';
 import { TaskContext } from './task-context';
 
 /** Events of the approval tasks of one run (stream id = run id), in wire form. */
@@ -55,6 +57,8 @@ export type ApprovalTaskEvent =
 
 export interface Vote {
   readonly voter: string;
+  /** The e-mail claim of the voter's token ('' = none). */
+  readonly voterEmail: string;
   readonly approve: boolean;
 }
 
@@ -184,6 +188,32 @@ const owners = (o: ApprovalTaskOpened) => [`team:${o.ownerTeam}`, `contact:${o.o
 const what = (o: ApprovalTaskOpened) =>
   `${o.request?.tool ?? ''}.${o.request?.action ?? ''} by agent ${o.request?.agentId ?? ''} (${riskName(o.riskClass)})`;
 
+/**
+ * Who may not approve a task whose risk class demands separation of duties: the requester, the
+ * agent's owner contact and its registrant, each with the reason (compared normalised: identity.ts).
+ */
+function exclusionsOf(onBehalfOf: string, context: TaskContext) {
+  const candidates: [string, ExclusionReason][] = [
+    [onBehalfOf, 'requester'],
+    [context.ownerContact, 'owner_contact'],
+    [context.registrant, 'registrant'],
+  ];
+  return candidates
+    .filter(([identity]) => normalIdentity(identity) !== '')
+    .map(([identity, reason]) => create(ApprovalExclusionSchema, { identity, reason }));
+}
+
+/** The identities, once each as compared (the first spelling kept). */
+function distinct(identities: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return identities.filter((i) => {
+    const n = normalIdentity(i);
+    if (seen.has(n)) return false;
+    seen.add(n);
+    return true;
+  });
+}
+
 function open(command: OpenApprovalTask, state: ApprovalTasksState): ApprovalTaskEvent[] {
   const { decision, taskId, context, rules, now } = command;
   if (decision.verdict !== Verdict.PENDING_APPROVAL) {
@@ -195,9 +225,10 @@ function open(command: OpenApprovalTask, state: ApprovalTasksState): ApprovalTas
   if (!(rules.taskTtlMs > 0)) throw invalid('invalid_ttl', 'taskTtlMs must be positive', 'taskTtlMs');
   if (state.tasks.has(decision.requestId)) return [];
   const riskClass = decision.context?.riskClass ?? RiskClass.UNSPECIFIED;
-  const excluded = rules.separationOfDuties.has(riskClass)
-    ? [decision.request.onBehalfOf, context.ownerContact].filter((s) => s !== '')
-    : [];
+  const ttlMs = taskTtlOf(rules, riskClass, context.approvalTtlMs);
+  if (!(ttlMs > 0))
+    throw invalid('invalid_ttl', `the task TTL of ${riskName(riskClass)} must be positive`, 'taskTtlMs');
+  const exclusions = rules.separationOfDuties.has(riskClass) ? exclusionsOf(decision.request.onBehalfOf, context) : [];
   const opened = create(ApprovalTaskOpenedSchema, {
     taskId,
     requestId: decision.requestId,
@@ -211,12 +242,13 @@ function open(command: OpenApprovalTask, state: ApprovalTasksState): ApprovalTas
     blastRadius: context.blastRadius,
     rollbackPath: context.rollbackPath,
     openedAtMs: now,
-    expiresAtMs: now + rules.taskTtlMs,
+    expiresAtMs: now + ttlMs,
     policyVersion: decision.context?.versions?.policyBundleVersion ?? '',
     ownerTeam: context.ownerTeam,
     ownerContact: context.ownerContact,
     approvalsRequired: quorumOf(rules, riskClass),
-    excludedApprovers: [...new Set(excluded)],
+    excludedApprovers: distinct(exclusions.map((e) => e.identity)),
+    exclusions,
     escalateAtMs: rules.escalateAfterMs > 0 ? now + rules.escalateAfterMs : 0,
     toolContractVersion: context.toolContractVersion,
   });
@@ -309,14 +341,22 @@ export function checkVote(task: ApprovalTask | undefined, vote: CastApprovalVote
   requireRole(vote, 'approval.tasks.vote');
   if (task.status !== 'open') throw invalid('task_resolved', `approval task ${vote.taskId} is ${task.status}`);
   if (task.opened.expiresAtMs <= now) throw invalid('task_expired', `approval task ${vote.taskId} has expired`);
-  if (vote.approve && task.opened.excludedApprovers.includes(vote.voter)) {
+  const excluded = vote.approve ? exclusionsMatching(task.opened, vote) : [];
+  if (excluded.length > 0) {
     throw forbidden(
       'separation_of_duties',
-      `${vote.voter} requested or owns this ${riskName(task.opened.riskClass)} action and may not approve it`,
+      `${vote.voter} may not approve this ${riskName(task.opened.riskClass)} action (separation of duties): ` +
+        excluded.map((e) => e.explanation).join('; '),
     );
   }
-  if (task.votes.some((v) => v.voter === vote.voter)) {
-    throw conflict('already_voted', `${vote.voter} has already voted on approval task ${vote.taskId}`);
+  const earlier = task.votes.find((v) => samePerson(v, vote));
+  if (earlier) {
+    throw conflict(
+      'already_voted',
+      earlier.voter === vote.voter
+        ? `${vote.voter} has already voted on approval task ${vote.taskId}`
+        : `${vote.voter} has already voted on approval task ${vote.taskId} as ${earlier.voter}`,
+    );
   }
   if (vote.approve && vote.argumentsDigest !== (task.opened.request?.argumentsDigest ?? '')) {
     throw conflict(
@@ -366,6 +406,7 @@ function castVote(command: CastVote, state: ApprovalTasksState): ApprovalTaskEve
       create(ApprovalVoteRecordedSchema, {
         ...ids,
         voter: vote.voter,
+        voterEmail: vote.voterEmail,
         comment: vote.comment,
         recordedAtMs: now,
         approvals: approvers.length,
@@ -479,7 +520,10 @@ export const approvalTasks: Decider<ApprovalTaskCommand, ApprovalTasksState, App
       case 'warden.approval.v1.ApprovalVoteRecorded': {
         const task = openTaskFor(state, event.requestId, event.taskId);
         if (!task) return state;
-        return withTask(state, { ...task, votes: [...task.votes, { voter: event.voter, approve: true }] });
+        return withTask(state, {
+          ...task,
+          votes: [...task.votes, { voter: event.voter, voterEmail: event.voterEmail, approve: true }],
+        });
       }
       case 'warden.approval.v1.ApprovalEscalated': {
         const task = openTaskFor(state, event.requestId, event.taskId);

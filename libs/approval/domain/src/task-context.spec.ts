@@ -24,6 +24,7 @@ describe('task context from the registry', () => {
         diffFrom: '/change',
         blastRadiusFrom: '/accounts',
         rollbackPath: 'reverse the transfer',
+        approvalTtlMs: 3_600_000,
       }),
       create(ToolActionSchema, { name: 'refund' }),
     ],
@@ -43,13 +44,15 @@ describe('task context from the registry', () => {
   });
 
   it("takes diff and blast radius from the action's pointers, rollback from the action, owner from the profile", () => {
-    expect(taskContextOf(request, profile, contract)).toEqual({
+    expect(taskContextOf(request, profile, contract, 'alice')).toEqual({
       diff: '{"amount":12000,"to":"acct-2"}',
       blastRadius: '["acct-1","acct-2"]',
       rollbackPath: 'reverse the transfer',
       ownerTeam: 'payments',
       ownerContact: 'olga',
       toolContractVersion: '2.0.0',
+      registrant: 'alice',
+      approvalTtlMs: 3_600_000,
     });
   });
 
@@ -61,6 +64,8 @@ describe('task context from the registry', () => {
       ownerTeam: 'treasury',
       ownerContact: '',
       toolContractVersion: '2.0.0',
+      registrant: '',
+      approvalTtlMs: 0,
     });
     expect(taskContextOf(request, profile, undefined)).toMatchObject({ rollbackPath: 'pause the agent', diff: '' });
   });

@@ -8,6 +8,10 @@ export interface TaskContext {
   readonly ownerTeam: string;
   readonly ownerContact: string;
   readonly toolContractVersion: string;
+  /** Who registered the agent (AgentRegistered.change.by): excluded from approving under separation of duties. */
+  readonly registrant: string;
+  /** The approval TTL the contract's action declares (ms; 0 = none: the rules decide). */
+  readonly approvalTtlMs: number;
 }
 
 /** RFC 6901: the value a JSON pointer names in a document, or undefined. "" is the whole document. */
@@ -36,12 +40,13 @@ const render = (value: unknown): string =>
  * The task context of a request: the agent's owner from its profile; the diff and blast radius
  * by the JSON pointers of the tool contract's action (into the request's redacted arguments);
  * the rollback path of the action, else the agent's. A missing contract, action or pointer
- * target leaves the field empty.
+ * target leaves the field empty. The registrant is the agent's, as the registry recorded it.
  */
 export function taskContextOf(
   request: GateRequested,
   profile: AgentProfile | undefined,
   contract: ToolContract | undefined,
+  registrant = '',
 ): TaskContext {
   const action = contract?.actions.find((a) => a.name === request.action);
   const args = request.redactedArguments ?? {};
@@ -55,5 +60,7 @@ export function taskContextOf(
     ownerTeam: profile?.owner?.team || contract?.ownerTeam || '',
     ownerContact: profile?.owner?.contact ?? '',
     toolContractVersion: contract?.version ?? '',
+    registrant,
+    approvalTtlMs: action?.approvalTtlMs ?? 0,
   };
 }

@@ -4,6 +4,8 @@ import { DomainError, ROLES, TenantActor, unauthenticated } from '@warden/kernel
 /** Who is calling an admin API: subject, roles and tenant (from a verified bearer token); checked with libs/kernel/src/roles.ts. */
 export interface Caller extends TenantActor {
   readonly subject: string;
+  /** The token's OIDC `email` claim, when it has one (separation of duties compares it: ADR 0116). */
+  readonly email?: string;
 }
 
 /** Which tokens the admin APIs accept (ADR 0010): an OIDC-style issuer, audience and its JWKS. */
@@ -20,8 +22,8 @@ const ALGORITHMS = ['EdDSA', 'RS256', 'PS256', 'ES256'];
 
 /**
  * Verifies `Authorization: Bearer <jwt>` for the admin APIs of every service: signature against
- * the configured JWKS, issuer, audience, expiry; claims `sub`, `roles` (each one of ROLES) and
- * `tenant`. Without a JWKS every call is refused (fail closed).
+ * the configured JWKS, issuer, audience, expiry; claims `sub`, `roles` (each one of ROLES),
+ * `tenant` and, if present, `email`. Without a JWKS every call is refused (fail closed).
  */
 export class AdminAuthenticator {
   private readonly keys: JWTVerifyGetKey | undefined;
@@ -58,7 +60,7 @@ export class AdminAuthenticator {
 }
 
 function callerOf(claims: Record<string, unknown>): Caller {
-  const { sub, roles, tenant } = claims;
+  const { sub, roles, tenant, email } = claims;
   if (typeof sub !== 'string' || sub.trim() === '') throw unauthenticated('invalid_token', 'the token has no subject');
   if (roles !== undefined && (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')))
     throw unauthenticated('invalid_token', 'the roles claim must be an array of strings');
@@ -66,7 +68,10 @@ function callerOf(claims: Record<string, unknown>): Caller {
   if (unknown !== undefined) throw unauthenticated('unknown_role', `unknown role ${unknown} in the token`);
   if (tenant !== undefined && typeof tenant !== 'string')
     throw unauthenticated('invalid_token', 'the tenant claim must be a string');
-  return { subject: sub, roles: (roles as string[] | undefined) ?? [], tenantId: tenant ?? '' };
+  if (email !== undefined && typeof email !== 'string')
+    throw unauthenticated('invalid_token', 'the email claim must be a string');
+  const caller = { subject: sub, roles: (roles as string[] | undefined) ?? [], tenantId: tenant ?? '' };
+  return email === undefined || email.trim() === '' ? caller : { ...caller, email };
 }
 
 /** The outcome of authenticating one request: the caller, or why there is none. */

@@ -6,6 +6,8 @@ export interface CallerIdentity {
   /** Roles: admin, owner, approver, sre, auditor (an array, or a comma-separated string). */
   readonly roles: readonly string[] | string;
   readonly tenant: string;
+  /** The token's `email` claim, if any. */
+  readonly email?: string;
 }
 
 /**
@@ -15,5 +17,7 @@ export interface CallerIdentity {
  */
 export async function callerHeaders(who: CallerIdentity): Promise<Record<string, string>> {
   const roles = typeof who.roles === 'string' ? who.roles.split(',').filter(Boolean) : who.roles;
-  return { authorization: `Bearer ${await devToken({ subject: who.subject, roles, tenant: who.tenant })}` };
+  return {
+    authorization: `Bearer ${await devToken({ subject: who.subject, roles, tenant: who.tenant, email: who.email })}`,
+  };
 }

@@ -35,6 +35,8 @@ export interface DevTokenClaims {
   readonly subject: string;
   readonly roles: readonly string[];
   readonly tenant: string;
+  /** The OIDC `email` claim; none when absent. */
+  readonly email?: string;
   /** Lifetime in seconds (default one hour); negative values mint an already expired token. */
   readonly ttlSeconds?: number;
 }
@@ -45,7 +47,11 @@ let privateKey: ReturnType<typeof importJWK> | undefined;
 export async function devToken(claims: DevTokenClaims, nowMs = Date.now()): Promise<string> {
   privateKey ??= importJWK(DEV_PRIVATE_JWK, 'EdDSA');
   const iat = Math.floor(nowMs / 1000);
-  return new SignJWT({ roles: [...claims.roles], tenant: claims.tenant })
+  return new SignJWT({
+    roles: [...claims.roles],
+    tenant: claims.tenant,
+    ...(claims.email ? { email: claims.email } : {}),
+  })
     .setProtectedHeader({ alg: 'EdDSA', kid: DEV_PUBLIC_JWK.kid, typ: 'JWT' })
     .setIssuer(DEV_ISSUER)
     .setAudience(DEV_AUDIENCE)

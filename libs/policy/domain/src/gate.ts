@@ -5,6 +5,7 @@ import {
   ApprovalGrantedSchema,
   ApprovalDeniedSchema,
   ApprovalRefSchema,
+  approvalTaskId,
   create,
   DecisionContextSchema,
   EvaluationSchema,
@@ -247,7 +248,10 @@ function decided(
       killSwitchIds: [...a.killSwitchIds],
       approval: a.standing
         ? create(ApprovalRefSchema, { standingApprovalId: a.standing.grant.standingId, resolvedAtMs: now })
-        : undefined,
+        : t.verdict === Verdict.PENDING_APPROVAL
+          ? // The task that will decide it: the approval service derives the same id (docs/adr/0116).
+            create(ApprovalRefSchema, { taskId: approvalTaskId(r.tenantId, r.runId, r.requestId) })
+          : undefined,
     }),
   });
 }
@@ -298,6 +302,7 @@ function resolved(
         approval: create(ApprovalRefSchema, {
           taskId: resolution.taskId,
           approvedBy: resolution.$typeName === ApprovalGrantedSchema.typeName ? resolution.approvedBy : '',
+          approvers: resolution.$typeName === ApprovalGrantedSchema.typeName ? [...resolution.approvers] : [],
           resolvedAtMs: now,
         }),
       }),

@@ -5,6 +5,7 @@ import { ProfileInput } from './agent-profile';
 import {
   canonicalJson,
   currentVersion,
+  plainDefinition,
   ToolContractCommand,
   ToolContractEvent,
   toolContract,
@@ -115,12 +116,43 @@ describe('tool contract decider', () => {
       'invalid_pointer',
       'actions[0].diffFrom',
     ],
+    [
+      { actions: [{ name: 'read', riskClass: 'low', auditEvent: 'x', approvalTtlMs: 999 }] },
+      'invalid_approval_ttl',
+      'actions[0].approvalTtlMs',
+    ],
+    [
+      { actions: [{ name: 'read', riskClass: 'low', auditEvent: 'x', approvalTtlMs: 31 * 24 * 3_600_000 }] },
+      'invalid_approval_ttl',
+      'actions[0].approvalTtlMs',
+    ],
+    [
+      { actions: [{ name: 'read', riskClass: 'low', auditEvent: 'x', approvalTtlMs: 1500.5 }] },
+      'invalid_approval_ttl',
+      'actions[0].approvalTtlMs',
+    ],
     [{ rateLimit: { calls: 0, windowMs: 1 } }, 'invalid_rate_limit', 'rateLimit.calls'],
     [{ tool: 'a b' }, 'invalid_tool', 'tool'],
     [{ ownerTeam: '' }, 'owner_required', 'ownerTeam'],
     [{ prohibitions: [{ id: 'p', when: '' }] }, 'prohibition_condition_required', 'prohibitions[0].when'],
   ])('refuses %j, naming the field', (over, code, field) => {
     expect(given(toolContract).when(publish(over)).thenThrows('invalid', code).field).toBe(field);
+  });
+
+  it("records an action's approval TTL; a contract without one keeps the digest it had", () => {
+    const [plain] = given(toolContract).when(publish()).thenEvents();
+    const withTtl = {
+      ...definition,
+      actions: [definition.actions[0], { ...definition.actions[1], approvalTtlMs: 3_600_000 }],
+    };
+    const [timed] = given(toolContract).when(publish(withTtl)).thenEvents();
+    const contractOf = (e: ToolContractEvent) =>
+      e.$typeName === 'warden.registry.v1.ToolContractPublished' ? e.contract! : undefined;
+    expect(contractOf(timed)!.actions.map((a) => a.approvalTtlMs)).toEqual([0, 3_600_000]);
+    expect(contractOf(timed)!.definitionDigest).not.toBe(contractOf(plain)!.definitionDigest);
+    // A definition without TTLs is digested as before TTLs existed: the field is not in its text.
+    expect(canonicalJson(plainDefinition(contractOf(plain)!))).not.toContain('approvalTtlMs');
+    expect(canonicalJson(plainDefinition(contractOf(timed)!))).toContain('"approvalTtlMs":3600000');
   });
 
   it('needs the role admin or owner', () => {

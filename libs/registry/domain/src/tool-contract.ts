@@ -57,7 +57,12 @@ export interface ToolActionInput {
   readonly blastRadiusFrom?: string;
   readonly rollbackPath?: string;
   readonly auditEvent: string;
+  /** How long an approval task for this action stays open (ms, 1 s to 30 days); 0 or absent = the approval service's default. */
+  readonly approvalTtlMs?: number;
 }
+
+/** The bounds of a contract action's approval TTL. */
+export const APPROVAL_TTL_MS = { min: 1000, max: 30 * 24 * 3_600_000 } as const;
 
 /** A tool's definition as its owner publishes it (everything but version and digest). */
 export interface ToolDefinitionInput {
@@ -188,6 +193,13 @@ export function validDefinition(input: ToolDefinitionInput): ToolContract {
     ] as const)
       if (pointer && !/^(\/([^~/]|~[01])*)*$/.test(pointer))
         throw invalid('invalid_pointer', `${at}.${key} must be a JSON pointer (RFC 6901)`, `${at}.${key}`);
+    const ttl = a.approvalTtlMs ?? 0;
+    if (ttl !== 0 && (!Number.isSafeInteger(ttl) || ttl < APPROVAL_TTL_MS.min || ttl > APPROVAL_TTL_MS.max))
+      throw invalid(
+        'invalid_approval_ttl',
+        `${at}.approvalTtlMs must be an integer from ${APPROVAL_TTL_MS.min} to ${APPROVAL_TTL_MS.max} ms (or absent)`,
+        `${at}.approvalTtlMs`,
+      );
     return create(ToolActionSchema, {
       name: a.name,
       description: a.description ?? '',
@@ -197,6 +209,7 @@ export function validDefinition(input: ToolDefinitionInput): ToolContract {
       blastRadiusFrom: a.blastRadiusFrom ?? '',
       rollbackPath: a.rollbackPath ?? '',
       auditEvent: text(a.auditEvent, `${at}.auditEvent`, 'audit_event_required'),
+      approvalTtlMs: ttl,
     });
   });
   const prohibitionIds = new Set<string>();
@@ -257,6 +270,8 @@ export function plainDefinition(contract: ToolContract) {
       blastRadiusFrom: a.blastRadiusFrom,
       rollbackPath: a.rollbackPath,
       auditEvent: a.auditEvent,
+      // Absent when unset, so the digests of contracts without one stay what they were.
+      approvalTtlMs: a.approvalTtlMs || undefined,
     })),
     ownerTeam: contract.ownerTeam,
   };

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warden/approval/v1/approval.proto.
  */
 export const file_warden_approval_v1_approval: GenFile = /*@__PURE__*/
-  fileDesc("CiF3YXJkZW4vYXBwcm92YWwvdjEvYXBwcm92YWwucHJvdG8SEndhcmRlbi5hcHByb3ZhbC52MSLsAwoSQXBwcm92YWxUYXNrT3BlbmVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRITCgtkZWNpc2lvbl9pZBgDIAEoCRIuCgdyZXF1ZXN0GAQgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBItCgpyaXNrX2NsYXNzGAUgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhIKCnJpc2tfc2NvcmUYBiABKA0SDwoHcmVhc29ucxgHIAMoCRIMCgRkaWZmGAggASgJEhQKDGJsYXN0X3JhZGl1cxgJIAEoCRIVCg1yb2xsYmFja19wYXRoGAogASgJEhQKDG9wZW5lZF9hdF9tcxgLIAEoARIVCg1leHBpcmVzX2F0X21zGAwgASgBEhYKDnBvbGljeV92ZXJzaW9uGA0gASgJEhIKCm93bmVyX3RlYW0YDiABKAkSFQoNb3duZXJfY29udGFjdBgPIAEoCRIaChJhcHByb3ZhbHNfcmVxdWlyZWQYECABKA0SGgoSZXhjbHVkZWRfYXBwcm92ZXJzGBEgAygJEhYKDmVzY2FsYXRlX2F0X21zGBIgASgBEh0KFXRvb2xfY29udHJhY3RfdmVyc2lvbhgTIAEoCSLwAQoPQXBwcm92YWxHcmFudGVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSGAoQYXJndW1lbnRzX2RpZ2VzdBgEIAEoCRITCgthcHByb3ZlZF9ieRgFIAEoCRIPCgdjb21tZW50GAYgASgJEhUKDWdyYW50ZWRfYXRfbXMYByABKAESFgoOcG9saWN5X3ZlcnNpb24YCCABKAkSFQoNZXhwaXJlc19hdF9tcxgJIAEoARIRCglhcHByb3ZlcnMYCiADKAkSDwoHdm90ZV9pZBgLIAEoCSKQAQoOQXBwcm92YWxEZW5pZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIRCglkZW5pZWRfYnkYBCABKAkSDwoHY29tbWVudBgFIAEoCRIUCgxkZW5pZWRfYXRfbXMYBiABKAESDwoHdm90ZV9pZBgHIAEoCSJdCg9BcHByb3ZhbEV4cGlyZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIVCg1leHBpcmVkX2F0X21zGAQgASgBIokCChdTdGFuZGluZ0FwcHJvdmFsR3JhbnRlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDAoEdG9vbBgEIAEoCRIPCgdhY3Rpb25zGAUgAygJEjEKDm1heF9yaXNrX2NsYXNzGAYgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhAKCG1heF91c2VzGAcgASgNEhUKDWV4cGlyZXNfYXRfbXMYCCABKAESEgoKZ3JhbnRlZF9ieRgJIAEoCRIOCgZyZWFzb24YCiABKAkSFQoNZ3JhbnRlZF9hdF9tcxgLIAEoASJ8ChdTdGFuZGluZ0FwcHJvdmFsUmV2b2tlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmV2b2tlZF9ieRgDIAEoCRIOCgZyZWFzb24YBCABKAkSFQoNcmV2b2tlZF9hdF9tcxgFIAEoASJqChlTdGFuZGluZ0FwcHJvdmFsRXhoYXVzdGVkEhMKC3N0YW5kaW5nX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgR1c2VzGAMgASgNEhcKD2V4aGF1c3RlZF9hdF9tcxgEIAEoASLDAQoUQXBwcm92YWxWb3RlUmVjb3JkZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIPCgd2b3RlX2lkGAQgASgJEg0KBXZvdGVyGAUgASgJEg8KB2NvbW1lbnQYBiABKAkSFgoOcmVjb3JkZWRfYXRfbXMYByABKAESEQoJYXBwcm92YWxzGAggASgNEhoKEmFwcHJvdmFsc19yZXF1aXJlZBgJIAEoDSKNAQoUQXBwcm92YWxWb3RlUmVqZWN0ZWQSDwoHdGFza19pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDwoHdm90ZV9pZBgDIAEoCRINCgV2b3RlchgEIAEoCRIMCgRjb2RlGAUgASgJEg4KBnJlYXNvbhgGIAEoCRIWCg5yZWplY3RlZF9hdF9tcxgHIAEoASJ2ChFBcHByb3ZhbEVzY2FsYXRlZBIPCgd0YXNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhMKC2VzY2FsYXRlX3RvGAQgAygJEhcKD2VzY2FsYXRlZF9hdF9tcxgFIAEoASL7AQodQXBwcm92YWxOb3RpZmljYXRpb25SZXF1ZXN0ZWQSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEQoJdGVuYW50X2lkGAUgASgJEgwKBGtpbmQYBiABKAkSEgoKcmVjaXBpZW50cxgHIAMoCRIPCgdzdW1tYXJ5GAggASgJEi0KCnJpc2tfY2xhc3MYCSABKA4yGS53YXJkZW4uZ2F0ZS52MS5SaXNrQ2xhc3MSFwoPcmVxdWVzdGVkX2F0X21zGAogASgBIosBChRTdGFuZGluZ0FwcHJvdmFsVXNlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEwoLZGVjaXNpb25faWQYBSABKAkSEgoKdXNlZF9hdF9tcxgGIAEoASKsAQogQXBwcm92YWxOb3RpZmljYXRpb25EZWFkTGV0dGVyZWQSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEgsKA3VybBgEIAEoCRIQCghhdHRlbXB0cxgFIAEoDRISCgpsYXN0X2Vycm9yGAYgASgJEhsKE2RlYWRfbGV0dGVyZWRfYXRfbXMYByABKAEixQEKEENhc3RBcHByb3ZhbFZvdGUSDwoHdm90ZV9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIRCgl0ZW5hbnRfaWQYBCABKAkSDQoFdm90ZXIYBSABKAkSDQoFcm9sZXMYBiADKAkSDwoHYXBwcm92ZRgHIAEoCBIPCgdjb21tZW50GAggASgJEhgKEGFyZ3VtZW50c19kaWdlc3QYCSABKAkSEgoKY2FzdF9hdF9tcxgKIAEoASJRChNSZXZpZXdBcHByb3ZhbFRhc2tzEg4KBnJ1bl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSFwoPcmVxdWVzdGVkX2F0X21zGAMgASgBYgZwcm90bzM", [file_warden_gate_v1_gate]);
+  fileDesc("CiF3YXJkZW4vYXBwcm92YWwvdjEvYXBwcm92YWwucHJvdG8SEndhcmRlbi5hcHByb3ZhbC52MSKnBAoSQXBwcm92YWxUYXNrT3BlbmVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRITCgtkZWNpc2lvbl9pZBgDIAEoCRIuCgdyZXF1ZXN0GAQgASgLMh0ud2FyZGVuLmdhdGUudjEuR2F0ZVJlcXVlc3RlZBItCgpyaXNrX2NsYXNzGAUgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhIKCnJpc2tfc2NvcmUYBiABKA0SDwoHcmVhc29ucxgHIAMoCRIMCgRkaWZmGAggASgJEhQKDGJsYXN0X3JhZGl1cxgJIAEoCRIVCg1yb2xsYmFja19wYXRoGAogASgJEhQKDG9wZW5lZF9hdF9tcxgLIAEoARIVCg1leHBpcmVzX2F0X21zGAwgASgBEhYKDnBvbGljeV92ZXJzaW9uGA0gASgJEhIKCm93bmVyX3RlYW0YDiABKAkSFQoNb3duZXJfY29udGFjdBgPIAEoCRIaChJhcHByb3ZhbHNfcmVxdWlyZWQYECABKA0SGgoSZXhjbHVkZWRfYXBwcm92ZXJzGBEgAygJEhYKDmVzY2FsYXRlX2F0X21zGBIgASgBEh0KFXRvb2xfY29udHJhY3RfdmVyc2lvbhgTIAEoCRI5CgpleGNsdXNpb25zGBQgAygLMiUud2FyZGVuLmFwcHJvdmFsLnYxLkFwcHJvdmFsRXhjbHVzaW9uIjUKEUFwcHJvdmFsRXhjbHVzaW9uEhAKCGlkZW50aXR5GAEgASgJEg4KBnJlYXNvbhgCIAEoCSLwAQoPQXBwcm92YWxHcmFudGVkEg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSGAoQYXJndW1lbnRzX2RpZ2VzdBgEIAEoCRITCgthcHByb3ZlZF9ieRgFIAEoCRIPCgdjb21tZW50GAYgASgJEhUKDWdyYW50ZWRfYXRfbXMYByABKAESFgoOcG9saWN5X3ZlcnNpb24YCCABKAkSFQoNZXhwaXJlc19hdF9tcxgJIAEoARIRCglhcHByb3ZlcnMYCiADKAkSDwoHdm90ZV9pZBgLIAEoCSKQAQoOQXBwcm92YWxEZW5pZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIRCglkZW5pZWRfYnkYBCABKAkSDwoHY29tbWVudBgFIAEoCRIUCgxkZW5pZWRfYXRfbXMYBiABKAESDwoHdm90ZV9pZBgHIAEoCSJdCg9BcHByb3ZhbEV4cGlyZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIVCg1leHBpcmVkX2F0X21zGAQgASgBIokCChdTdGFuZGluZ0FwcHJvdmFsR3JhbnRlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDAoEdG9vbBgEIAEoCRIPCgdhY3Rpb25zGAUgAygJEjEKDm1heF9yaXNrX2NsYXNzGAYgASgOMhkud2FyZGVuLmdhdGUudjEuUmlza0NsYXNzEhAKCG1heF91c2VzGAcgASgNEhUKDWV4cGlyZXNfYXRfbXMYCCABKAESEgoKZ3JhbnRlZF9ieRgJIAEoCRIOCgZyZWFzb24YCiABKAkSFQoNZ3JhbnRlZF9hdF9tcxgLIAEoASJ8ChdTdGFuZGluZ0FwcHJvdmFsUmV2b2tlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmV2b2tlZF9ieRgDIAEoCRIOCgZyZWFzb24YBCABKAkSFQoNcmV2b2tlZF9hdF9tcxgFIAEoASJqChlTdGFuZGluZ0FwcHJvdmFsRXhoYXVzdGVkEhMKC3N0YW5kaW5nX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgR1c2VzGAMgASgNEhcKD2V4aGF1c3RlZF9hdF9tcxgEIAEoASLYAQoUQXBwcm92YWxWb3RlUmVjb3JkZWQSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIPCgd2b3RlX2lkGAQgASgJEg0KBXZvdGVyGAUgASgJEg8KB2NvbW1lbnQYBiABKAkSFgoOcmVjb3JkZWRfYXRfbXMYByABKAESEQoJYXBwcm92YWxzGAggASgNEhoKEmFwcHJvdmFsc19yZXF1aXJlZBgJIAEoDRITCgt2b3Rlcl9lbWFpbBgKIAEoCSKNAQoUQXBwcm92YWxWb3RlUmVqZWN0ZWQSDwoHdGFza19pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDwoHdm90ZV9pZBgDIAEoCRINCgV2b3RlchgEIAEoCRIMCgRjb2RlGAUgASgJEg4KBnJlYXNvbhgGIAEoCRIWCg5yZWplY3RlZF9hdF9tcxgHIAEoASJ2ChFBcHByb3ZhbEVzY2FsYXRlZBIPCgd0YXNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhMKC2VzY2FsYXRlX3RvGAQgAygJEhcKD2VzY2FsYXRlZF9hdF9tcxgFIAEoASL7AQodQXBwcm92YWxOb3RpZmljYXRpb25SZXF1ZXN0ZWQSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEQoJdGVuYW50X2lkGAUgASgJEgwKBGtpbmQYBiABKAkSEgoKcmVjaXBpZW50cxgHIAMoCRIPCgdzdW1tYXJ5GAggASgJEi0KCnJpc2tfY2xhc3MYCSABKA4yGS53YXJkZW4uZ2F0ZS52MS5SaXNrQ2xhc3MSFwoPcmVxdWVzdGVkX2F0X21zGAogASgBIosBChRTdGFuZGluZ0FwcHJvdmFsVXNlZBITCgtzdGFuZGluZ19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZydW5faWQYBCABKAkSEwoLZGVjaXNpb25faWQYBSABKAkSEgoKdXNlZF9hdF9tcxgGIAEoASKsAQogQXBwcm92YWxOb3RpZmljYXRpb25EZWFkTGV0dGVyZWQSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEgsKA3VybBgEIAEoCRIQCghhdHRlbXB0cxgFIAEoDRISCgpsYXN0X2Vycm9yGAYgASgJEhsKE2RlYWRfbGV0dGVyZWRfYXRfbXMYByABKAEi2gEKEENhc3RBcHByb3ZhbFZvdGUSDwoHdm90ZV9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIRCgl0ZW5hbnRfaWQYBCABKAkSDQoFdm90ZXIYBSABKAkSDQoFcm9sZXMYBiADKAkSDwoHYXBwcm92ZRgHIAEoCBIPCgdjb21tZW50GAggASgJEhgKEGFyZ3VtZW50c19kaWdlc3QYCSABKAkSEgoKY2FzdF9hdF9tcxgKIAEoARITCgt2b3Rlcl9lbWFpbBgLIAEoCSJRChNSZXZpZXdBcHByb3ZhbFRhc2tzEg4KBnJ1bl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSFwoPcmVxdWVzdGVkX2F0X21zGAMgASgBYgZwcm90bzM", [file_warden_gate_v1_gate]);
 
 /**
  * approval.events, keyed by run id (the run of the request the task is for).
@@ -107,8 +107,9 @@ export type ApprovalTaskOpened = Message<"warden.approval.v1.ApprovalTaskOpened"
   approvalsRequired: number;
 
   /**
-   * Subjects that may not vote on this task (separation of duties): the requesting subject
-   * (request.on_behalf_of) and the agent's owner contact, when the risk class demands it.
+   * Identities that may not approve this task (separation of duties), when the risk class demands
+   * it: the requesting subject (request.on_behalf_of), the agent's owner contact and the agent's
+   * registrant; exclusions says why each one.
    *
    * @generated from field: repeated string excluded_approvers = 17;
    */
@@ -127,6 +128,14 @@ export type ApprovalTaskOpened = Message<"warden.approval.v1.ApprovalTaskOpened"
    * @generated from field: string tool_contract_version = 19;
    */
   toolContractVersion: string;
+
+  /**
+   * Why each excluded identity may not approve (separation of duties, docs/adr/0116). Compared
+   * normalised (NFKC, trimmed, lower case) with the voter's token subject and e-mail claim.
+   *
+   * @generated from field: repeated warden.approval.v1.ApprovalExclusion exclusions = 20;
+   */
+  exclusions: ApprovalExclusion[];
 };
 
 /**
@@ -135,6 +144,34 @@ export type ApprovalTaskOpened = Message<"warden.approval.v1.ApprovalTaskOpened"
  */
 export const ApprovalTaskOpenedSchema: GenMessage<ApprovalTaskOpened> = /*@__PURE__*/
   messageDesc(file_warden_approval_v1_approval, 0);
+
+/**
+ * An identity that may not approve a task, and why.
+ *
+ * @generated from message warden.approval.v1.ApprovalExclusion
+ */
+export type ApprovalExclusion = Message<"warden.approval.v1.ApprovalExclusion"> & {
+  /**
+   * As recorded: request.on_behalf_of, the owner contact, or the registrant (AgentRegistered.change.by).
+   *
+   * @generated from field: string identity = 1;
+   */
+  identity: string;
+
+  /**
+   * requester | owner_contact | registrant
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message warden.approval.v1.ApprovalExclusion.
+ * Use `create(ApprovalExclusionSchema)` to create a new message.
+ */
+export const ApprovalExclusionSchema: GenMessage<ApprovalExclusion> = /*@__PURE__*/
+  messageDesc(file_warden_approval_v1_approval, 1);
 
 /**
  * @generated from message warden.approval.v1.ApprovalGranted
@@ -207,7 +244,7 @@ export type ApprovalGranted = Message<"warden.approval.v1.ApprovalGranted"> & {
  * Use `create(ApprovalGrantedSchema)` to create a new message.
  */
 export const ApprovalGrantedSchema: GenMessage<ApprovalGranted> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 1);
+  messageDesc(file_warden_approval_v1_approval, 2);
 
 /**
  * @generated from message warden.approval.v1.ApprovalDenied
@@ -256,7 +293,7 @@ export type ApprovalDenied = Message<"warden.approval.v1.ApprovalDenied"> & {
  * Use `create(ApprovalDeniedSchema)` to create a new message.
  */
 export const ApprovalDeniedSchema: GenMessage<ApprovalDenied> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 2);
+  messageDesc(file_warden_approval_v1_approval, 3);
 
 /**
  * @generated from message warden.approval.v1.ApprovalExpired
@@ -288,7 +325,7 @@ export type ApprovalExpired = Message<"warden.approval.v1.ApprovalExpired"> & {
  * Use `create(ApprovalExpiredSchema)` to create a new message.
  */
 export const ApprovalExpiredSchema: GenMessage<ApprovalExpired> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 3);
+  messageDesc(file_warden_approval_v1_approval, 4);
 
 /**
  * A pre-approved class of action, with limits and an expiry, that the policy service may use
@@ -366,7 +403,7 @@ export type StandingApprovalGranted = Message<"warden.approval.v1.StandingApprov
  * Use `create(StandingApprovalGrantedSchema)` to create a new message.
  */
 export const StandingApprovalGrantedSchema: GenMessage<StandingApprovalGranted> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 4);
+  messageDesc(file_warden_approval_v1_approval, 5);
 
 /**
  * @generated from message warden.approval.v1.StandingApprovalRevoked
@@ -403,7 +440,7 @@ export type StandingApprovalRevoked = Message<"warden.approval.v1.StandingApprov
  * Use `create(StandingApprovalRevokedSchema)` to create a new message.
  */
 export const StandingApprovalRevokedSchema: GenMessage<StandingApprovalRevoked> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 5);
+  messageDesc(file_warden_approval_v1_approval, 6);
 
 /**
  * The standing approval reached max_uses (counted from gate decisions that used it).
@@ -437,7 +474,7 @@ export type StandingApprovalExhausted = Message<"warden.approval.v1.StandingAppr
  * Use `create(StandingApprovalExhaustedSchema)` to create a new message.
  */
 export const StandingApprovalExhaustedSchema: GenMessage<StandingApprovalExhausted> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 6);
+  messageDesc(file_warden_approval_v1_approval, 7);
 
 /**
  * One approver's approval that does not yet reach the quorum. approval.events, keyed by run id.
@@ -489,6 +526,13 @@ export type ApprovalVoteRecorded = Message<"warden.approval.v1.ApprovalVoteRecor
    * @generated from field: uint32 approvals_required = 9;
    */
   approvalsRequired: number;
+
+  /**
+   * The voter's e-mail claim, if the token had one (one person, one vote: docs/adr/0116).
+   *
+   * @generated from field: string voter_email = 10;
+   */
+  voterEmail: string;
 };
 
 /**
@@ -496,7 +540,7 @@ export type ApprovalVoteRecorded = Message<"warden.approval.v1.ApprovalVoteRecor
  * Use `create(ApprovalVoteRecordedSchema)` to create a new message.
  */
 export const ApprovalVoteRecordedSchema: GenMessage<ApprovalVoteRecorded> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 7);
+  messageDesc(file_warden_approval_v1_approval, 8);
 
 /**
  * A vote the approval service refused (role, separation of duties, double vote, resolved task,
@@ -548,7 +592,7 @@ export type ApprovalVoteRejected = Message<"warden.approval.v1.ApprovalVoteRejec
  * Use `create(ApprovalVoteRejectedSchema)` to create a new message.
  */
 export const ApprovalVoteRejectedSchema: GenMessage<ApprovalVoteRejected> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 8);
+  messageDesc(file_warden_approval_v1_approval, 9);
 
 /**
  * The task stayed open past its escalation time. approval.events, keyed by run id.
@@ -589,7 +633,7 @@ export type ApprovalEscalated = Message<"warden.approval.v1.ApprovalEscalated"> 
  * Use `create(ApprovalEscalatedSchema)` to create a new message.
  */
 export const ApprovalEscalatedSchema: GenMessage<ApprovalEscalated> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 9);
+  messageDesc(file_warden_approval_v1_approval, 10);
 
 /**
  * Someone should be told about a task (opened, escalated, resolved). Webhook delivery and other
@@ -658,7 +702,7 @@ export type ApprovalNotificationRequested = Message<"warden.approval.v1.Approval
  * Use `create(ApprovalNotificationRequestedSchema)` to create a new message.
  */
 export const ApprovalNotificationRequestedSchema: GenMessage<ApprovalNotificationRequested> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 10);
+  messageDesc(file_warden_approval_v1_approval, 11);
 
 /**
  * A gate decision was allowed under a standing approval (context.approval.standing_approval_id).
@@ -703,7 +747,7 @@ export type StandingApprovalUsed = Message<"warden.approval.v1.StandingApprovalU
  * Use `create(StandingApprovalUsedSchema)` to create a new message.
  */
 export const StandingApprovalUsedSchema: GenMessage<StandingApprovalUsed> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 11);
+  messageDesc(file_warden_approval_v1_approval, 12);
 
 /**
  * A webhook delivery of a notification that failed every attempt. approval.events, keyed by run id.
@@ -752,7 +796,7 @@ export type ApprovalNotificationDeadLettered = Message<"warden.approval.v1.Appro
  * Use `create(ApprovalNotificationDeadLetteredSchema)` to create a new message.
  */
 export const ApprovalNotificationDeadLetteredSchema: GenMessage<ApprovalNotificationDeadLettered> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 12);
+  messageDesc(file_warden_approval_v1_approval, 13);
 
 /**
  * approval.commands, keyed by run id: an approver's vote, from the HTTP API.
@@ -811,6 +855,13 @@ export type CastApprovalVote = Message<"warden.approval.v1.CastApprovalVote"> & 
    * @generated from field: double cast_at_ms = 10;
    */
   castAtMs: number;
+
+  /**
+   * The e-mail claim of the voter's token, if any: separation of duties compares it too.
+   *
+   * @generated from field: string voter_email = 11;
+   */
+  voterEmail: string;
 };
 
 /**
@@ -818,7 +869,7 @@ export type CastApprovalVote = Message<"warden.approval.v1.CastApprovalVote"> & 
  * Use `create(CastApprovalVoteSchema)` to create a new message.
  */
 export const CastApprovalVoteSchema: GenMessage<CastApprovalVote> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 13);
+  messageDesc(file_warden_approval_v1_approval, 14);
 
 /**
  * approval.commands, keyed by run id: re-check the run's open tasks (expiry, escalation, kill
@@ -848,5 +899,5 @@ export type ReviewApprovalTasks = Message<"warden.approval.v1.ReviewApprovalTask
  * Use `create(ReviewApprovalTasksSchema)` to create a new message.
  */
 export const ReviewApprovalTasksSchema: GenMessage<ReviewApprovalTasks> = /*@__PURE__*/
-  messageDesc(file_warden_approval_v1_approval, 14);
+  messageDesc(file_warden_approval_v1_approval, 15);
 
