@@ -172,10 +172,12 @@ describe('alert rules and dashboard against the metrics the services export', ()
         const decided = /warden_gate_decision_seconds_count\{[^}]*verdict="deny",stage="published"\} [1-9]/.test(
           texts.policy,
         );
-        return decided && /^warden_dead_letters_total\{/m.test(texts.budget) && texts;
+        // Lag is sampled periodically once a consumer has its assignment: wait for every service's first sample.
+        const lagged = SERVICES.every((s) => /^warden_consumer_lag_records\{/m.test(texts[s]));
+        return decided && lagged && /^warden_dead_letters_total\{/m.test(texts.budget) && texts;
       },
       60_000,
-      'the decision and the dead letter in the metrics',
+      'the decision, the dead letter and every service’s consumer lag in the metrics',
     );
     exported = exportedSeries(Object.values(scraped));
   });

@@ -41,6 +41,7 @@ describe('kill-switch service (HTTP, real Kafka and Postgres)', () => {
     const service = await startInProcess(readKillSwitchConfig, killSwitchService, {
       DATABASE_URL: db.url,
       WARDEN_TOPIC_PREFIX: prefix,
+      WARDEN_PARTITIONS: '3',
       WARDEN_INSTANCE_ID: instance,
       KILLSWITCH_HTTP_PORT: '0',
       KILLSWITCH_WEBHOOK_URLS: hookUrl,
