@@ -103,6 +103,20 @@ describe('trace.runs projection', () => {
     for (let i = 0; i < 200; i++) expect(project(interleave(run, next))).toEqual(expected);
   });
 
+  it('sums a capped huge use exactly in any order, however often its request is seen again', () => {
+    // 7 + (2^53 - 1) is exact; (total + huge) - huge, for a request seen again, is not.
+    const huge: Sourced[] = [
+      decision('r1', Verdict.ALLOW, T0),
+      completed('r1', 7, 0, T0 + 1),
+      decision('big', Verdict.ALLOW, T0 + 2),
+      completed('big', 1e300, 0, T0 + 3),
+      decision('big', Verdict.ALLOW, T0 + 4),
+    ];
+    const next = random(11);
+    for (let i = 0; i < 50; i++)
+      expect(project(interleave(huge, next))).toMatchObject({ allowed: 2, tokens: 7 + Number.MAX_SAFE_INTEGER });
+  });
+
   it('breaks ties of the last decision by request id, whatever the order', () => {
     const a = decision('ra', Verdict.ALLOW, T0);
     const b = decision('rb', Verdict.DENY, T0);

@@ -165,8 +165,10 @@ function recount(row: Draft, requestId: string, before: RequestState | undefined
     add(row, before?.verdict, -1);
     add(row, after.verdict, 1);
   }
-  row.tokens = row.tokens + (after.tokens ?? 0) - (before?.tokens ?? 0);
-  row.cost_micros = row.cost_micros + (after.costMicros ?? 0) - (before?.costMicros ?? 0);
+  // The change first, then the sum: a request seen again (delta 0) never moves a total past 2^53,
+  // where (total + x) - x would round.
+  row.tokens = row.tokens + ((after.tokens ?? 0) - (before?.tokens ?? 0));
+  row.cost_micros = row.cost_micros + ((after.costMicros ?? 0) - (before?.costMicros ?? 0));
   const states = row.request_states as Record<string, RequestState>;
   // A request id may be `__proto__`: an own property, as JSON.parse and spreads make it, not the prototype.
   if (requestId === '__proto__')
