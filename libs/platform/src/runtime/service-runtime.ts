@@ -113,6 +113,7 @@ export class ServiceRuntime {
         prefix: this.options.prefix,
         logger: this.logger,
         metrics: this.metrics,
+        authority: this.options.authority,
       }),
     );
   }
