@@ -15,7 +15,13 @@ import {
   TopicName,
   Verdict,
 } from '@warden/contracts';
-import { createServiceRuntime, DEV_KEY_ENCRYPTION_KEY, KafkaPort, ServiceRuntime, SOURCE_HEADER } from '@warden/platform';
+import {
+  createServiceRuntime,
+  DEV_KEY_ENCRYPTION_KEY,
+  KafkaPort,
+  ServiceRuntime,
+  SOURCE_HEADER,
+} from '@warden/platform';
 import {
   eventually,
   kafkaBrokers,
