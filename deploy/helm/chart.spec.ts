@@ -152,7 +152,7 @@ describe('the Helm chart (deploy/helm/warden)', () => {
       expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
       const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
       expect(env).toMatchObject({ WARDEN_PARTITIONS: '12', WARDEN_TOPIC_PREFIX: 'warden.', HTTP_HOST: '0.0.0.0' });
-      expect('WARDEN_KEY_ENCRYPTION_KEY' in env).toBe(service === 'registry' || service === 'policy');
+      expect('WARDEN_KEY_ENCRYPTION_KEY' in env).toBe(service !== 'trace');
       expect(named('Service').some((s) => s.metadata.name === name)).toBe(true);
       expect(named('PodDisruptionBudget').some((s) => s.metadata.name === name)).toBe(true);
       const hpa = named('HorizontalPodAutoscaler').find((h) => h.metadata.name === name)!;

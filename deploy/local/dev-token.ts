@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ROLE_MEANINGS, ROLES } from '@warden/kernel';
-import { devAuthEnv, devToken } from '@warden/platform';
+import { DEV_KEY_ENCRYPTION_KEY, devAuthEnv, devToken } from '@warden/platform';
 
 const USAGE = `usage: dev-token --sub <subject> --roles <role>[,<role>...] [--tenant <tenant>] [--email <address>] [--ttl <seconds>]
        dev-token --env
@@ -8,7 +8,8 @@ const USAGE = `usage: dev-token --sub <subject> --roles <role>[,<role>...] [--te
 Mints an admin-API bearer token from the development issuer (ADR 0010), for local use only:
   curl -H "authorization: Bearer $(node dist/deploy/local/dev-token.js --sub alice --roles admin --tenant acme)" \\
     http://127.0.0.1:7101/agents
---env prints, as shell exports, the configuration that makes a service started alone trust it:
+--env prints, as shell exports, the configuration that makes a service started alone trust it (and
+the development key-encryption key, unless WARDEN_KEY_ENCRYPTION_KEY is set):
   eval "$(node dist/deploy/local/dev-token.js --env)"
 
 --email adds the OIDC email claim (separation of duties compares it with requesters and owners).
@@ -44,6 +45,10 @@ function main(): void {
   }
   if (values.env) {
     for (const [name, value] of Object.entries(devAuthEnv())) process.stdout.write(`export ${name}='${value}'\n`);
+    // Services that sign or verify authority events need a KEK (docs/adr/0118): the development one, unless set.
+    process.stdout.write(
+      `export WARDEN_KEY_ENCRYPTION_KEY="\${WARDEN_KEY_ENCRYPTION_KEY:-${DEV_KEY_ENCRYPTION_KEY}}"\n`,
+    );
     return;
   }
   const roles = values.roles.split(',').filter(Boolean);

@@ -1,6 +1,16 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { GateDecided, Topic, Verdict } from '@warden/contracts';
+import { create, Message } from '@bufbuild/protobuf';
+import {
+  ApprovalGrantedSchema,
+  CastApprovalVoteSchema,
+  encode,
+  GateDecided,
+  Topic,
+  TopicName,
+  topicName,
+  Verdict,
+} from '@warden/contracts';
 import {
   connectedPort,
   eventually,
@@ -9,7 +19,7 @@ import {
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
-import { KafkaPort } from '@warden/platform';
+import { deriveAuthorityKey, DLQ, KafkaPort, signAuthority } from '@warden/platform';
 import { WardenClient } from '@warden/sdk';
 import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
 import { call, Identity } from './http';
@@ -89,6 +99,10 @@ describe('approval end to end (needs the admission policy and registry tool cont
       30_000,
       `the approval task of ${requestId}`,
     );
+
+  /** Dead letters but those of the records the forgery test produces on purpose. */
+  const unforgedDeadLetters = () =>
+    recorder.on(Topic.deadLetter).filter((r) => !r.headers.ce_id?.startsWith('forged-'));
 
   beforeAll(async () => {
     db = await freshDatabase('e2e_approval');
@@ -303,6 +317,97 @@ describe('approval end to end (needs the admission policy and registry tool cont
     expect(decided.context?.approval).toMatchObject({ taskId, approvedBy: 'bob', approvers: ['ann', 'bob'] });
   });
 
+  it('a forged grant and forged votes produced straight to the topics are dead-lettered; the decision stays pending', async () => {
+    // A principal with produce rights on approval.events and approval.commands but without the
+    // key-encryption key (docs/adr/0118): records unsigned, or signed with an approval key of its own.
+    const requestId = randomUUID();
+    const waiting = transfer('run-forged', { requestId, approvalTimeoutMs: 90_000 });
+    const task = await openTaskOf(requestId);
+    const digest = task.argumentsDigest as string;
+    const ownKey = deriveAuthorityKey(randomBytes(32), 'approval');
+    const record = (topic: TopicName, id: string, data: Message, sign: boolean) => {
+      const wire = encode({
+        id,
+        type: data.$typeName,
+        source: 'warden://approval/approval-tasks',
+        time: Date.now(),
+        key: 'run-forged',
+        tenantId: 'acme',
+        agentId: 'treasury-bot',
+        runId: 'run-forged',
+        data,
+      });
+      const headers = sign ? { ...wire.headers, ...signAuthority(topic, wire, ownKey) } : wire.headers;
+      return { topic: topicName(prefix, topic), ...wire, headers };
+    };
+    const grant = create(ApprovalGrantedSchema, {
+      taskId: task.id as string,
+      requestId,
+      runId: 'run-forged',
+      argumentsDigest: digest,
+      approvedBy: 'nobody',
+      approvers: ['nobody', 'ghost'],
+      grantedAtMs: Date.now(),
+      expiresAtMs: Date.now() + 3_600_000,
+    });
+    const vote = (voter: string) =>
+      create(CastApprovalVoteSchema, {
+        voteId: randomUUID(),
+        taskId: task.id as string,
+        runId: 'run-forged',
+        tenantId: 'acme',
+        voter,
+        roles: ['approver'],
+        approve: true,
+        argumentsDigest: digest,
+        castAtMs: Date.now(),
+      });
+    await port.publish([
+      record(Topic.approvalEvents, 'forged-grant-unsigned', grant, false),
+      record(Topic.approvalEvents, 'forged-grant-own-key', grant, true),
+      record(Topic.approvalCommands, 'forged-vote-1', vote('nobody'), false),
+      record(Topic.approvalCommands, 'forged-vote-2', vote('ghost'), true),
+    ]);
+    const expected: [string, string, string][] = [
+      ['forged-grant-unsigned', 'policy-gate', 'forged:unsigned'],
+      ['forged-grant-own-key', 'policy-gate', 'forged:wrong_signer'],
+      ['forged-vote-1', 'approval-tasks', 'forged:unsigned'],
+      ['forged-vote-2', 'approval-tasks', 'forged:wrong_signer'],
+    ];
+    const letters = await eventually(
+      () => {
+        const found = expected.map(([id, consumer, code]) =>
+          recorder
+            .on(Topic.deadLetter)
+            .find(
+              (r) => r.headers.ce_id === id && r.headers[DLQ.consumer] === consumer && r.headers[DLQ.code] === code,
+            ),
+        );
+        return found.every(Boolean) && found;
+      },
+      30_000,
+      'the forged grants and votes dead-lettered by policy and approval',
+    );
+    expect(letters[0]!.headers[DLQ.reason]).toBe('approval.events records must be signed by approval; this one is not');
+    expect(letters[1]!.headers[DLQ.reason]).toContain('is not its key');
+    // Nothing changed: the task is open with no approver, and no final decision was made.
+    const after = await call(stack.urls.approval, 'GET', `/tasks/${task.id}`, ann);
+    expect(after.body).toMatchObject({ status: 'open' });
+    expect(
+      recorder
+        .events(Topic.gateDecisions)
+        .some((e) => (e.data as GateDecided).requestId === requestId && (e.data as GateDecided).final),
+    ).toBe(false);
+    // The consumers went on: the genuine approvers still decide the task.
+    for (const who of [ann, bob]) {
+      const genuine = await call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, who, {
+        argumentsDigest: digest,
+      });
+      expect(genuine.status).toBe(200);
+    }
+    expect(await waiting).toMatchObject({ verdict: 'allow', requestId, approvers: ['ann', 'bob'] });
+  });
+
   it('a kill switch engaged while the task waits denies the task, and the agent receives deny', async () => {
     const pending = await transfer('run-killed');
     expect(pending.verdict).toBe('pending_approval');
@@ -329,7 +434,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
     expect(late).toMatchObject({ status: 400, body: { code: 'task_resolved' } });
     const decided = await finalDecision(pending.requestId);
     expect(decided.verdict).toBe(Verdict.DENY);
-    expect(recorder.on(Topic.deadLetter)).toHaveLength(0);
+    expect(unforgedDeadLetters()).toHaveLength(0);
   });
 
   it('autonomy level 1: a low-risk tool call waits for approval, and one approver lets it through', async () => {
@@ -427,6 +532,6 @@ describe('approval end to end (needs the admission policy and registry tool cont
     const allowed = await finalDecision(untouched.requestId);
     expect(allowed.verdict).toBe(Verdict.ALLOW);
     expect(allowed.decisionTokenDigest).toMatch(/^[0-9a-f]{64}$/);
-    expect(recorder.on(Topic.deadLetter)).toHaveLength(0);
+    expect(unforgedDeadLetters()).toHaveLength(0);
   });
 });

@@ -1,5 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { freshDatabase, kafkaBrokers, eventually, uniquePrefix } from '@warden/platform/testing';
+import { create } from '@bufbuild/protobuf';
+import { encode, KillSwitchReleasedSchema, ScopeSchema, Topic, topicName } from '@warden/contracts';
+import { deriveAuthorityKey, DLQ, KafkaPort, signAuthority } from '@warden/platform';
+import {
+  connectedPort,
+  freshDatabase,
+  kafkaBrokers,
+  eventually,
+  TopicRecorder,
+  uniquePrefix,
+} from '@warden/platform/testing';
 import { WardenClient } from '@warden/sdk';
 import {
   ContractPin,
@@ -139,6 +150,65 @@ describe('the kill switch, end to end across six processes', () => {
     const inScope = await Promise.all(Array.from({ length: 10 }, (_, i) => gate('payroll-bot', `run-restarted-${i}`)));
     expect(inScope.map((r) => r.verdict)).toEqual(Array(10).fill('deny'));
     expect((await gate('ledger-bot', 'run-restarted-other')).verdict).toBe('allow');
+  });
+
+  it('a forged release produced straight to killswitch.events is dead-lettered by each consumer and the switch stays engaged', async () => {
+    // A principal with produce rights but without the key-encryption key (docs/adr/0118): one
+    // release unsigned, one signed with a killswitch key derived from a KEK of its own.
+    const port: KafkaPort = await connectedPort('e2e-ks-forger');
+    const recorder = await TopicRecorder.start(port, prefix, [Topic.deadLetter]);
+    try {
+      const release = (id: string) =>
+        encode({
+          id,
+          type: KillSwitchReleasedSchema.typeName,
+          source: 'warden://killswitch/http',
+          time: Date.now(),
+          key: 'ks-e2e',
+          tenantId: 'acme',
+          agentId: '',
+          runId: '',
+          data: create(KillSwitchReleasedSchema, {
+            switchId: 'ks-e2e',
+            scope: create(ScopeSchema, { tenantId: 'acme', agentId: 'payroll-bot' }),
+            reason: 'forged',
+            releasedBy: 'sam',
+            releasedAtMs: Date.now(),
+          }),
+        });
+      const unsigned = release('forged-release-1');
+      const other = release('forged-release-2');
+      const ownKey = deriveAuthorityKey(randomBytes(32), 'killswitch');
+      const topic = topicName(prefix, Topic.killswitchEvents);
+      await port.publish([
+        { topic, ...unsigned },
+        { topic, ...other, headers: { ...other.headers, ...signAuthority(Topic.killswitchEvents, other, ownKey) } },
+      ]);
+      const consumers = ['policy-killswitches', 'budget-killswitches', 'approval-killswitches', 'killswitch-switches'];
+      const letters = await eventually(
+        () => {
+          const d = recorder.on(Topic.deadLetter).filter((r) => r.headers.ce_id?.startsWith('forged-release-'));
+          const all = consumers.every((c) =>
+            ['forged:unsigned', 'forged:wrong_signer'].every((code) =>
+              d.some((r) => r.headers[DLQ.consumer] === c && r.headers[DLQ.code] === code),
+            ),
+          );
+          return all && d;
+        },
+        30_000,
+        'the forged releases dead-lettered by policy, budget, approval and killswitch',
+      );
+      for (const letter of letters) expect(letter.headers[DLQ.reason]).toContain('killswitch.events records');
+      // Nothing changed: the switch is engaged, and requests in its scope are denied.
+      const read = await call(stack.urls.killswitch, 'GET', '/killswitches/ks-e2e', sre);
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({ releasedBy: null, releasedAt: null });
+      const inScope = await Promise.all(Array.from({ length: 5 }, (_, i) => gate('payroll-bot', `run-forged-${i}`)));
+      expect(inScope.map((r) => r.verdict)).toEqual(Array(5).fill('deny'));
+    } finally {
+      await recorder.stop();
+      await port.close();
+    }
   });
 
   it('after release, the scope is allowed again', async () => {

@@ -15,7 +15,13 @@ import {
   TopicName,
   Verdict,
 } from '@warden/contracts';
-import { createServiceRuntime, KafkaPort, ServiceRuntime, SOURCE_HEADER } from '@warden/platform';
+import {
+  createServiceRuntime,
+  DEV_KEY_ENCRYPTION_KEY,
+  KafkaPort,
+  ServiceRuntime,
+  SOURCE_HEADER,
+} from '@warden/platform';
 import {
   eventually,
   kafkaBrokers,
@@ -41,6 +47,7 @@ describe('approval-tasks processor (real Kafka)', () => {
       WARDEN_INSTANCE_ID: instance,
       WARDEN_PARTITIONS: '3',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
     });
     const runtime = createServiceRuntime('approval', config);
     const wiring = wireApprovalTasks(runtime, config);

@@ -12,7 +12,7 @@ import {
   Window,
 } from '@warden/contracts';
 import { RunBudgetState } from '@warden/budget-domain';
-import { createServiceRuntime, KafkaPort, Processor, ServiceRuntime } from '@warden/platform';
+import { createServiceRuntime, DEV_KEY_ENCRYPTION_KEY, KafkaPort, Processor, ServiceRuntime } from '@warden/platform';
 import {
   connectedPort,
   eventually,
@@ -55,6 +55,7 @@ describe('budget exactness: several instances, concurrent requests at the limit 
       WARDEN_INSTANCE_ID: id,
       WARDEN_PARTITIONS: String(PARTITIONS),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
     });
     const runtime = createServiceRuntime('budget', config);
     const definitions = wireBudgetDefinitions(runtime, id);

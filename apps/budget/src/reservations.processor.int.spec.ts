@@ -27,7 +27,7 @@ import {
   Verdict,
   Window,
 } from '@warden/contracts';
-import { createServiceRuntime, KafkaPort, ServiceRuntime } from '@warden/platform';
+import { createServiceRuntime, DEV_KEY_ENCRYPTION_KEY, KafkaPort, ServiceRuntime } from '@warden/platform';
 import {
   eventually,
   kafkaBrokers,
@@ -60,6 +60,7 @@ describe('budget processors: the run stage and the tenant ledger (real Kafka)', 
       WARDEN_INSTANCE_ID: instance,
       WARDEN_PARTITIONS: '3',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
       BUDGET_DEFAULT_RUN_TOKENS: '1000',
       BUDGET_DEFAULT_RUN_TOOL_CALLS: '5',
       BUDGET_RESERVATION_TTL_MS: '600000',

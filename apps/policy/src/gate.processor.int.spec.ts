@@ -112,7 +112,7 @@ describe('policy gate processor (real Kafka and Postgres)', () => {
     return rt;
   };
   const publish = (topic: TopicName, key: string, data: Message) =>
-    publishEvent(port, prefix, topic, key, data, { tenantId: 'acme', agentId: 'bot', runId: key });
+    publishEvent(port, prefix, topic, key, data, { tenantId: 'acme', agentId: 'bot', runId: key, kek: KEK });
   /** A request as the gate's ingress passes it on: defaults applied, digested, with token and proof. */
   const request = (requestId: string, runId: string, action = 'read', idempotencyKey = `${runId}:${requestId}`) => {
     const r = create(GateRequestedSchema, {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
 import type { AdminAuthConfig } from './auth/admin-auth';
 import type { KafkaSecurity } from './kafka/port';
+import { AuthorityCutOver, parseCutOver } from './crypto/authority';
 
 /**
  * Configuration from the environment, validated at start. A missing or wrong value stops the
@@ -253,6 +254,43 @@ export interface PlatformConfig {
    * open, so when the launcher dies, however it dies, its services stop too.
    */
   readonly stopOnStdinEnd: boolean;
+  /**
+   * Keys of signed authority events (docs/adr/0118): the key-encryption key they are derived from
+   * (base64; '' when not set), previous ones still accepted for verification, and the cut-over
+   * below which unsigned records of an installation's history are accepted.
+   */
+  readonly authority: AuthorityConfig;
+}
+
+export interface AuthorityConfig {
+  readonly keyEncryptionKey: string;
+  readonly previousKeyEncryptionKeys: readonly string[];
+  readonly unsignedBefore: AuthorityCutOver;
+}
+
+const KEK = /^[A-Za-z0-9+/]{43}=$/;
+
+function authorityConfig(): Field<AuthorityConfig> {
+  return {
+    read: (e) => {
+      const keyEncryptionKey = env
+        .pattern('WARDEN_KEY_ENCRYPTION_KEY', /^$|^[A-Za-z0-9+/]{43}=$/, '32 bytes, base64', '')
+        .read(e);
+      const previous = (e.WARDEN_PREVIOUS_KEY_ENCRYPTION_KEYS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (previous.some((k) => !KEK.test(k)))
+        throw new Problem('WARDEN_PREVIOUS_KEY_ENCRYPTION_KEYS must list keys of 32 bytes, base64, comma-separated');
+      let unsignedBefore: AuthorityCutOver;
+      try {
+        unsignedBefore = parseCutOver(e.WARDEN_UNSIGNED_AUTHORITY_BEFORE ?? '');
+      } catch (error) {
+        throw new Problem(`WARDEN_UNSIGNED_AUTHORITY_BEFORE: ${(error as Error).message}`);
+      }
+      return { keyEncryptionKey, previousKeyEncryptionKeys: previous, unsignedBefore };
+    },
+  };
 }
 
 export const platformSchema: Schema<PlatformConfig> = {
@@ -279,4 +317,5 @@ export const platformSchema: Schema<PlatformConfig> = {
   }),
   auth: adminAuth(),
   stopOnStdinEnd: env.flag('WARDEN_STOP_ON_STDIN_END', false),
+  authority: authorityConfig(),
 };

@@ -26,6 +26,8 @@ export * from './http/problem';
 export * from './http/rows';
 export * from './auth/caller-headers';
 export * from './crypto/sealed-key';
+export * from './crypto/authority';
+export * from './crypto/authority-port';
 export * from './webhooks';
 export * from './auth/admin-auth';
 export * from './auth/dev-issuer';

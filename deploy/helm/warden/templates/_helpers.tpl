@@ -131,7 +131,8 @@ Strimzi has created the user).
     secretKeyRef:
       name: {{ include "warden.databaseSecret" $root }}
       key: DATABASE_URL
-{{- if has .service (list "registry" "policy") }}
+{{- /* registry and policy open sealed token keys; these and approval, killswitch, budget sign or verify authority events (ADR 0118) */}}
+{{- if has .service (list "registry" "policy" "approval" "killswitch" "budget") }}
 - name: WARDEN_KEY_ENCRYPTION_KEY
   valueFrom:
     secretKeyRef:

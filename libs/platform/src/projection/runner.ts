@@ -1,5 +1,6 @@
 import { decode, Envelope, EnvelopeError, TopicName } from '@warden/contracts';
 import { DataSource } from 'typeorm';
+import { AuthorityVerifier, forgedCode } from '../crypto/authority';
 import { BatchControl, ConsumerHandle, KafkaPort, RecordIn, RecordOut } from '../kafka/port';
 import { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
@@ -31,6 +32,8 @@ export class ProjectionRunner<R extends Row = Row> {
       readonly prefix: string;
       readonly logger: Logger;
       readonly metrics: Metrics;
+      /** Refuses forged records of authority topics (docs/adr/0118): dead-lettered, not projected. */
+      readonly authority?: AuthorityVerifier;
     },
   ) {
     this.log = deps.logger.child({ projection: def.name });
@@ -136,6 +139,13 @@ export class ProjectionRunner<R extends Row = Row> {
     const consumer = `projection.${this.def.name}`;
     const events: { id: string; event: Envelope; record: RecordIn }[] = [];
     for (const record of fresh) {
+      const verdict = this.deps.authority?.check(name, record);
+      if (verdict && !verdict.ok) {
+        rejected.push(
+          deadLetter(this.deps.prefix, consumer, record, forgedCode(verdict.code), verdict.reason, Date.now()),
+        );
+        continue;
+      }
       try {
         const event = decode(name, record);
         if (!this.def.handles.includes(event.type)) continue;

@@ -1,7 +1,11 @@
 import { MigrationInterface } from 'typeorm';
 import { AdminAuthenticator } from '../auth/admin-auth';
-import { PlatformConfig } from '../config';
+import { ConfigError, PlatformConfig } from '../config';
+import { AuthorityVerifier, deriveAuthorityKey, needsAuthorityKeys } from '../crypto/authority';
+import { AuthoritySigningPort } from '../crypto/authority-port';
+import { parseKek } from '../crypto/sealed-key';
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
+import { KafkaPort } from '../kafka/port';
 import { Logger } from '../observability/logger';
 import { InstrumentedPort } from '../observability/instrumented-port';
 import { Metrics } from '../observability/metrics';
@@ -23,7 +27,20 @@ export function createServiceRuntime(
     security: config.kafkaSecurity,
   });
   metrics.observeKafka(() => kafka.stats.snapshot());
-  const port = new InstrumentedPort(kafka, metrics, config.topicPrefix);
+  const instrumented = new InstrumentedPort(kafka, metrics, config.topicPrefix);
+  // Signed authority events (docs/adr/0118): the owner signs, the consumers that act on them verify.
+  let port: KafkaPort = instrumented;
+  let authority: AuthorityVerifier | undefined;
+  if (needsAuthorityKeys(service)) {
+    const { keyEncryptionKey, previousKeyEncryptionKeys, unsignedBefore } = config.authority;
+    if (!keyEncryptionKey)
+      throw new ConfigError([
+        `WARDEN_KEY_ENCRYPTION_KEY is required: ${service} signs or verifies authority events (docs/adr/0118)`,
+      ]);
+    const kek = parseKek(keyEncryptionKey);
+    port = new AuthoritySigningPort(instrumented, config.topicPrefix, deriveAuthorityKey(kek, service));
+    authority = new AuthorityVerifier([kek, ...previousKeyEncryptionKeys.map(parseKek)], unsignedBefore);
+  }
   const db = database ? createDataSource({ url: config.databaseUrl, ...database }) : undefined;
   return new ServiceRuntime(service, port, logger, metrics, {
     prefix: config.topicPrefix,
@@ -32,6 +49,7 @@ export function createServiceRuntime(
     db,
     schema: database?.schema,
     authenticator: new AdminAuthenticator(config.auth),
+    authority,
   });
 }
 

@@ -1,5 +1,6 @@
 import { decode, Envelope, EnvelopeError, Message, partitionOf, TopicName } from '@warden/contracts';
 import { Decider, DomainError, fold } from '@warden/kernel';
+import { AuthorityVerifier, forgedCode } from '../crypto/authority';
 import { KafkaPort, RecordIn, RecordOut, TopicSpec } from '../kafka/port';
 import { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
@@ -113,6 +114,11 @@ export interface RuntimeDeps {
   readonly partitionsConcurrency: number;
   /** Partitions of every topic (WARDEN_PARTITIONS): canonical partitions are computed among them. */
   readonly partitions?: number;
+  /**
+   * Verifies records of authority topics (docs/adr/0118): a refused input is dead-lettered with
+   * `forged:<code>`, a refused changelog record is left out of the rebuilt state.
+   */
+  readonly authority?: AuthorityVerifier;
 }
 
 export const REROUTED_FROM = 'warden_rerouted_from';
@@ -252,9 +258,20 @@ export class Processor<C, S, E extends Message> {
     await readToEnd(this.deps.port, `${this.deps.prefix}${this.def.name}`, outputs, wanted, (record) => {
       const ps = fresh.get(record.partition);
       if (!ps) return;
+      const changelogTopic = record.topic.slice(this.deps.prefix.length) as TopicName;
+      const verdict = this.deps.authority?.check(changelogTopic, record);
+      if (verdict && !verdict.ok) {
+        this.log.warn('skipping forged changelog record', {
+          topic: record.topic,
+          offset: record.offset,
+          code: forgedCode(verdict.code),
+          reason: verdict.reason,
+        });
+        return;
+      }
       let envelope: Envelope;
       try {
-        envelope = decode(record.topic.slice(this.deps.prefix.length) as TopicName, record);
+        envelope = decode(changelogTopic, record);
       } catch (error) {
         this.log.warn('skipping undecodable changelog record', { topic: record.topic, offset: record.offset, error });
         return;
@@ -309,6 +326,12 @@ export class Processor<C, S, E extends Message> {
         continue;
       }
       const now = Date.now();
+      const verdict = this.deps.authority?.check(inputTopic, record);
+      if (verdict && !verdict.ok) {
+        // Not from the topic's owner (docs/adr/0118): changes nothing, answers nobody.
+        out.push(this.rejected(record, forgedCode(verdict.code), verdict.reason, now));
+        continue;
+      }
       let input: Envelope;
       try {
         input = decode(inputTopic, record);

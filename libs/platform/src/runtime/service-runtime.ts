@@ -1,4 +1,5 @@
 import { AdminAuthenticator } from '../auth/admin-auth';
+import { AuthorityVerifier } from '../crypto/authority';
 import { Message } from '@warden/contracts';
 import { DataSource } from 'typeorm';
 import { KafkaPort } from '../kafka/port';
@@ -48,6 +49,8 @@ export class ServiceRuntime {
       readonly db?: DataSource;
       readonly schema?: string;
       readonly authenticator?: AdminAuthenticator;
+      /** Verifies records of authority topics before tables and processors fold them (ADR 0118). */
+      readonly authority?: AuthorityVerifier;
     },
   ) {}
 
@@ -91,6 +94,7 @@ export class ServiceRuntime {
       metrics: this.metrics,
       partitionsConcurrency: this.options.partitions,
       partitions: this.options.partitions,
+      authority: this.options.authority,
     };
   }
 
@@ -109,6 +113,7 @@ export class ServiceRuntime {
         prefix: this.options.prefix,
         logger: this.logger,
         metrics: this.metrics,
+        authority: this.options.authority,
       }),
     );
   }
@@ -116,7 +121,7 @@ export class ServiceRuntime {
   /** Adds a table folded from some topics by every instance (one reader consumes for all of them). */
   table<S>(definition: TableDefinition<S>, instanceId: string): Table<S> {
     this.instanceId = instanceId;
-    return this.addTable(new Table(definition, this.options.prefix, this.logger));
+    return this.addTable(new Table(definition, this.options.prefix, this.logger, this.options.authority));
   }
 
   /** Adds a reactor that delivers signed webhooks for some events (started after projections). */

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { decode, Envelope, TopicName } from '@warden/contracts';
 import { Decider } from '@warden/kernel';
-import { ConsumerHandle, KafkaPort, RecordIn } from '../kafka/port';
+import { AuthorityVerifier, forgedCode } from '../crypto/authority';
+import { ConsumerHandle, KafkaPort, RecordIn, RecordOut } from '../kafka/port';
+import { deadLetter } from './dead-letter';
 import { Logger } from '../observability/logger';
 
 /** How far a table has read one topic: per partition (by index), the offset after the last event applied. */
@@ -48,6 +50,7 @@ export class Table<S> {
     private readonly def: TableDefinition<S>,
     private readonly prefix: string,
     logger: Logger,
+    private readonly authority?: AuthorityVerifier,
   ) {
     this.current = def.initial();
     this.log = logger.child({ table: def.name });
@@ -122,8 +125,13 @@ export class Table<S> {
     });
   }
 
-  /** Folds a batch of one partition of one of its topics (the reader hands it over). */
-  apply(topic: string, partition: number, records: readonly RecordIn[]): void {
+  /**
+   * Folds a batch of one partition of one of its topics (the reader hands it over). Returns the
+   * dead letters of records refused as forged (docs/adr/0118) once the table is caught up: what it
+   * meets while catching up at start was dead-lettered when it was new.
+   */
+  apply(topic: string, partition: number, records: readonly RecordIn[]): RecordOut[] {
+    const dead: RecordOut[] = [];
     const name = topic.slice(this.prefix.length) as TopicName;
     const key = `${topic}:${partition}`;
     // After a rejoin (no committed offsets) the group restarts from the beginning: skip what was applied.
@@ -131,6 +139,20 @@ export class Table<S> {
     for (const record of records) {
       if (Number(record.offset) <= applied) continue;
       if (this.def.skip?.(record.headers)) continue;
+      const verdict = this.authority?.check(name, record);
+      if (verdict && !verdict.ok) {
+        const code = forgedCode(verdict.code);
+        this.log.warn('refusing forged record', {
+          topic,
+          partition,
+          offset: record.offset,
+          code,
+          reason: verdict.reason,
+        });
+        if (this.isCaughtUp)
+          dead.push(deadLetter(this.prefix, this.def.name, record, code, verdict.reason, Date.now()));
+        continue;
+      }
       try {
         const envelope = decode(name, record);
         const next = this.def.evolve(this.current, envelope);
@@ -149,6 +171,7 @@ export class Table<S> {
     }
     const last = records.at(-1);
     if (last && Number(last.offset) > applied) this.advance(key, Number(last.offset));
+    return dead;
   }
 
   /** Resolves once the table has applied everything that was in Kafka when it started. */
@@ -215,7 +238,8 @@ export class TableReader {
       concurrency: 4,
       batching: this.batching,
       onBatch: async (topic, partition, records) => {
-        for (const table of byTopic.get(topic) ?? []) table.apply(topic, partition, records);
+        const dead = (byTopic.get(topic) ?? []).flatMap((table) => table.apply(topic, partition, records));
+        if (dead.length > 0) await this.port.publish(dead);
         return records.at(-1)?.offset;
       },
     });

@@ -5,6 +5,9 @@ import { decode, encode, Envelope, Message, TopicName, topicName } from '@warden
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
 import { ConsumerHandle, KafkaPort, RecordIn } from '../kafka/port';
 import { provisionTopics } from '../kafka/provision';
+import { DEV_KEY_ENCRYPTION_KEY } from '../auth/dev-issuer';
+import { AUTHORITY_OWNERS, deriveAuthorityKey, signAuthority } from '../crypto/authority';
+import { parseKek } from '../crypto/sealed-key';
 import { Logger } from '../observability/logger';
 
 /**
@@ -67,7 +70,17 @@ export async function publishEvent(
   topic: TopicName,
   key: string,
   data: Message,
-  ids: { tenantId?: string; agentId?: string; runId?: string; traceparent?: string } = {},
+  ids: {
+    tenantId?: string;
+    agentId?: string;
+    runId?: string;
+    traceparent?: string;
+    /**
+     * The KEK the topic's owner derives its signing key from, for records of authority topics
+     * (docs/adr/0118): the development one unless given; `unsigned` publishes as a forger would.
+     */
+    kek?: string | 'unsigned';
+  } = {},
 ): Promise<void> {
   const wire = encode({
     id: randomUUID(),
@@ -81,7 +94,12 @@ export async function publishEvent(
     traceparent: ids.traceparent,
     data,
   });
-  await port.publish([{ topic: topicName(prefix, topic), ...wire }]);
+  const owner = AUTHORITY_OWNERS.get(topic);
+  const signature =
+    owner && ids.kek !== 'unsigned'
+      ? signAuthority(topic, wire, deriveAuthorityKey(parseKek(ids.kek ?? DEV_KEY_ENCRYPTION_KEY), owner))
+      : {};
+  await port.publish([{ topic: topicName(prefix, topic), ...wire, headers: { ...wire.headers, ...signature } }]);
 }
 
 /** Records everything published to some topics, decoded where possible. */

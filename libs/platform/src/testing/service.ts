@@ -1,7 +1,7 @@
 import { DynamicModule, INestApplication } from '@nestjs/common';
 import { httpPort, runService } from '../nest/bootstrap';
 import { ServiceRuntime } from '../runtime/service-runtime';
-import { devAuthEnv } from '../auth/dev-issuer';
+import { DEV_KEY_ENCRYPTION_KEY, devAuthEnv } from '../auth/dev-issuer';
 import { kafkaBrokers } from './infra';
 
 export interface InProcessService {
@@ -25,6 +25,8 @@ export async function startInProcess<C>(
     KAFKA_BROKERS: kafkaBrokers().join(','),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     ...devAuthEnv(),
+    // Services that sign or verify authority events need a KEK (docs/adr/0118); fixtures sign with it.
+    WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
     ...env,
   });
   const { runtime, module } = build(config);

@@ -1,3 +1,4 @@
+import { AuthorityVerifier } from '../crypto/authority';
 import { decode, Envelope, EnvelopeError, Message, TopicName } from '@warden/contracts';
 import { ConsumerHandle, KafkaPort, RecordIn, RecordOut } from '../kafka/port';
 import { Logger } from '../observability/logger';
@@ -40,6 +41,8 @@ export interface WebhookReactorDeps {
   readonly service: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Refuses forged records of authority topics (docs/adr/0118). */
+  readonly authority?: AuthorityVerifier;
 }
 
 export class WebhookReactor {
@@ -102,6 +105,8 @@ export class WebhookReactor {
   private async handleRecord(topic: string, record: RecordIn, heartbeat: () => Promise<void>): Promise<boolean> {
     const { prefix, metrics, port } = this.deps;
     const name = topic.slice(prefix.length) as TopicName;
+    // A forged record of an authority topic (docs/adr/0118) notifies nobody; the tables dead-letter it.
+    if (this.deps.authority && !this.deps.authority.check(name, record).ok) return true;
     let event: Envelope;
     try {
       event = decode(name, record);

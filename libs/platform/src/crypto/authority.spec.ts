@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { create } from '@bufbuild/protobuf';
+import {
+  ApprovalGrantedSchema,
+  encode,
+  KillSwitchReleasedSchema,
+  Topic,
+  TopicName,
+  WireRecord,
+} from '@warden/contracts';
+import { AUTHORITY_HEADERS, AuthorityVerifier, deriveAuthorityKey, parseCutOver, signAuthority } from './authority';
+
+const kek = randomBytes(32);
+const approval = deriveAuthorityKey(kek, 'approval');
+
+function granted(id = 'evt-1', taskId = 'task-1'): WireRecord {
+  return encode({
+    id,
+    type: ApprovalGrantedSchema.typeName,
+    source: 'warden://approval/approval-tasks',
+    time: 1_700_000_000_000,
+    key: 'run-1',
+    tenantId: 'acme',
+    agentId: 'payroll-bot',
+    runId: 'run-1',
+    data: create(ApprovalGrantedSchema, { taskId, requestId: 'req-1', argumentsDigest: 'abc' }),
+  });
+}
+
+const signed = (record: WireRecord, key = approval, topic: TopicName = Topic.approvalEvents) => ({
+  ...record,
+  headers: { ...record.headers, ...signAuthority(topic, record, key) },
+});
+
+const at = (record: WireRecord, offset = 7, partition = 0) => ({ ...record, partition, offset: String(offset) });
+
+describe('signed authority events', () => {
+  const verifier = new AuthorityVerifier([kek]);
+
+  it('accepts a record signed by the owner of its topic', () => {
+    expect(verifier.check(Topic.approvalEvents, at(signed(granted())))).toEqual({ ok: true });
+  });
+
+  it('derives the same key from the same KEK, and another from another KEK or service', () => {
+    expect(deriveAuthorityKey(kek, 'approval').kid).toBe(approval.kid);
+    expect(deriveAuthorityKey(randomBytes(32), 'approval').kid).not.toBe(approval.kid);
+    expect(deriveAuthorityKey(kek, 'killswitch').kid).not.toBe(approval.kid);
+    expect(approval.kid).toMatch(/^approval\.[A-Za-z0-9_-]{12}$/);
+  });
+
+  it('refuses an unsigned record', () => {
+    expect(verifier.check(Topic.approvalEvents, at(granted()))).toMatchObject({ ok: false, code: 'unsigned' });
+  });
+
+  it('refuses tampered data', () => {
+    const record = signed(granted());
+    const other = granted('evt-1', 'forged');
+    expect(other.value.equals(record.value)).toBe(false);
+    expect(verifier.check(Topic.approvalEvents, at({ ...record, value: other.value }))).toMatchObject({
+      ok: false,
+      code: 'bad_signature',
+    });
+  });
+
+  it('refuses tampered envelope attributes: type, key, tenant, source, time', () => {
+    const record = signed(granted());
+    const variants = [
+      { ...record, headers: { ...record.headers, ce_type: 'warden.approval.v1.ApprovalDenied' } },
+      { ...record, key: 'run-2' },
+      { ...record, headers: { ...record.headers, ce_tenantid: 'other' } },
+      { ...record, headers: { ...record.headers, ce_source: 'warden://agent' } },
+      { ...record, headers: { ...record.headers, ce_time: new Date(0).toISOString() } },
+    ];
+    for (const v of variants)
+      expect(verifier.check(Topic.approvalEvents, at(v))).toMatchObject({ ok: false, code: 'bad_signature' });
+  });
+
+  it('refuses a signature replayed on another event id', () => {
+    const genuine = signed(granted('evt-1'));
+    const copy = granted('evt-2');
+    const replayed = {
+      ...copy,
+      headers: {
+        ...copy.headers,
+        [AUTHORITY_HEADERS.kid]: genuine.headers[AUTHORITY_HEADERS.kid],
+        [AUTHORITY_HEADERS.signature]: genuine.headers[AUTHORITY_HEADERS.signature],
+      },
+    };
+    expect(verifier.check(Topic.approvalEvents, at(replayed))).toMatchObject({ ok: false, code: 'bad_signature' });
+  });
+
+  it('refuses a record of one topic signed for another (the topic is signed)', () => {
+    const record = signed(granted(), approval, Topic.approvalCommands);
+    expect(verifier.check(Topic.approvalEvents, at(record))).toMatchObject({ ok: false, code: 'bad_signature' });
+  });
+
+  it('refuses the key of another service, and a key derived from another KEK', () => {
+    const byKillswitch = signed(granted(), deriveAuthorityKey(kek, 'killswitch'));
+    expect(verifier.check(Topic.approvalEvents, at(byKillswitch))).toMatchObject({ ok: false, code: 'wrong_signer' });
+    const release = encode({
+      id: 'evt-9',
+      type: KillSwitchReleasedSchema.typeName,
+      source: 'warden://killswitch',
+      time: 1,
+      key: 'sw-1',
+      tenantId: 'acme',
+      agentId: '',
+      runId: '',
+      data: create(KillSwitchReleasedSchema, { switchId: 'sw-1' }),
+    });
+    const releasedByApproval = signed(release, approval, Topic.killswitchEvents);
+    expect(verifier.check(Topic.killswitchEvents, at(releasedByApproval))).toMatchObject({
+      ok: false,
+      code: 'wrong_signer',
+    });
+    const otherKek = signed(granted(), deriveAuthorityKey(randomBytes(32), 'approval'));
+    expect(verifier.check(Topic.approvalEvents, at(otherKek))).toMatchObject({ ok: false, code: 'wrong_signer' });
+  });
+
+  it('accepts keys of a previous KEK after a rotation', () => {
+    const next = randomBytes(32);
+    const rotated = new AuthorityVerifier([next, kek]);
+    expect(rotated.check(Topic.approvalEvents, at(signed(granted())))).toEqual({ ok: true });
+    expect(new AuthorityVerifier([next]).check(Topic.approvalEvents, at(signed(granted())))).toMatchObject({
+      ok: false,
+    });
+  });
+
+  it('fails closed without a KEK', () => {
+    expect(new AuthorityVerifier([]).check(Topic.approvalEvents, at(signed(granted())))).toMatchObject({
+      ok: false,
+      code: 'no_verification_key',
+    });
+  });
+
+  it('passes records of other topics', () => {
+    expect(verifier.check(Topic.gateDecisions, at(granted()))).toEqual({ ok: true });
+  });
+
+  it('accepts unsigned history only below the cut-over of its partition', () => {
+    const cut = new AuthorityVerifier([kek], parseCutOver('approval.events/0@10, approval.events/2@3'));
+    expect(cut.check(Topic.approvalEvents, at(granted(), 9, 0))).toEqual({ ok: true, legacy: true });
+    expect(cut.check(Topic.approvalEvents, at(granted(), 10, 0))).toMatchObject({ ok: false, code: 'unsigned' });
+    expect(cut.check(Topic.approvalEvents, at(granted(), 0, 1))).toMatchObject({ ok: false, code: 'unsigned' });
+    expect(cut.check(Topic.approvalEvents, at(granted(), 2, 2))).toEqual({ ok: true, legacy: true });
+    // A signed record below the cut-over is still verified.
+    const bad = { ...signed(granted()), key: 'run-2' };
+    expect(cut.check(Topic.approvalEvents, at(bad, 1, 0))).toMatchObject({ ok: false, code: 'bad_signature' });
+  });
+
+  it('parses the cut-over and names a wrong entry', () => {
+    expect(parseCutOver('')).toEqual(new Map());
+    expect(() => parseCutOver('gate.decisions/0@1')).toThrow('gate.decisions/0@1');
+    expect(() => parseCutOver('approval.events@1')).toThrow('approval.events@1');
+  });
+});
