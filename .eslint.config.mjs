@@ -4,7 +4,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
-const svcs = ['registry', 'policy', 'budget', 'approval', 'trace', 'killswitch'];
+const svcs = ['registry', 'policy', 'budget', 'approval', 'trace', 'killswitch', 'gateway'];
 
 const infraPackages = [
   '@nestjs/*',

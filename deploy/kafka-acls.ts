@@ -24,6 +24,7 @@ topic prefix (default: WARDEN_TOPIC_PREFIX, else "warden."). Principals:
   tenant-agents:<tenant>             every agent of a tenant under one principal
   subscriber:<name>[:<topic>,...]    a downstream reader (default: decisions, kill switches, audit)
   operator:<name>                    operators' tools: read every topic of record, write nothing
+  gateway                            the HTTP gate: agent input on agents' behalf, every reply topic
 
 Prints one ACL per line (ALLOW <operations> <resource> <pattern> <name>); --strimzi prints the
 KafkaUser's spec.authorization instead. --grant creates the ACLs for that SASL user on the broker,

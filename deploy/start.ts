@@ -4,11 +4,11 @@ import { join, resolve } from 'node:path';
 import { WardenClient } from '@warden/sdk';
 import { DemoConnect, runDemo } from './demo/agent';
 import { ensurePostgres } from './local/postgres';
-import { portsFromEnv, SERVICES, startStack } from './local/stack';
+import { portsFromEnv, startStack } from './local/stack';
 
 /**
  * `npm start`: fetches and starts the Kafka broker, finds or starts Postgres, starts the six
- * services as separate processes, runs a demo agent whose decisions print here, and on Ctrl-C
+ * services and the HTTP gate as separate processes, runs a demo agent whose decisions print here, and on Ctrl-C
  * (SIGINT) or SIGTERM stops it all in order (demo, services, then the Postgres and broker it
  * started) and exits 0 — whether the output goes to a terminal, a file or a pipe that is gone.
  *
@@ -127,19 +127,27 @@ async function main(): Promise<void> {
     },
   });
   const prefix = process.env.WARDEN_TOPIC_PREFIX ?? 'warden.';
-  say(`starting ${SERVICES.join(', ')} (logs in ${logDir})...`);
+  say(`starting the six services and the HTTP gate (logs in ${logDir})...`);
   const stack = await step(
-    () => startStack({ brokers, databaseUrl: pg.url, topicPrefix: prefix, ports: portsFromEnv(), logDir }),
+    () =>
+      startStack({
+        brokers,
+        databaseUrl: pg.url,
+        topicPrefix: prefix,
+        ports: portsFromEnv(),
+        logDir,
+        optional: ['gateway'],
+      }),
     {
       name: 'services',
       stop: async (s) => {
-        const codes = await s.stop();
-        say(`services stopped: ${SERVICES.map((name) => `${name}=${codes[name]}`).join(' ')}`);
-        if (SERVICES.some((name) => codes[name] !== 0)) throw new Error('a service did not exit cleanly');
+        const codes: Record<string, number | null | undefined> = await s.stop();
+        say(`services stopped: ${s.services.map((name) => `${name}=${codes[name]}`).join(' ')}`);
+        if (s.services.some((name) => codes[name] !== 0)) throw new Error('a service did not exit cleanly');
       },
     },
   );
-  for (const s of SERVICES) say(`${s.padEnd(10)} ${stack.urls[s]}  (/health/ready, /metrics, /openapi)`);
+  for (const s of stack.services) say(`${s.padEnd(10)} ${stack.urls[s]}  (/health/ready, /metrics, /openapi)`);
   // The demo agent's client speaks for the agent the demo registers; runDemo closes it when it ends.
   const connect: DemoConnect = (agent, credentials) =>
     WardenClient.connect({ brokers: [brokers], topicPrefix: prefix, clientId: 'demo-agent', agent, credentials });

@@ -1,9 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { dpopProof, ProofKey } from '@warden/contracts';
+import { DPOP_TYP, dpopProof, signProof, tokenHash } from '@warden/contracts';
+import { proofKey } from './proof-key';
 
-const USAGE = `usage: dpop-proof --key <file> --url <token endpoint URL>
+const USAGE = `usage: dpop-proof --key <file> --url <URL> [--token <agent token>]
 
 Prints a DPoP proof (RFC 9449) for a POST to the URL, signed by the Ed25519 key in <file>; the key
 is created (mode 600) when the file does not exist. For trying the registry's token endpoint from
@@ -12,24 +12,13 @@ a shell; the SDKs make their own key and proofs:
     -H "DPoP: $(node dist/deploy/local/dpop-proof.js --key agent.key --url http://127.0.0.1:7101/oauth/token)" \\
     -d grant_type=client_credentials -d client_id=invoice-bot -d client_secret="$SECRET"
 The token it answers is bound to that key: only proofs by the same key make it usable.
+With --token, the proof is for a call made with that token (its hash is the claim ath, RFC 9449
+section 7), e.g. to the HTTP gate (apps/gateway/README.md).
 `;
 
 function fail(message: string): never {
   process.stderr.write(`dpop-proof: ${message}\n${USAGE}`);
   process.exit(64);
-}
-
-function proofKey(file: string): ProofKey {
-  let privateKey: KeyObject;
-  if (existsSync(file)) {
-    privateKey = createPrivateKey(readFileSync(file, 'utf8'));
-    if (privateKey.asymmetricKeyType !== 'ed25519') fail(`${file} is not an Ed25519 private key`);
-  } else {
-    privateKey = generateKeyPairSync('ed25519').privateKey;
-    writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  }
-  const x = createPublicKey(privateKey).export({ format: 'jwk' }).x as string;
-  return { privateKey, jwk: { kty: 'OKP', crv: 'Ed25519', x } };
 }
 
 function main(): void {
@@ -39,6 +28,7 @@ function main(): void {
       options: {
         key: { type: 'string' },
         url: { type: 'string' },
+        token: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -50,8 +40,22 @@ function main(): void {
     return;
   }
   if (!values.key) fail('--key is required');
-  if (!values.url || !URL.canParse(values.url)) fail('--url must be the absolute URL of the token endpoint');
-  process.stdout.write(`${dpopProof(proofKey(values.key), values.url, Date.now())}\n`);
+  if (!values.url || !URL.canParse(values.url)) fail('--url must be the absolute URL called');
+  const key = proofKey(values.key, fail);
+  const proof = values.token
+    ? signProof(
+        DPOP_TYP,
+        {
+          jti: randomUUID(),
+          htm: 'POST',
+          htu: values.url.split('?')[0],
+          iat: Math.floor(Date.now() / 1000),
+          ath: tokenHash(values.token),
+        },
+        key,
+      )
+    : dpopProof(key, values.url, Date.now());
+  process.stdout.write(`${proof}\n`);
 }
 
 main();

@@ -7,43 +7,58 @@ import { DEV_KEY_ENCRYPTION_KEY, devAuthEnv } from '@warden/platform';
 export const SERVICES = ['registry', 'killswitch', 'budget', 'policy', 'approval', 'trace'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
-const PORT_VARIABLE: Record<ServiceName, string> = {
+/**
+ * Services the stack starts only when asked (`StackOptions.optional`): the HTTP gate is not one of
+ * the six that decide (ADR 0119); `npm start` runs it, the e2e suites that need it ask for it.
+ */
+export const OPTIONAL_SERVICES = ['gateway'] as const;
+export type OptionalService = (typeof OPTIONAL_SERVICES)[number];
+type AnyService = ServiceName | OptionalService;
+
+const PORT_VARIABLE: Record<AnyService, string> = {
   registry: 'REGISTRY_HTTP_PORT',
   policy: 'POLICY_HTTP_PORT',
   budget: 'BUDGET_HTTP_PORT',
   approval: 'APPROVAL_HTTP_PORT',
   trace: 'TRACE_HTTP_PORT',
   killswitch: 'KILLSWITCH_HTTP_PORT',
+  gateway: 'GATEWAY_HTTP_PORT',
 };
-export const DEFAULT_PORTS: Record<ServiceName, number> = {
+export const DEFAULT_PORTS: Record<AnyService, number> = {
   registry: 7101,
   policy: 7102,
   budget: 7103,
   approval: 7104,
   trace: 7105,
   killswitch: 7106,
+  gateway: 7107,
 };
 
 export interface StackOptions {
   readonly brokers: string;
   readonly databaseUrl: string;
   readonly topicPrefix: string;
-  readonly ports?: Partial<Record<ServiceName, number>>;
+  readonly ports?: Partial<Record<AnyService, number>>;
+  /** Optional services to start too, after the six (e.g. `['gateway']`). */
+  readonly optional?: readonly OptionalService[];
   /** Where each service's JSON log goes (`<dir>/<service>.log`). */
   readonly logDir: string;
   readonly env?: Record<string, string>;
   /** Variables for one service only, over `env` (e.g. its own Kafka principal). */
-  readonly serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  readonly serviceEnv?: Partial<Record<AnyService, Record<string, string>>>;
   readonly readyTimeoutMs?: number;
 }
 
 export interface Stack {
-  readonly urls: Record<ServiceName, string>;
-  readonly processes: Record<ServiceName, ChildProcess>;
+  /** Every started service's URL: the six, and the optional ones asked for. */
+  readonly urls: Record<ServiceName, string> & Partial<Record<OptionalService, string>>;
+  readonly processes: Record<ServiceName, ChildProcess> & Partial<Record<OptionalService, ChildProcess>>;
+  /** The services started, in start order. */
+  readonly services: readonly AnyService[];
   /** SIGTERM every service and wait; resolves with each exit code (null = killed by a signal). */
-  stop(): Promise<Record<ServiceName, number | null>>;
+  stop(): Promise<Record<ServiceName, number | null> & Partial<Record<OptionalService, number | null>>>;
   /** SIGTERM one service, wait for its exit, start it again and wait until it is ready. */
-  restart(service: ServiceName): Promise<void>;
+  restart(service: AnyService): Promise<void>;
 }
 
 /** The repository root, whether this runs from deploy/local (tests) or dist/deploy/local (built). */
@@ -57,9 +72,9 @@ function findRoot(from: string): string {
 }
 
 /** The HTTP ports the services' own variables (REGISTRY_HTTP_PORT, ...) ask for, where set. */
-export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<ServiceName, number>> {
-  const ports: Partial<Record<ServiceName, number>> = {};
-  for (const service of SERVICES) {
+export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<AnyService, number>> {
+  const ports: Partial<Record<AnyService, number>> = {};
+  for (const service of [...SERVICES, ...OPTIONAL_SERVICES]) {
     const text = env[PORT_VARIABLE[service]];
     if (text === undefined || text === '') continue;
     const port = Number(text);
@@ -79,10 +94,11 @@ export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Reco
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.logDir, { recursive: true });
-  const urls = {} as Record<ServiceName, string>;
-  const processes = {} as Record<ServiceName, ChildProcess>;
-  const exits = {} as Record<ServiceName, Promise<number | null>>;
-  const launch = (service: ServiceName) => {
+  const services: AnyService[] = [...SERVICES, ...OPTIONAL_SERVICES.filter((s) => options.optional?.includes(s))];
+  const urls = {} as Record<AnyService, string>;
+  const processes = {} as Record<AnyService, ChildProcess>;
+  const exits = {} as Record<AnyService, Promise<number | null>>;
+  const launch = (service: AnyService) => {
     const port = options.ports?.[service] ?? DEFAULT_PORTS[service];
     urls[service] = `http://127.0.0.1:${port}`;
     const log = openSync(join(options.logDir, `${service}.log`), 'a');
@@ -109,30 +125,31 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     processes[service] = child;
     exits[service] = new Promise((done) => child.once('exit', (code) => done(code)));
   };
-  for (const service of SERVICES) launch(service);
-  const restart = async (service: ServiceName) => {
+  for (const service of services) launch(service);
+  const restart = async (service: AnyService) => {
+    if (!processes[service]) throw new Error(`${service} was not started`);
     processes[service].kill('SIGTERM');
     await exits[service];
     launch(service);
     await waitReady(service, urls[service], exits[service], options.readyTimeoutMs ?? 90_000);
   };
   const stop = async () => {
-    for (const service of SERVICES) processes[service].kill('SIGTERM');
-    const codes = {} as Record<ServiceName, number | null>;
-    for (const service of SERVICES) codes[service] = await exits[service];
+    for (const service of services) processes[service].kill('SIGTERM');
+    const codes = {} as Record<AnyService, number | null>;
+    for (const service of services) codes[service] = await exits[service];
     return codes;
   };
   try {
-    await Promise.all(SERVICES.map((s) => waitReady(s, urls[s], exits[s], options.readyTimeoutMs ?? 90_000)));
+    await Promise.all(services.map((s) => waitReady(s, urls[s], exits[s], options.readyTimeoutMs ?? 90_000)));
   } catch (error) {
     await stop();
     throw error;
   }
-  return { urls, processes, stop, restart };
+  return { urls, processes, services, stop, restart };
 }
 
 async function waitReady(
-  service: ServiceName,
+  service: AnyService,
   url: string,
   exited: Promise<number | null>,
   timeoutMs: number,

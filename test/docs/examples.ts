@@ -117,11 +117,12 @@ export function exceptions(examples: readonly Example[]): string[] {
 
 /**
  * Examples are written for the local stack of `npm start` (services on 127.0.0.1:7101-7106, the
+ * HTTP gate on 7107, the
  * broker on 127.0.0.1:19092, topic prefix `warden.`); the harness runs them against its own stack,
  * so it maps those addresses onto it.
  */
 export interface StackAddresses {
-  /** Default port (7101-7106) -> the port the harness's service listens on. */
+  /** Default port (7101-7107) -> the port the harness's service listens on. */
   readonly ports: Readonly<Record<number, number>>;
   readonly brokers: string;
   readonly topicPrefix: string;
@@ -130,7 +131,7 @@ export interface StackAddresses {
 export function onStack(code: string, stack: StackAddresses): string {
   return code
     .replace(
-      /\b(?:localhost|127\.0\.0\.1):(710[1-6])\b/g,
+      /\b(?:localhost|127\.0\.0\.1):(710[1-7])\b/g,
       (_, port: string) => `127.0.0.1:${stack.ports[Number(port)]}`,
     )
     .replace(/\b127\.0\.0\.1:19092\b/g, stack.brokers)

@@ -316,6 +316,8 @@ function groupOf(principal: Principal): string {
       return `ops.${principal.name}.`;
     case 'service':
       return '';
+    case 'gateway':
+      return 'gateway.';
   }
 }
 

@@ -2,13 +2,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kafkaBrokers } from '@warden/platform/testing';
-import { DEFAULT_PORTS, SERVICES } from '@warden/local-stack';
+import { DEFAULT_PORTS } from '@warden/local-stack';
 import { allExamples, asModule, Example, exceptions, onStack, StackAddresses } from '../docs/examples';
 import { startTestStack, TestStack } from './stack';
 
 /**
  * Every example of the documentation, run (ADR 0113): the shell examples in bash against the six
- * services as processes on the test broker and Postgres, each request answered below 400 (curl
+ * services and the HTTP gate as processes on the test broker and Postgres, each request answered below 400 (curl
  * fails otherwise) and the output matching the block's `expect` markers; the TypeScript examples
  * compiled against the real packages, then run; JSON parsed. What is not run is marked in the
  * document, with its reason, and listed here on every run.
@@ -42,10 +42,10 @@ describe("the documentation's examples, run against a real stack", () => {
   beforeAll(async () => {
     rmSync(WORK, { recursive: true, force: true });
     for (const dir of ['bin', 'sh', 'ts']) mkdirSync(join(WORK, dir), { recursive: true });
-    running = await startTestStack('docs');
+    running = await startTestStack('docs', { optional: ['gateway'] });
     const { stack, prefix } = running;
     addresses = {
-      ports: Object.fromEntries(SERVICES.map((s) => [DEFAULT_PORTS[s], Number(new URL(stack.urls[s]).port)])),
+      ports: Object.fromEntries(stack.services.map((s) => [DEFAULT_PORTS[s], Number(new URL(stack.urls[s]!).port)])),
       brokers: kafkaBrokers().join(','),
       topicPrefix: prefix,
     };

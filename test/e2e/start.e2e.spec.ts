@@ -25,7 +25,10 @@ const PORT_VARIABLES = [
   'POLICY_HTTP_PORT',
   'APPROVAL_HTTP_PORT',
   'TRACE_HTTP_PORT',
+  'GATEWAY_HTTP_PORT',
 ];
+/** What `npm start` runs: the six services and the HTTP gate. */
+const STARTED = [...SERVICES, 'gateway'];
 /** The pipeline a terminal would run; bash survives the SIGINT (a trap) to record both exit statuses. */
 const PIPELINE = `trap ':' INT; node dist/deploy/start.js 2>&1 | tee "$TEE_FILE"; echo "\${PIPESTATUS[0]} \${PIPESTATUS[1]}" > "$STATUS_FILE"`;
 
@@ -54,7 +57,7 @@ describe('npm start, stopped with Ctrl-C while piped through tee, twice in a row
     });
 
   beforeAll(async () => {
-    const [kafka, controller, postgres, ...http] = await freePorts(3 + SERVICES.length);
+    const [kafka, controller, postgres, ...http] = await freePorts(3 + STARTED.length);
     ports = { kafka, postgres, http };
     const { DATABASE_URL: _db, KAFKA_BROKERS: _brokers, ...inherited } = process.env;
     env = {
@@ -84,7 +87,7 @@ describe('npm start, stopped with Ctrl-C while piped through tee, twice in a row
     mkdirSync(join(HOME, 'run'), { recursive: true });
     const logs = join(HOME, 'logs');
     const offsets = Object.fromEntries(
-      [...SERVICES, 'start'].map((name) => [name, size(join(logs, `${name}.log`))]),
+      [...STARTED, 'start'].map((name) => [name, size(join(logs, `${name}.log`))]),
     ) as Record<string, number>;
 
     // A process group of its own, as a terminal gives a foreground job.
@@ -120,12 +123,12 @@ describe('npm start, stopped with Ctrl-C while piped through tee, twice in a row
     );
     const said = readFrom(join(logs, 'start.log'), offsets.start);
     expect({ run, teeCode, startCode, said }).toMatchObject({ run, teeCode: 130, startCode: 0 });
-    expect(said).toContain(`services stopped: ${SERVICES.map((s) => `${s}=0`).join(' ')}`);
+    expect(said).toContain(`services stopped: ${STARTED.map((s) => `${s}=0`).join(' ')}`);
     expect(said).toMatch(/postgres: stopped\n[^]*kafka: stopped \(pid \d+\)\n.*bye\n$/);
     // The reader went away at the SIGINT: the end of the shutdown is only in start.log.
     expect(readFileSync(tee, 'utf8')).not.toContain('bye');
 
-    for (const service of SERVICES) {
+    for (const service of STARTED) {
       const messages = readFrom(join(logs, `${service}.log`), offsets[service])
         .split('\n')
         .filter((line) => line.startsWith('{'))

@@ -20,3 +20,4 @@ export * from './canonical-json';
 export * from './redaction';
 export * from './proofs';
 export * from './gate-request';
+export * from './agent-json';

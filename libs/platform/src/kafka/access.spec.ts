@@ -59,6 +59,26 @@ describe('the access table (who may write and read which topic)', () => {
     expect(ops.map((a) => a.resource.name)).not.toContain(Topic.gateRequests);
   });
 
+  it('lets the gateway write agent input and read replies and the registry, and nothing else', () => {
+    const gateway = aclsFor({ kind: 'gateway' });
+    const topics = gateway.filter((a) => a.resource.type === 'topic');
+    const writable = topics.filter((a) => a.operations.includes('Write')).map((a) => a.resource.name);
+    expect(writable).toEqual([Topic.gateRequests, Topic.gateOutcomes]);
+    const readable = topics.filter((a) => a.operations.includes('Read'));
+    expect(readable.map((a) => [a.resource.name, a.resource.patternType])).toEqual([
+      [Topic.registryEvents, 'literal'],
+      ['replies.', 'prefix'],
+    ]);
+    expect(topics.flatMap((a) => a.operations).filter((o) => o === 'Create' || o === 'Delete')).toEqual([]);
+    expect(gateway.find((a) => a.resource.type === 'group')?.resource).toEqual({
+      type: 'group',
+      name: 'gateway.',
+      patternType: 'prefix',
+    });
+    expect(parsePrincipal('gateway')).toEqual({ kind: 'gateway' });
+    expect(() => parsePrincipal('gateway:x')).toThrow(/no argument/);
+  });
+
   it('names every ACL under the installation prefix on the broker', () => {
     for (const a of brokerAcls('dev.me.', { kind: 'service', service: 'policy' }))
       expect(a.resource.name).toMatch(/^dev\.me\./);

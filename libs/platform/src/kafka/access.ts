@@ -67,6 +67,17 @@ export const SERVICE_TOPICS: Record<ServicePrincipal, ServiceTopics> = {
 /** The topics an agent principal may produce to. Everything else is internal. */
 export const AGENT_WRITES: readonly TopicName[] = [Topic.gateRequests, Topic.gateOutcomes];
 
+/**
+ * The HTTP gate (apps/gateway, ADR 0119) writes agent input on behalf of the agents that call it,
+ * each request proved by the agent's own key, and reads what it needs to answer them: the
+ * registry's keys (to verify agent tokens) and the reply topics of the agents it serves. It is not
+ * one of the six services: it writes no topic of record and no dead letters.
+ */
+export const GATEWAY_TOPICS: ServiceTopics = {
+  writes: AGENT_WRITES,
+  reads: [Topic.registryEvents],
+};
+
 /** What a downstream subscriber (a SIEM, a data warehouse) reads by default: decisions, kill switches, the audit chain. */
 export const SUBSCRIBER_TOPICS: readonly TopicName[] = [Topic.gateDecisions, Topic.killswitchEvents, Topic.traceAudit];
 
@@ -92,11 +103,13 @@ export type Principal =
   /** A downstream reader of events of record, never of agent input. */
   | { readonly kind: 'subscriber'; readonly name: string; readonly topics?: readonly TopicName[] }
   /** Operators' tools (lag, dead letters, replay): read every topic of record, write nothing. */
-  | { readonly kind: 'operator'; readonly name: string };
+  | { readonly kind: 'operator'; readonly name: string }
+  /** The HTTP gate (apps/gateway): agent input on the agents' behalf, every agent's replies. */
+  | { readonly kind: 'gateway' };
 
 /**
  * A principal as the tools name it: `service:<name>`, `agent:<tenant>/<agent>`,
- * `tenant-agents:<tenant>`, `subscriber:<name>[:<topic>,...]`, `operator:<name>`.
+ * `tenant-agents:<tenant>`, `subscriber:<name>[:<topic>,...]`, `operator:<name>`, `gateway`.
  */
 export function parsePrincipal(text: string): Principal {
   const colon = text.indexOf(':');
@@ -127,8 +140,13 @@ export function parsePrincipal(text: string): Principal {
     }
     case 'operator':
       return { kind: 'operator', name: id('name', arg) };
+    case 'gateway':
+      if (arg) throw new Error(`the gateway principal takes no argument, got "${text}"`);
+      return { kind: 'gateway' };
     default:
-      throw new Error(`unknown principal "${text}": service:, agent:, tenant-agents:, subscriber: or operator:`);
+      throw new Error(
+        `unknown principal "${text}": service:, agent:, tenant-agents:, subscriber:, operator: or gateway`,
+      );
   }
 }
 
@@ -169,6 +187,15 @@ export function aclsFor(principal: Principal): Acl[] {
       return [
         ...ALL_TOPICS.filter((t) => !AGENT_INPUT.includes(t)).map((t) => topic(t, ['Read', 'Describe'])),
         groups(`ops.${principal.name}.`),
+      ];
+    case 'gateway':
+      return [
+        // Like a service, it checks at start that every Warden topic exists.
+        topic('', ['Describe'], 'prefix'),
+        ...GATEWAY_TOPICS.writes.map((t) => topic(t, ['Write', 'Describe'])),
+        ...GATEWAY_TOPICS.reads.map((t) => topic(t, ['Read', 'Describe'])),
+        topic(REPLY_TOPIC_PREFIX, ['Read', 'Describe'], 'prefix'),
+        groups('gateway.'),
       ];
   }
 }
@@ -216,11 +243,12 @@ export async function grantAccess(port: KafkaPort, prefix: string, user: string,
 export function serviceTopicsTable(): string {
   const rows = ALL_TOPICS.map((t) => {
     const writers: string[] = SERVICE_PRINCIPALS.filter((s) => SERVICE_TOPICS[s].writes.includes(t));
-    if (AGENT_WRITES.includes(t)) writers.push('agents');
+    if (AGENT_WRITES.includes(t)) writers.push('agents (directly or through the gateway)');
     if (t === Topic.deadLetter) writers.push('every service');
     const readers: string[] = SERVICE_PRINCIPALS.filter(
       (s) => SERVICE_TOPICS[s].reads.includes(t) && !SERVICE_TOPICS[s].writes.includes(t),
     );
+    if (GATEWAY_TOPICS.reads.includes(t)) readers.push('gateway');
     if (SUBSCRIBER_TOPICS.includes(t)) readers.push('subscribers');
     if (!AGENT_INPUT.includes(t)) readers.push('operators');
     return `| \`${t}\` | ${writers.join(', ')} | ${readers.join(', ') || '—'} |`;

@@ -1,0 +1,336 @@
+import { randomUUID } from 'node:crypto';
+import {
+  argumentsDigest,
+  create,
+  decodeAgentJson,
+  DPOP_TYP,
+  dpopProof,
+  GateRequested,
+  GateRequestedSchema,
+  newProofKey,
+  outcomeProof,
+  ProofKey,
+  requestProof,
+  signProof,
+  StepCompletedSchema,
+  tokenHash,
+  withRequestDefaults,
+} from '@warden/contracts';
+import { eventually } from '@warden/platform/testing';
+import { publishToolContracts } from '@warden/local-stack';
+import { call, Identity, registerActiveAgent } from './http';
+import { startTestStack, TestStack } from './stack';
+
+/**
+ * The HTTP gate (apps/gateway, ADR 0119) against the six services and the gateway as processes
+ * on the real broker, with agent tokens required: an agent that speaks only HTTP gets a DPoP-bound
+ * token from the registry, proves each request with its own key, and asks the gate over
+ * POST /v1/gate and the AuthZEN Access Evaluation API; reports its outcome over POST /v1/outcomes.
+ */
+jest.setTimeout(240_000);
+
+type Json = Record<string, unknown>;
+
+describe('the HTTP gate', () => {
+  const admin: Identity = { subject: 'alice', roles: ['admin'], tenant: 'acme' };
+  const agentId = 'http-bot';
+  let running: TestStack;
+  let gatewayUrl: string;
+  let token: string;
+  const key: ProofKey = newProofKey();
+
+  /** A DPoP proof for a call to the gateway (RFC 9449 §7: with `ath`, the token's hash). */
+  const dpopFor = (url: string, k = key, t = token) =>
+    signProof(
+      DPOP_TYP,
+      { jti: randomUUID(), htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000), ath: tokenHash(t) },
+      k,
+    );
+
+  async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+    const url = `${gatewayUrl}${path}`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `DPoP ${token}`,
+        dpop: dpopFor(url),
+        ...headers,
+      },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: JSON.parse(text) as Json };
+  }
+
+  /** The request as the gate will see it (defaults applied), and the proof of it by the agent's key. */
+  function proved(json: Json): string {
+    const r = decodeAgentJson(
+      GateRequestedSchema,
+      Buffer.from(JSON.stringify({ tenantId: 'acme', agentId, ...json })),
+    ) as GateRequested;
+    const request = create(GateRequestedSchema, withRequestDefaults(r));
+    request.argumentsDigest = argumentsDigest(r.arguments ?? {});
+    request.agentToken = token;
+    return requestProof(request, key);
+  }
+
+  const gateRequest = (action: string, over: Json = {}): Json => {
+    const now = Date.now();
+    return {
+      requestId: randomUUID(),
+      runId: `run-${randomUUID().slice(0, 8)}`,
+      actionKind: 'tool_call',
+      tool: 'tickets',
+      action,
+      arguments: { ticket: 42 },
+      environment: 'prod',
+      estimatedTokens: 100,
+      requestedAtMs: now,
+      deadlineMs: now + 15_000,
+      ...over,
+    };
+  };
+  const ask = (r: Json) => post('/v1/gate', r, { 'warden-request-proof': proved(r) });
+
+  beforeAll(async () => {
+    running = await startTestStack('gateway', { optional: ['gateway'] });
+    const { stack } = running;
+    gatewayUrl = stack.urls.gateway!;
+    const pins = await publishToolContracts(stack.urls.registry, admin, {
+      tickets: {
+        description: 'the ticket system',
+        ownerTeam: 'support',
+        actions: [
+          ['read', 'low', false],
+          ['delete', 'high', false],
+        ],
+      },
+    });
+    await registerActiveAgent(stack.urls.registry, admin, agentId, [
+      { tool: 'tickets', actions: ['read'], ...pins.tickets },
+    ]);
+    const credential = await call(stack.urls.registry, 'POST', `/agents/${agentId}/credentials`, admin, {
+      kind: 'client_secret',
+      reason: 'gateway e2e',
+    });
+    const tokenUrl = `${stack.urls.registry}/oauth/token`;
+    const res = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: dpopProof(key, tokenUrl, Date.now()) },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: agentId,
+        client_secret: credential.body.clientSecret as string,
+      }),
+    });
+    const body = (await res.json()) as { access_token: string; token_type: string };
+    expect({ status: res.status, type: body.token_type }).toEqual({ status: 200, type: 'DPoP' });
+    token = body.access_token;
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+  });
+
+  let allowed: { request: Json; answer: Json } | undefined;
+
+  it('allows a granted tool call with a decision token, and publishes nothing the agent did not prove', async () => {
+    const request = gateRequest('read');
+    const answer = await ask(request);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      requestId: request.requestId,
+      verdict: 'allow',
+      allowed: true,
+      final: true,
+      timedOut: false,
+      stepId: request.requestId,
+      idempotencyKey: `${request.runId as string}:${request.requestId as string}`,
+    });
+    expect(answer.body.decisionToken).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(answer.body.decision).toMatchObject({ verdict: 'VERDICT_ALLOW', requestId: request.requestId });
+    allowed = { request, answer: answer.body };
+  });
+
+  it('denies an action outside the grant', async () => {
+    const answer = await ask(gateRequest('delete'));
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ verdict: 'deny', allowed: false, timedOut: false });
+    expect(answer.body.decisionToken).toBeUndefined();
+  });
+
+  it('fails closed: no decision by the deadline is a deny, never an allow', async () => {
+    const now = Date.now();
+    const answer = await ask(gateRequest('read', { requestedAtMs: now, deadlineMs: now + 5 }));
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ verdict: 'deny', allowed: false, timedOut: true });
+    expect(answer.body.reason).toMatch(/fail closed/);
+  });
+
+  it('answers a bad body with 400 problem+json naming the field', async () => {
+    const { deadlineMs: _, ...noDeadline } = gateRequest('read');
+    const missing = await post('/v1/gate', noDeadline);
+    expect(missing.status).toBe(400);
+    expect(missing.contentType).toContain('application/problem+json');
+    expect(missing.body).toMatchObject({ status: 400, code: 'missing_field', field: 'deadlineMs' });
+    const unknown = await post('/v1/gate', { ...gateRequest('read'), tol: 'tickets' });
+    expect(unknown.body).toMatchObject({ status: 400, code: 'unknown_field', field: 'tol' });
+    const unproved = await post('/v1/gate', gateRequest('read'));
+    expect(unproved.body).toMatchObject({ status: 400, field: 'requestProof' });
+    // A proof of another request proves nothing.
+    const r = gateRequest('read');
+    const forged = await post('/v1/gate', { ...r, action: 'delete' }, { 'warden-request-proof': proved(r) });
+    expect(forged.body).toMatchObject({ status: 400, field: 'requestProof' });
+  });
+
+  it('refuses a call without a valid agent token or DPoP proof with 401', async () => {
+    const url = `${gatewayUrl}/v1/gate`;
+    const send = async (headers: Record<string, string>) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(gateRequest('read')),
+      });
+      return { status: res.status, contentType: res.headers.get('content-type'), body: (await res.json()) as Json };
+    };
+    const none = await send({});
+    expect(none).toMatchObject({ status: 401, body: { code: 'missing_token' } });
+    expect(none.contentType).toContain('application/problem+json');
+    expect(await send({ authorization: 'DPoP not.a.token', dpop: dpopFor(url) })).toMatchObject({
+      status: 401,
+      body: { code: 'invalid_token' },
+    });
+    expect(await send({ authorization: `Bearer ${token}` })).toMatchObject({ status: 401 });
+    expect(await send({ authorization: `DPoP ${token}` })).toMatchObject({
+      status: 401,
+      body: { code: 'invalid_dpop_proof' },
+    });
+    // A proof by another key than the token's, and a proof used twice.
+    expect(await send({ authorization: `DPoP ${token}`, dpop: dpopFor(url, newProofKey()) })).toMatchObject({
+      status: 401,
+      body: { code: 'invalid_dpop_proof' },
+    });
+    const once = dpopFor(url);
+    await send({ authorization: `DPoP ${token}`, dpop: once });
+    expect(await send({ authorization: `DPoP ${token}`, dpop: once })).toMatchObject({
+      status: 401,
+      body: { detail: expect.stringMatching(/used before/) },
+    });
+  });
+
+  it('accepts an outcome with its proof, and trace shows it', async () => {
+    if (!allowed) throw new Error('the allow test did not run');
+    const { request } = allowed;
+    const outcome = create(StepCompletedSchema, {
+      requestId: request.requestId as string,
+      tenantId: 'acme',
+      agentId,
+      runId: request.runId as string,
+      stepId: allowed.answer.stepId as string,
+      idempotencyKey: allowed.answer.idempotencyKey as string,
+      actualTokens: 80,
+      durationMs: 12,
+      resultDigest: argumentsDigest({ ok: true }),
+      completedAtMs: Date.now(),
+    });
+    const body = {
+      status: 'completed',
+      requestId: outcome.requestId,
+      runId: outcome.runId,
+      stepId: outcome.stepId,
+      idempotencyKey: outcome.idempotencyKey,
+      actualTokens: outcome.actualTokens,
+      durationMs: outcome.durationMs,
+      resultDigest: outcome.resultDigest,
+      completedAtMs: outcome.completedAtMs,
+    };
+    const bad = await post('/v1/outcomes', { ...body, status: 'done' });
+    expect(bad.body).toMatchObject({ status: 400, field: 'status' });
+    const res = await post('/v1/outcomes', body, { 'warden-outcome-proof': outcomeProof(outcome, key) });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ accepted: true, requestId: outcome.requestId });
+    const traced = await eventually(
+      async () => {
+        const r = await call(running.stack.urls.trace, 'GET', `/requests/${outcome.requestId}`, admin);
+        return r.status === 200 && r.body.outcomeStatus ? r.body : undefined;
+      },
+      60_000,
+      'the outcome in trace',
+    );
+    expect(traced).toMatchObject({ verdict: 'allow', outcomeStatus: 'completed' });
+  });
+
+  const evaluation = (action: string) => {
+    const r = gateRequest(action);
+    const context: Json = {
+      requestId: r.requestId,
+      runId: r.runId,
+      requestedAtMs: r.requestedAtMs,
+      deadlineMs: r.deadlineMs,
+      arguments: r.arguments,
+      environment: r.environment,
+      estimatedTokens: r.estimatedTokens,
+    };
+    context.requestProof = proved({
+      ...context,
+      actionKind: 'tool_call',
+      tool: 'tickets',
+      action,
+      requestProof: undefined,
+    });
+    return {
+      subject: { type: 'agent', id: agentId },
+      action: { name: action },
+      resource: { type: 'tool', id: 'tickets' },
+      context,
+    };
+  };
+
+  it('answers AuthZEN evaluations: true on allow (with the decision token), false on deny', async () => {
+    const yes = await post('/access/v1/evaluation', evaluation('read'));
+    expect(yes.status).toBe(200);
+    expect(yes.body).toMatchObject({ decision: true, context: { verdict: 'allow' } });
+    expect((yes.body.context as Json).decisionToken).toMatch(/^ey/);
+    const no = await post('/access/v1/evaluation', evaluation('delete'));
+    expect(no.body).toMatchObject({ decision: false, context: { verdict: 'deny' } });
+    const bad = await post('/access/v1/evaluation', { ...evaluation('read'), resource: { type: 'printer', id: 'x' } });
+    expect(bad.body).toMatchObject({ status: 400, field: 'resource.type' });
+  });
+
+  it('answers a batch of AuthZEN evaluations, in order, with each semantic', async () => {
+    const all = await post('/access/v1/evaluations', {
+      subject: { type: 'agent', id: agentId },
+      resource: { type: 'tool', id: 'tickets' },
+      evaluations: [
+        { action: { name: 'read' }, context: evaluation('read').context },
+        { action: { name: 'delete' }, context: evaluation('delete').context },
+        { action: { name: 'read' }, context: { runId: 'r' } },
+      ],
+    });
+    expect(all.status).toBe(200);
+    const decisions = all.body.evaluations as Json[];
+    expect(decisions.map((d) => d.decision)).toEqual([true, false, false]);
+    expect(decisions[2].context).toMatchObject({ error: { status: 400, field: 'evaluations[2].context.requestId' } });
+    const first = await post('/access/v1/evaluations', {
+      evaluations: [evaluation('delete'), evaluation('read')],
+      options: { evaluations_semantic: 'deny_on_first_deny' },
+    });
+    expect((first.body.evaluations as Json[]).map((d) => d.decision)).toEqual([false]);
+  });
+
+  it('serves its OpenAPI document with request and response schemas, health and metrics', async () => {
+    const doc = (await (await fetch(`${gatewayUrl}/openapi.json`)).json()) as {
+      paths: Record<string, { post: { requestBody?: unknown; responses: Record<string, { content?: unknown }> } }>;
+    };
+    for (const path of ['/v1/gate', '/v1/outcomes', '/access/v1/evaluation', '/access/v1/evaluations']) {
+      expect({ path, body: Boolean(doc.paths[path]?.post.requestBody) }).toEqual({ path, body: true });
+      const ok = Object.entries(doc.paths[path].post.responses).find(([status]) => status.startsWith('2'));
+      expect({ path, response: Boolean(ok?.[1].content) }).toEqual({ path, response: true });
+    }
+    expect((await fetch(`${gatewayUrl}/health/ready`)).status).toBe(200);
+    expect(await (await fetch(`${gatewayUrl}/metrics`)).text()).toMatch(
+      /warden_gateway_gate_seconds_bucket\{[^}]*verdict="allow"/,
+    );
+  });
+});
