@@ -96,7 +96,11 @@ export class WardenSide {
   watch(): Record<string, Watched> {
     const out: Record<string, Watched> = { broker: { pid: listenerPid(this.config.kafkaPort), rss: true } };
     for (const [name, child] of Object.entries(this.stack.processes)) {
-      out[name] = { pid: child.pid, stats: metricsReader(this.stack.urls[name as keyof Stack['urls']] ?? ''), rss: true };
+      out[name] = {
+        pid: child.pid,
+        stats: metricsReader(this.stack.urls[name as keyof Stack['urls']] ?? ''),
+        rss: true,
+      };
     }
     return out;
   }
