@@ -1,5 +1,8 @@
-import { AgentTokenClaims, DPOP_TYP, PublicKeys, tokenHash, verifyAgentToken, verifyProof } from '@warden/contracts';
+import { DPOP_TYP, PublicKeys, tokenHash, verifyAgentToken, verifyProof } from '@warden/contracts';
+import { AuthenticatedAgent } from '@warden/gateway-domain';
 import { unauthenticated } from '@warden/kernel';
+
+export type { AuthenticatedAgent } from '@warden/gateway-domain';
 
 /**
  * Authentication of an HTTP call by an agent (RFC 9449, DPoP): `Authorization: DPoP <agent token>`
@@ -20,13 +23,6 @@ export interface DpopRules {
   readonly leewaySeconds: number;
   /** The origin clients call (compared with `htu`); empty: only the path is compared. */
   readonly publicUrl: string;
-}
-
-export interface AuthenticatedAgent {
-  readonly token: string;
-  readonly claims: AgentTokenClaims;
-  /** The thumbprint of the key the token is bound to: request and outcome proofs must be by it. */
-  readonly jkt: string;
 }
 
 const refused = (code: string, message: string) => unauthenticated(code, message);

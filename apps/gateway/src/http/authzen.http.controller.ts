@@ -1,20 +1,16 @@
 import { Body, Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { DomainError } from '@warden/kernel';
 import { problemOf } from '@warden/platform';
-import { AuthenticatedAgent } from '../agent-auth';
 import {
   AuthzenDecision,
   AuthzenEvaluation,
-  authzenField,
-  errorDecision,
-  merged,
+  authzenRequest,
+  AuthenticatedAgent,
+  evaluateBatch,
   parseBatch,
-  renamed,
   toAuthzenDecision,
-  toGateRequest,
-} from '../authzen';
+} from '@warden/gateway-domain';
 import { GATEWAY_EDGE, GatewayEdge, header } from '../edge';
 import {
   AUTHZEN_DECISION,
@@ -33,7 +29,7 @@ const apply =
 
 /**
  * OpenID AuthZEN Authorization API 1.0, Access Evaluation API: the gate as a policy decision
- * point. Each evaluation is one gate request (authzen.ts has the mapping); `decision` is true only
+ * point. Each evaluation is one gate request (libs/gateway/domain/src/authzen.ts has the mapping); `decision` is true only
  * on allow, and a request that gets no decision in time is `false`.
  */
 @ApiTags('authzen')
@@ -78,25 +74,11 @@ export class AuthzenHttpController {
     @Body() body: unknown,
   ): Promise<{ evaluations: AuthzenDecision[] } | AuthzenDecision> {
     const agent = this.edge.authenticate(req);
-    const batch = parseBatch(body);
-    if (batch.evaluations.length === 0) return this.evaluate(batch.defaults, agent, req, '');
-    const one = async (e: AuthzenEvaluation, i: number): Promise<AuthzenDecision> => {
-      try {
-        return await this.evaluate(merged(batch.defaults, e), agent, req, `evaluations[${i}].`);
-      } catch (error) {
-        if (error instanceof DomainError) return errorDecision(error, problemOf(error).status);
-        throw error;
-      }
-    };
-    if (batch.semantic === 'execute_all') return { evaluations: await Promise.all(batch.evaluations.map(one)) };
-    const stopOn = batch.semantic === 'permit_on_first_permit';
-    const out: AuthzenDecision[] = [];
-    for (const [i, e] of batch.evaluations.entries()) {
-      const d = await one(e, i);
-      out.push(d);
-      if (d.decision === stopOn) break;
-    }
-    return { evaluations: out };
+    return evaluateBatch(
+      parseBatch(body),
+      (e, at) => this.evaluate(e, agent, req, at),
+      (error) => problemOf(error).status,
+    );
   }
 
   private async evaluate(
@@ -105,13 +87,7 @@ export class AuthzenHttpController {
     req: Request,
     at: string,
   ): Promise<AuthzenDecision> {
-    const sent = toGateRequest(e, at);
-    let request;
-    try {
-      request = this.edge.gateway.prepareRequest(sent, agent, undefined);
-    } catch (error) {
-      throw renamed(error, (field) => authzenField(field, at));
-    }
+    const request = authzenRequest(e, agent, this.edge.gateway.rules, at);
     return toAuthzenDecision(await this.edge.gateway.gate(request, { traceparent: header(req, 'traceparent') }));
   }
 }

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { GateRequested, GateRequestedSchema } from '@warden/contracts';
-import { decodeBody, decodeOutcome, GateAnswer } from '../gateway';
+import { decodeBody, decodeOutcome, GateAnswer } from '@warden/gateway-domain';
 import { GATEWAY_EDGE, GatewayEdge, header, preferWaitMs } from '../edge';
 import { GATE_ANSWER, GATE_REQUEST, OUTCOME, OUTCOME_ACCEPTED, PROBLEM } from './schemas';
 

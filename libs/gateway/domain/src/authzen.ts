@@ -1,11 +1,13 @@
 import { GateRequested, GateRequestedSchema } from '@warden/contracts';
 import { DomainError, invalid } from '@warden/kernel';
-import { decodeBody, GateAnswer } from './gateway';
+import { decodeBody, GateAnswer } from './gate-answer';
+import { AuthenticatedAgent, prepareGateRequest, RequestRules } from './gate-request';
 
 /**
  * OpenID AuthZEN Authorization API 1.0, Access Evaluation (`POST /access/v1/evaluation`) and
  * Access Evaluations (`POST /access/v1/evaluations`), mapped onto gate requests (ADR 0119, the
- * gateway's README has the table). Pure: parsing and mapping only; the gateway gates the result.
+ * gateway's README has the table). Pure: parsing, mapping and the batch semantics; the gateway
+ * gates each request.
  *
  * - subject `{type: "agent", id: <agent id>, properties?: {tenantId}}`: the agent of the token;
  * - resource `{type, id}`: `tool` (a tool_call of tool `id`), `model` (a model_call of model `id`),
@@ -220,6 +222,25 @@ export function authzenField(field: string, at = ''): string {
   return `${at}context.${field}`;
 }
 
+/**
+ * The gate request an evaluation asks for, checked as POST /v1/gate checks a request (ids the
+ * token's, the request proof in `context.requestProof`), with every problem named by the AuthZEN
+ * member it came from.
+ */
+export function authzenRequest(
+  e: AuthzenEvaluation,
+  agent: AuthenticatedAgent,
+  rules: RequestRules,
+  at = '',
+): GateRequested {
+  const sent = toGateRequest(e, at);
+  try {
+    return prepareGateRequest(sent, agent, undefined, rules);
+  } catch (error) {
+    throw renamed(error, (field) => authzenField(field, at));
+  }
+}
+
 /** The AuthZEN answer of a gate decision: `decision` true only on allow; the rest in `context`. */
 export function toAuthzenDecision(a: GateAnswer): AuthzenDecision {
   const context: Record<string, unknown> = {
@@ -251,4 +272,40 @@ export function errorDecision(error: DomainError, status: number): AuthzenDecisi
       error: { status, code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) },
     },
   };
+}
+
+/**
+ * Runs a batch (POST /access/v1/evaluations) with `evaluate` asking the gate for one evaluation
+ * (its members merged over the batch's; `at` is its prefix, `evaluations[i].`):
+ *
+ * - no `evaluations`: one evaluation of the top-level members, its problems thrown (a 4xx);
+ * - `execute_all`: every evaluation at once, the answers in request order;
+ * - `deny_on_first_deny` / `permit_on_first_permit`: one after the other, stopping after the
+ *   first `decision: false` / `true` (so the answer may be shorter);
+ * - an evaluation that cannot be asked (a DomainError) is a deny carrying the error
+ *   (`statusOf` gives its HTTP status); it counts as a deny for `deny_on_first_deny`.
+ */
+export async function evaluateBatch(
+  batch: AuthzenBatch,
+  evaluate: (e: AuthzenEvaluation, at: string) => Promise<AuthzenDecision>,
+  statusOf: (error: DomainError) => number,
+): Promise<{ evaluations: AuthzenDecision[] } | AuthzenDecision> {
+  if (batch.evaluations.length === 0) return evaluate(batch.defaults, '');
+  const one = async (e: AuthzenEvaluation, i: number): Promise<AuthzenDecision> => {
+    try {
+      return await evaluate(merged(batch.defaults, e), `evaluations[${i}].`);
+    } catch (error) {
+      if (error instanceof DomainError) return errorDecision(error, statusOf(error));
+      throw error;
+    }
+  };
+  if (batch.semantic === 'execute_all') return { evaluations: await Promise.all(batch.evaluations.map(one)) };
+  const stopOn = batch.semantic === 'permit_on_first_permit';
+  const out: AuthzenDecision[] = [];
+  for (const [i, e] of batch.evaluations.entries()) {
+    const d = await one(e, i);
+    out.push(d);
+    if (d.decision === stopOn) break;
+  }
+  return { evaluations: out };
 }
