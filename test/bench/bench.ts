@@ -7,9 +7,10 @@ import { Stack } from '@warden/local-stack';
 import { WardenClient } from '@warden/sdk';
 import { BENCH_AGENT } from './agent';
 import { searchCapacity } from './capacity';
-import { BenchConfig, readBenchConfig } from './config';
+import { BenchConfig, readBenchConfig, withGatewaySection } from './config';
 import { waitForQuiet } from './cpu';
 import { FloorSide, stopChild } from './floor';
+import { renderGateway, runGatewayBench } from './gateway';
 import { startHog } from './hog';
 import { deleteByPrefix, ensureKafka, freshBenchDatabase, ROOT, stopKafka } from './infra';
 import { KillSwitchReport, renderKillSwitch, runKillSwitchBench } from './killswitch';
@@ -167,9 +168,11 @@ async function main(): Promise<number> {
   let readBacks: Record<string, ReadBack> = {};
   const withFloor =
     (config.only === 'both' || config.only === 'floor') && ['latency', 'capacity', 'contention'].includes(config.mode);
-  const withWarden = config.only === 'both' || config.only === 'warden';
+  const withWarden = config.only === 'both' || config.only === 'warden' || config.only === 'gateway';
+  // BENCH_ONLY=gateway: the stack and the gateway section, nothing else.
+  const loadsToo = config.only !== 'gateway';
   try {
-    if (config.mode === 'latency' && config.only !== 'floor') {
+    if (config.mode === 'latency' && (config.only === 'both' || config.only === 'warden')) {
       await attempt('policy evaluation', async () => {
         say('policy evaluation in process: 100-rule CEL bundle vs the equivalent Cedar policy set');
         results.policyEvaluation = runPolicyEvalBench();
@@ -211,6 +214,7 @@ async function main(): Promise<number> {
       await attempt('warden', async () => {
         const databaseUrl = await freshBenchDatabase(config.database);
         warden = await WardenSide.start(config, { brokers, prefix, databaseUrl, logDir }, running, say);
+        if (!loadsToo) return;
         if (config.idleSeconds > 0) results.idle = await warden.idle(config.idleSeconds, config.idleSettleSeconds);
         if (config.mode === 'latency' || config.mode === 'contention') wardenLoads = await plan.perRate(warden, 'w');
         if (config.mode === 'capacity') wardenCapacity = await plan.capacity(warden, 'w', 'Warden');
@@ -226,11 +230,38 @@ async function main(): Promise<number> {
           sustained.load = await warden.load(plan.spec('s1', rate));
         }
       });
+      if (warden && withGatewaySection(config)) {
+        const side = warden;
+        await attempt('gateway', async () => {
+          const busy = await waitForQuiet(20, 120_000);
+          say(`gateway: machine ${busy.toFixed(0)} % busy after the loads drained`);
+          const watched = side.watch();
+          results.gateway = await runGatewayBench(
+            {
+              brokers,
+              prefix,
+              registryUrl: side.stack.urls.registry,
+              gatewayUrl: side.stack.urls.gateway!,
+              requests: config.gatewayRequests,
+              concurrency: config.gatewayConcurrency,
+              timeoutMs: config.timeoutMs,
+              stepsPerRun: config.stepsPerRun,
+              pids: {
+                ...Object.fromEntries(Object.entries(watched).map(([name, w]) => [name, w.pid])),
+                gateway: side.stack.processes.gateway?.pid,
+              },
+              machineBusyBefore: busy,
+            },
+            say,
+          );
+        });
+      }
       if (warden && config.mode !== 'idle') {
         const side = warden;
-        await attempt('killswitch', async () => {
-          results.killswitch = await killSwitchAfterLoad(config, side, brokers, prefix);
-        });
+        if (loadsToo)
+          await attempt('killswitch', async () => {
+            results.killswitch = await killSwitchAfterLoad(config, side, brokers, prefix);
+          });
         await attempt('read-back', async () => {
           readBacks = await side.readBack();
         });
@@ -244,7 +275,7 @@ async function main(): Promise<number> {
   const warden = (l: LoadReport | undefined): WardenLoad | undefined => l && { ...l, readBack: readBacks[l.label] };
   const pairs = (): Pair[] =>
     config.rates.map((rate, i) => ({ rate, warden: warden(wardenLoads[i]), floor: floorLoads[i] }));
-  if (config.mode === 'latency') results.latency = pairs();
+  if (config.mode === 'latency' && loadsToo) results.latency = pairs();
   if (config.mode === 'contention') results.contention = { hogCore: config.hogCore, pairs: pairs() };
   const withReadBack = (c: CapacityReport | undefined) =>
     c && { ...c, loads: c.loads.map((s) => ({ ...s, load: warden(s.load)! })) };
@@ -277,6 +308,7 @@ async function main(): Promise<number> {
     ...(config.only === 'projection' ? [] : [render(config, machine, results)]),
     ...(results.projection ? [renderProjection(results.projection)] : []),
     ...(results.policyEvaluation ? [renderPolicyEval(results.policyEvaluation)] : []),
+    ...(results.gateway ? [renderGateway(results.gateway)] : []),
     ...(results.killswitch ? [renderKillSwitch(results.killswitch)] : []),
   ];
   process.stdout.write(`\n${sections.join('\n\n')}\n\nresult: ${file}\n`);

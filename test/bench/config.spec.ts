@@ -1,4 +1,4 @@
-import { clientsFor, readBenchConfig } from './config';
+import { clientsFor, readBenchConfig, withGatewaySection } from './config';
 
 describe('readBenchConfig', () => {
   it('measures 200/s and 500/s against the floor by default', () => {
@@ -35,6 +35,29 @@ describe('readBenchConfig', () => {
     });
     expect(readBenchConfig({ BENCH_MODE: 'sustained' })).toMatchObject({ rates: [], seconds: 600, only: 'warden' });
     expect(readBenchConfig({ BENCH_MODE: 'sustained', BENCH_RATE: '120' }).rates).toEqual([120]);
+  });
+
+  it('runs the gateway section in latency mode (or alone with BENCH_ONLY=gateway) unless BENCH_GATEWAY_REQUESTS=0', () => {
+    expect(readBenchConfig({})).toMatchObject({ gatewayRequests: 2000, gatewayConcurrency: 8 });
+    expect(withGatewaySection(readBenchConfig({}))).toBe(true);
+    expect(withGatewaySection(readBenchConfig({ BENCH_ONLY: 'warden' }))).toBe(true);
+    expect(withGatewaySection(readBenchConfig({ BENCH_GATEWAY_REQUESTS: '0' }))).toBe(false);
+    expect(withGatewaySection(readBenchConfig({ BENCH_ONLY: 'floor' }))).toBe(false);
+    expect(withGatewaySection(readBenchConfig({ BENCH_MODE: 'capacity' }))).toBe(false);
+    const alone = readBenchConfig({
+      BENCH_ONLY: 'gateway',
+      BENCH_GATEWAY_REQUESTS: '50',
+      BENCH_GATEWAY_CONCURRENCY: '2',
+    });
+    expect(alone).toMatchObject({ only: 'gateway', gatewayRequests: 50, gatewayConcurrency: 2 });
+    expect(withGatewaySection(alone)).toBe(true);
+    expect(() => readBenchConfig({ BENCH_ONLY: 'gateway', BENCH_GATEWAY_REQUESTS: '0' })).toThrow(
+      /BENCH_GATEWAY_REQUESTS must be > 0/,
+    );
+    expect(() => readBenchConfig({ BENCH_GATEWAY_CONCURRENCY: '0' })).toThrow(/BENCH_GATEWAY_CONCURRENCY must be >= 1/);
+    expect(() => readBenchConfig({ BENCH_GATEWAY_REQUESTS: 'many' })).toThrow(
+      /BENCH_GATEWAY_REQUESTS must be an integer/,
+    );
   });
 
   it('adds a load generator per 2,500 requests/s unless BENCH_CLIENTS says otherwise', () => {

@@ -2,7 +2,7 @@ import { env, readConfig } from '@warden/platform';
 
 export const MODES = ['latency', 'capacity', 'contention', 'idle', 'sustained'] as const;
 export type BenchMode = (typeof MODES)[number];
-export type Only = 'both' | 'warden' | 'floor' | 'projection';
+export type Only = 'both' | 'warden' | 'floor' | 'projection' | 'gateway';
 
 /** What `npm run bench` reads from its environment (see docs/benchmarks.md). */
 export interface BenchConfig {
@@ -39,6 +39,13 @@ export interface BenchConfig {
   readonly projectionRequests: number;
   /** Events per second offered while the projection section samples lag. */
   readonly projectionRate: number;
+  /**
+   * The gateway section (latency mode, or BENCH_ONLY=gateway): requests per path, through POST
+   * /v1/gate and through the SDK over Kafka, on the Warden stack (0 skips it and the gateway).
+   */
+  readonly gatewayRequests: number;
+  /** The gateway section's requests in flight (closed loop: each lane sends its next when answered). */
+  readonly gatewayConcurrency: number;
   /** The idle section of a Warden run: seconds of CPU sampled with no load (0 skips it). */
   readonly idleSeconds: number;
   /** Seconds the idle section waits after the stack is up before it samples. */
@@ -99,7 +106,7 @@ export function readBenchConfig(source: Record<string, string | undefined> = pro
       clients: env.int('BENCH_CLIENTS', 0, { min: 0, max: 16 }),
       timeoutMs: env.int('BENCH_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
       partitions: env.int('WARDEN_PARTITIONS', 6, { min: 1, max: 1000 }),
-      only: env.oneOf('BENCH_ONLY', ['both', 'warden', 'floor', 'projection'] as const, d.only),
+      only: env.oneOf('BENCH_ONLY', ['both', 'warden', 'floor', 'projection', 'gateway'] as const, d.only),
       keepTopics: env.oneOf('BENCH_KEEP_TOPICS', ['0', '1'] as const, '0'),
       profile: env.oneOf('BENCH_PROFILE', ['0', '1'] as const, '0'),
       kafkaPort: env.port('KAFKA_PORT', 19092),
@@ -108,6 +115,8 @@ export function readBenchConfig(source: Record<string, string | undefined> = pro
       database: env.string('BENCH_DATABASE', 'warden_bench'),
       projectionRequests: env.int('BENCH_PROJECTION_REQUESTS', 40_000, { min: 100, max: 10_000_000 }),
       projectionRate: env.int('BENCH_PROJECTION_RATE', 5_000, { min: 1, max: 1_000_000 }),
+      gatewayRequests: env.int('BENCH_GATEWAY_REQUESTS', 2000, { min: 0, max: 1_000_000 }),
+      gatewayConcurrency: env.int('BENCH_GATEWAY_CONCURRENCY', 8, { min: 1, max: 256 }),
       idleSeconds: env.int('BENCH_IDLE_SECONDS', 15, { min: 0, max: 3600 }),
       idleSettleSeconds: env.int('BENCH_IDLE_SETTLE_SECONDS', 30, { min: 0, max: 600 }),
       startRate: env.int('BENCH_CAPACITY_START', 50, RATE_RANGE),
@@ -123,6 +132,8 @@ export function readBenchConfig(source: Record<string, string | undefined> = pro
   if (maxRate < startRate) {
     throw new Error(`BENCH_CAPACITY_MAX (${maxRate}) must be >= BENCH_CAPACITY_START (${startRate})`);
   }
+  if (rest.only === 'gateway' && rest.gatewayRequests === 0)
+    throw new Error('BENCH_ONLY=gateway runs only the gateway section: BENCH_GATEWAY_REQUESTS must be > 0');
   const rates = mode === 'capacity' || mode === 'idle' ? [] : rate !== undefined ? [rate] : list;
   return {
     ...rest,
@@ -134,6 +145,14 @@ export function readBenchConfig(source: Record<string, string | undefined> = pro
     keepTopics: c.keepTopics === '1',
     profile: c.profile === '1',
   };
+}
+
+/** Whether this invocation runs the gateway section (and so starts the gateway beside the six services). */
+export function withGatewaySection(config: BenchConfig): boolean {
+  if (config.gatewayRequests === 0) return false;
+  return (
+    config.only === 'gateway' || (config.mode === 'latency' && (config.only === 'both' || config.only === 'warden'))
+  );
 }
 
 /** Load generators for a rate: BENCH_CLIENTS, or one per 2,500 requests/s (what one keeps up with here). */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CapacityResult } from './capacity';
 import { BenchConfig } from './config';
 import { Summary } from './histogram';
+import { GatewayReport, gatewayProblems } from './gateway';
 import { IdleReport } from './idle';
 import { ROOT } from './infra';
 import { KillSwitchReport } from './killswitch';
@@ -74,6 +75,8 @@ export interface Results {
     readonly warden?: WardenLoad;
   };
   readonly killswitch?: KillSwitchReport;
+  /** The gateway section: POST /v1/gate against the SDK over Kafka on the same stack. */
+  readonly gateway?: GatewayReport;
   readonly projection?: ProjectionReport;
   readonly policyEvaluation?: PolicyEvalReport;
   /** Services whose /health/ready was not OK after the loads, with what they said. */
@@ -244,6 +247,7 @@ export function problems(r: Results): string[] {
   }
   if (r.killswitch && r.killswitch.allowedAfterEngage > 0)
     out.push(`${r.killswitch.allowedAfterEngage} request(s) in scope allowed after the engage call returned`);
+  if (r.gateway) out.push(...gatewayProblems(r.gateway));
   return out;
 }
 

@@ -5,7 +5,7 @@ import { WardenClient } from '@warden/sdk';
 import { SERVICES, Stack, startStack } from '@warden/local-stack';
 import { BENCH_AGENT, registerBenchAgent, waitUntilAllowed } from './agent';
 import { defineBenchBudgets } from './budgets';
-import { BenchConfig } from './config';
+import { BenchConfig, withGatewaySection } from './config';
 import { waitForQuiet } from './cpu';
 import { IdleReport, measureIdle } from './idle';
 import { freePorts } from '@warden/platform/testing';
@@ -53,12 +53,14 @@ export class WardenSide {
   ): Promise<WardenSide> {
     const { brokers, prefix } = options;
     const profileDir = config.profile ? join(options.logDir, 'profiles') : undefined;
-    say(`warden: starting the six services (logs in ${options.logDir})...`);
-    const ports = await freePorts(SERVICES.length, config.portBase);
+    const gateway = withGatewaySection(config);
+    say(`warden: starting the six services${gateway ? ' and the gateway' : ''} (logs in ${options.logDir})...`);
+    const ports = await freePorts(SERVICES.length + 1, config.portBase);
     const kek = randomBytes(32);
     running.stack = await startStack({
       brokers: brokers.join(','),
-      ports: Object.fromEntries(SERVICES.map((s, i) => [s, ports[i]])),
+      ports: { ...Object.fromEntries(SERVICES.map((s, i) => [s, ports[i]])), gateway: ports[SERVICES.length] },
+      optional: gateway ? ['gateway'] : [],
       databaseUrl: options.databaseUrl,
       topicPrefix: prefix,
       logDir: options.logDir,
@@ -92,13 +94,18 @@ export class WardenSide {
     return new WardenSide(config, options, running.stack, say, running.children);
   }
 
-  /** The services (with their /metrics), the broker, and Postgres (cpu.ts sums its processes). */
+  /**
+   * The six services (with their /metrics), the broker, and Postgres (cpu.ts sums its processes).
+   * Not the gateway, when it runs for the gateway section: the loads measure the six (its idle
+   * cost shows as "anything else").
+   */
   watch(): Record<string, Watched> {
     const out: Record<string, Watched> = { broker: { pid: listenerPid(this.config.kafkaPort), rss: true } };
-    for (const [name, child] of Object.entries(this.stack.processes)) {
+    for (const name of SERVICES) {
+      const child = this.stack.processes[name];
       out[name] = {
         pid: child.pid,
-        stats: metricsReader(this.stack.urls[name as keyof Stack['urls']] ?? ''),
+        stats: metricsReader(this.stack.urls[name]),
         rss: true,
       };
     }
@@ -115,7 +122,7 @@ export class WardenSide {
 
   async load(spec: LoadSpec, beside?: LoadOptions['beside']): Promise<LoadReport> {
     const profileDir = this.config.profile ? join(this.options.logDir, 'profiles') : undefined;
-    const services = Object.values(this.stack.processes).map((child) => child.pid);
+    const services = SERVICES.map((s) => this.stack.processes[s].pid);
     const report = await runLoad(
       this.config,
       spec,
