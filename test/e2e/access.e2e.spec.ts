@@ -1,37 +1,21 @@
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { ALL_TOPICS, encodeTopicPart, replyTopic, tenantGroupPrefix, Topic, TopicName } from '@warden/contracts';
 import {
-  aclsFor,
   AGENT_WRITES,
   parsePrincipal,
-  KafkajsPort,
   KafkaSecurity,
-  Logger,
   Principal,
-  provisionTopics,
   SERVICE_PRINCIPALS,
   SERVICE_TOPICS,
 } from '@warden/platform';
 import { eventually, freshDatabase, uniquePrefix } from '@warden/platform/testing';
 import { WardenClient } from '@warden/sdk';
-import {
-  ContractPin,
-  DEFAULT_PORTS,
-  publishToolContracts,
-  SERVICES,
-  ServiceName,
-  Stack,
-  startStack,
-} from '@warden/local-stack';
+import { ContractPin, DEFAULT_PORTS, publishToolContracts, SERVICES, ServiceName, Stack } from '@warden/local-stack';
 import { Identity, registerActiveAgent } from './http';
-import { SecureBroker, startSecureBroker } from './secure-broker';
-
-const execFileAsync = promisify(execFile);
+import { SecureBroker, SecuredStack, startSecuredStack } from './secure-broker';
 
 /**
  * docs/security.md on a broker of its own with SASL and the StandardAuthorizer on: every service
@@ -62,6 +46,7 @@ describe('access control on the bus (SASL users, ACLs from the access table, aut
   const ports = Object.fromEntries(SERVICES.map((s) => [s, DEFAULT_PORTS[s] + offset])) as Record<ServiceName, number>;
   const acme: Identity = { subject: 'alice', roles: ['admin'], tenant: 'acme' };
   const globex: Identity = { subject: 'gina', roles: ['admin'], tenant: 'globex' };
+  let secured: SecuredStack;
   let broker: SecureBroker;
   let db: { url: string; drop(): Promise<void> };
   let stack: Stack;
@@ -126,48 +111,19 @@ describe('access control on the bus (SASL users, ACLs from the access table, aut
   }
 
   beforeAll(async () => {
-    broker = await startSecureBroker(Object.keys(PRINCIPALS));
-    // The provisioning, as the super user: topics, then each principal's ACLs.
-    const admin = new KafkajsPort({
-      brokers: broker.brokers,
-      clientId: 'access-provisioning',
-      logger: new Logger('test', 'error'),
-      security: security('admin'),
-    });
-    await admin.connect();
-    // As many partitions as the services are configured with (WARDEN_PARTITIONS, default 6).
-    await provisionTopics(admin, prefix, 6);
-    await admin.close();
-    // Each principal's ACLs with the operators' tool, as docs/security.md provisions them.
-    const adminEnv = {
-      ...process.env,
-      KAFKA_BROKERS: broker.brokers.join(','),
-      KAFKA_SASL_MECHANISM: 'plain',
-      KAFKA_SASL_USERNAME: 'admin',
-      KAFKA_SASL_PASSWORD: broker.passwords.admin,
-      WARDEN_TOPIC_PREFIX: prefix,
-    };
-    const cli = join(__dirname, '..', '..', 'dist', 'deploy', 'kafka-acls.js');
-    for (const [user, text] of Object.entries(GRANTS)) {
-      const { stdout } = await execFileAsync(process.execPath, [cli, text, '--grant', user], { env: adminEnv });
-      expect(stdout).toBe(`granted ${aclsFor(PRINCIPALS[user]).length} ACLs to User:${user}\n`);
-    }
-
     db = await freshDatabase('access');
-    stack = await startStack({
-      brokers: broker.brokers.join(','),
+    const agents = Object.fromEntries(
+      Object.entries(GRANTS).filter(([user]) => !SERVICE_PRINCIPALS.includes(user as never)),
+    );
+    secured = await startSecuredStack({
       databaseUrl: db.url,
       topicPrefix: prefix,
       ports,
       logDir,
+      principals: agents,
       env: { WARDEN_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), POLICY_AGENT_TOKENS: 'optional' },
-      serviceEnv: Object.fromEntries(
-        SERVICES.map((s) => [
-          s,
-          { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: s, KAFKA_SASL_PASSWORD: broker.passwords[s] },
-        ]),
-      ),
     });
+    ({ broker, stack } = secured);
     const pins: Record<string, ContractPin> = {};
     for (const who of [acme, globex]) {
       pins[who.tenant] = (
@@ -199,9 +155,8 @@ describe('access control on the bus (SASL users, ACLs from the access table, aut
 
   afterAll(async () => {
     for (const c of clients.values()) await c.close();
-    if (stack) await stack.stop();
+    await secured?.stop();
     await db?.drop();
-    await broker?.stop();
   });
 
   const gate = (agentId: string, tenantId: string, runId: string) =>

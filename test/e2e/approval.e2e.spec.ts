@@ -11,18 +11,12 @@ import {
   topicName,
   Verdict,
 } from '@warden/contracts';
-import {
-  connectedPort,
-  eventually,
-  freshDatabase,
-  kafkaBrokers,
-  TopicRecorder,
-  uniquePrefix,
-} from '@warden/platform/testing';
+import { eventually, freshDatabase, TopicRecorder, uniquePrefix } from '@warden/platform/testing';
 import { deriveAuthorityKey, DLQ, KafkaPort, signAuthority } from '@warden/platform';
 import { WardenClient } from '@warden/sdk';
-import { DEFAULT_PORTS, SERVICES, ServiceName, Stack, startStack } from '@warden/local-stack';
+import { DEFAULT_PORTS, SERVICES, ServiceName, Stack } from '@warden/local-stack';
 import { call, Identity } from './http';
+import { SecuredStack, startSecuredStack } from './secure-broker';
 
 /**
  * Human approval across the six services as separate processes on the real broker: a critical
@@ -45,6 +39,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
   const ann: Identity = { subject: 'ann', roles: ['approver'], tenant: 'acme', email: 'ann@example.com' };
   const bob: Identity = { subject: 'bob', roles: ['approver'], tenant: 'acme' };
   let db: { url: string; drop(): Promise<void> };
+  let secured: SecuredStack;
   let stack: Stack;
   let client: WardenClient;
   let port: KafkaPort;
@@ -106,16 +101,20 @@ describe('approval end to end (needs the admission policy and registry tool cont
 
   beforeAll(async () => {
     db = await freshDatabase('e2e_approval');
-    stack = await startStack({
-      brokers: kafkaBrokers().join(','),
+    // With the authorizer on (docs/security.md): each service its own principal, the agent only
+    // its own. The recorder and the forgeries below run as the super user, a principal with produce
+    // rights on every topic; without them an agent is refused (test/e2e/access.e2e.spec.ts).
+    secured = await startSecuredStack({
       databaseUrl: db.url,
       topicPrefix: prefix,
       ports,
       logDir: join(__dirname, '..', '..', '.warden', 'e2e-logs', prefix),
+      principals: { treasury: 'agent:acme/treasury-bot' },
       // The agent here is identified by its registration, not by an agent token (tested elsewhere).
       env: { POLICY_AGENT_TOKENS: 'optional' },
     });
-    port = await connectedPort('e2e-approval');
+    stack = secured.stack;
+    port = await secured.portAs('admin');
     recorder = await TopicRecorder.start(port, prefix, [Topic.gateDecisions, Topic.deadLetter]);
     // An allow carries a decision token: the registry must have a decision-token signing key.
     const key = await call(
@@ -191,10 +190,11 @@ describe('approval end to end (needs the admission policy and registry tool cont
     });
     expect(activated.status).toBe(200);
     client = await WardenClient.connect({
-      brokers: kafkaBrokers(),
+      brokers: secured.broker.brokers,
       topicPrefix: prefix,
       clientId: 'e2e-approval',
       agent: { tenantId: 'acme', agentId: 'treasury-bot' },
+      security: secured.security('treasury'),
     });
     // The agent acts on rita's behalf: she grants it that authority (the gate checks a live grant).
     const rita: Identity = { subject: 'rita', roles: ['owner'], tenant: 'acme' };
@@ -209,8 +209,7 @@ describe('approval end to end (needs the admission policy and registry tool cont
   afterAll(async () => {
     await client?.close();
     await recorder?.stop();
-    await port?.close();
-    if (stack) await stack.stop();
+    await secured?.stop();
     await db?.drop();
   });
 
@@ -362,6 +361,14 @@ describe('approval end to end (needs the admission policy and registry tool cont
         argumentsDigest: digest,
         castAtMs: Date.now(),
       });
+    // Without produce rights, the agent's own principal cannot even deliver them.
+    const asAgent = await secured.portAs('treasury');
+    for (const topic of [Topic.approvalEvents, Topic.approvalCommands])
+      await expect(
+        asAgent.publish([
+          record(topic, `forged-by-agent-${topic}`, topic === Topic.approvalEvents ? grant : vote('me'), false),
+        ]),
+      ).rejects.toThrow(/[Aa]uthorization/);
     await port.publish([
       record(Topic.approvalEvents, 'forged-grant-unsigned', grant, false),
       record(Topic.approvalEvents, 'forged-grant-own-key', grant, true),
