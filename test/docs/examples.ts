@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The examples of the documentation (ADR 0113): every fenced block of README.md, apps/*\/README.md
- * and docs/*.md, with the markers written above it as HTML comments (invisible when rendered):
+ * The examples of the documentation (ADR 0113): every fenced block of README.md, apps/*\/README.md,
+ * libs/*\/README.md and docs/*.md, with the markers written above it as HTML comments (invisible when rendered):
  *
  *   <!-- doc-test: expect <regular expression> -->  the block's output must match (one or more)
  *   <!-- doc-test: skip <reason> -->                not run: the reason says why, and where it is tested instead
@@ -43,15 +43,17 @@ const KINDS: Record<string, Kind> = {
 const FENCE = /^(\s*)(`{3,})(\S*)\s*$/;
 const MARKER = /^\s*<!--\s*doc-test:\s*(.*?)\s*-->\s*$/;
 
-/** The documented files: README.md, apps/*\/README.md, docs/*.md (not the ADRs, which record decisions). */
+/** The documented files: README.md, apps/*\/README.md, libs/*\/README.md, docs/*.md (not the ADRs, which record decisions). */
 export function documentedFiles(root: string): string[] {
-  const apps = readdirSync(join(root, 'apps'))
-    .map((app) => join('apps', app, 'README.md'))
-    .filter((file) => existsSync(join(root, file)));
+  const readmes = (dir: string) =>
+    readdirSync(join(root, dir))
+      .map((name) => join(dir, name, 'README.md'))
+      .filter((file) => existsSync(join(root, file)))
+      .sort();
   const docs = readdirSync(join(root, 'docs'))
     .filter((name) => name.endsWith('.md'))
     .map((name) => join('docs', name));
-  return ['README.md', ...apps.sort(), ...docs.sort()];
+  return ['README.md', ...readmes('apps'), ...readmes('libs'), ...docs.sort()];
 }
 
 export function examplesOf(root: string, file: string): Example[] {

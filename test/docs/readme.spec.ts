@@ -38,7 +38,13 @@ describe('the documentation harness (ADR 0113)', () => {
   it('finds the blocks of every documented file, with the markers above them', () => {
     const examples = allExamples(ROOT);
     const files = new Set(examples.map((e) => e.file));
-    for (const file of ['README.md', 'apps/registry/README.md', 'apps/killswitch/README.md', 'docs/benchmarks.md'])
+    for (const file of [
+      'README.md',
+      'apps/registry/README.md',
+      'apps/killswitch/README.md',
+      'libs/sdk/README.md',
+      'docs/benchmarks.md',
+    ])
       expect(files).toContain(file);
     const quickStart = examples.find((e) => e.file === 'README.md' && e.code.includes('npm start'));
     expect(quickStart).toMatchObject({ lang: 'bash', kind: 'shell', skip: expect.stringContaining('start.e2e') });

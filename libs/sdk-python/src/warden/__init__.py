@@ -16,25 +16,30 @@ from .kafka import KafkaSecurity, WardenError
 from .proofs import ProofKey, dpop_proof, jwk_thumbprint, outcome_proof, request_proof
 from .tokens import AgentCredentials, AgentTokenSource, TokenError
 from .topics import partition_of, reply_topic
+from .verifier import DECISION_TOKEN_HEADER, DecisionTokenError, ToolVerifier, decision_token_of, wsgi_middleware
 from .wire import GateResult, RequestIds
 
 __all__ = [
+    "DECISION_TOKEN_HEADER",
     "AgentCredentials",
     "AgentTokenSource",
     "AsyncWardenClient",
     "CanonicalJsonError",
+    "DecisionTokenError",
     "GateDenied",
     "GateResult",
     "KafkaSecurity",
     "ProofKey",
     "RequestIds",
     "TokenError",
+    "ToolVerifier",
     "WardenClient",
     "WardenError",
     "arguments_digest",
     "canonical_json",
     "current_decision",
     "current_run_id",
+    "decision_token_of",
     "digest",
     "dpop_proof",
     "gated",
@@ -45,6 +50,7 @@ __all__ = [
     "request_proof",
     "run",
     "set_default_client",
+    "wsgi_middleware",
 ]
 
 __version__ = "0.1.0"
