@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import {
   ApprovalGrantedSchema,
+  BudgetDefinedSchema,
   encode,
   KeyUse,
   KillSwitchReleasedSchema,
@@ -168,7 +169,7 @@ describe('signed authority events', () => {
     expect(() => parseCutOver('approval.events@1')).toThrow('approval.events@1');
   });
 
-  describe('the registry family', () => {
+  describe('the registry and budget families', () => {
     const rotated = encode({
       id: 'evt-k',
       type: SigningKeyRotatedSchema.typeName,
@@ -181,8 +182,23 @@ describe('signed authority events', () => {
       data: create(SigningKeyRotatedSchema, { kid: 'k1', use: KeyUse.AGENT_TOKEN, alg: 'EdDSA', publicJwk: '{}' }),
     });
 
-    it('registry.events is signed by registry', () => {
+    const raised = encode({
+      id: 'evt-b',
+      type: BudgetDefinedSchema.typeName,
+      source: 'warden://budget',
+      time: 1,
+      key: 'acme',
+      tenantId: 'acme',
+      agentId: '',
+      runId: '',
+      data: create(BudgetDefinedSchema, { budgetId: 'b1', tenantId: 'acme' }),
+    });
+
+    it('registry.events is signed by registry, the budget topics by budget; gate.rerouted (agent input) by nobody', () => {
       expect(AUTHORITY_OWNERS.get(Topic.registryEvents)).toBe('registry');
+      for (const t of [Topic.budgetEvents, Topic.budgetReservations, Topic.budgetHolds, Topic.budgetLedger])
+        expect(AUTHORITY_OWNERS.get(t)).toBe('budget');
+      expect(AUTHORITY_OWNERS.has(Topic.gateRerouted)).toBe(false);
       expect(
         verifier.check(
           Topic.registryEvents,
@@ -195,10 +211,18 @@ describe('signed authority events', () => {
         ok: false,
         code: 'wrong_signer',
       });
+      expect(
+        verifier.check(Topic.budgetEvents, at(signed(raised, deriveAuthorityKey(kek, 'budget'), Topic.budgetEvents))),
+      ).toEqual({ ok: true });
+      expect(verifier.check(Topic.budgetEvents, at(raised))).toMatchObject({ ok: false, code: 'unsigned' });
+      expect(verifier.check(Topic.budgetEvents, at(signed(raised, approval, Topic.budgetEvents)))).toMatchObject({
+        ok: false,
+        code: 'wrong_signer',
+      });
     });
 
     it('owners need the KEK; policy and the gateway verify only; trace does neither', () => {
-      for (const s of ['registry', 'approval', 'killswitch']) expect(ownsAuthorityTopics(s)).toBe(true);
+      for (const s of ['registry', 'budget', 'approval', 'killswitch']) expect(ownsAuthorityTopics(s)).toBe(true);
       for (const s of ['policy', 'gateway']) {
         expect(ownsAuthorityTopics(s)).toBe(false);
         expect(needsAuthorityKeys(s)).toBe(true);

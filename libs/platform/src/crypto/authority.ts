@@ -3,7 +3,8 @@ import { Topic, TopicName } from '@warden/contracts';
 
 /**
  * Signed authority events (docs/adr/0118). Every record on a topic whose events confer authority
- * (an approval, a vote, a kill switch and its release, a registry grant or signing key) carries an Ed25519 signature by the key of
+ * (an approval, a vote, a kill switch and its release, a registry grant or signing key, a budget
+ * limit, hold or reservation) carries an Ed25519 signature by the key of
  * the service that owns the topic, in two CloudEvents extension headers. Consumers that act on
  * these topics refuse a record that is unsigned, signed by another key, or altered.
  *
@@ -21,6 +22,12 @@ export const AUTHORITY_OWNERS: ReadonlyMap<TopicName, string> = new Map<TopicNam
   [Topic.killswitchEvents, 'killswitch'],
   // Agents' lifecycle, credentials, delegation and tool grants, tool contracts, token signing keys.
   [Topic.registryEvents, 'registry'],
+  // Budget definitions (limits), the run stage's reservations (policy's input), the tenant ledger's
+  // holds and its changelog: every topic budget writes but gate.rerouted (agent input, forwarded).
+  [Topic.budgetEvents, 'budget'],
+  [Topic.budgetReservations, 'budget'],
+  [Topic.budgetHolds, 'budget'],
+  [Topic.budgetLedger, 'budget'],
 ]);
 
 /**
