@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DEV_KEY_ENCRYPTION_KEY, devAuthEnv } from '@warden/platform';
+import { authorityJwks, DEV_KEY_ENCRYPTION_KEY, devAuthEnv, parseKek } from '@warden/platform';
 
 /** The six services, in start order (the order does not matter for correctness: they only share Kafka). */
 export const SERVICES = ['registry', 'killswitch', 'budget', 'policy', 'approval', 'trace'] as const;
@@ -110,6 +110,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         WARDEN_KEY_ENCRYPTION_KEY: DEV_KEY_ENCRYPTION_KEY,
         ...process.env,
         ...options.env,
+        ...(service === 'gateway' ? publicKeysOnly({ ...process.env, ...options.env }) : {}),
         ...options.serviceEnv?.[service],
         KAFKA_BROKERS: options.brokers,
         DATABASE_URL: options.databaseUrl,
@@ -173,3 +174,22 @@ async function waitReady(
 }
 
 export * from './tool-contracts';
+
+/**
+ * The HTTP gate verifies the registry's events but signs nothing, so it gets the services'
+ * authority public keys instead of the KEK (docs/adr/0118): the edge holds no secret that opens
+ * the sealed token keys.
+ */
+function publicKeysOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  const keks = [
+    env.WARDEN_KEY_ENCRYPTION_KEY || DEV_KEY_ENCRYPTION_KEY,
+    ...(env.WARDEN_PREVIOUS_KEY_ENCRYPTION_KEYS ?? '').split(','),
+  ]
+    .map((k) => k.trim())
+    .filter(Boolean);
+  return {
+    WARDEN_KEY_ENCRYPTION_KEY: '',
+    WARDEN_PREVIOUS_KEY_ENCRYPTION_KEYS: '',
+    WARDEN_AUTHORITY_PUBLIC_KEYS: JSON.stringify({ keys: authorityJwks(keks.map(parseKek)) }),
+  };
+}

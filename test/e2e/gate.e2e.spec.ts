@@ -1,12 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ActionKind, create, GateDecided, GateRequestedSchema, Topic, topicName, Verdict } from '@warden/contracts';
+import {
+  ActionKind,
+  BudgetDefinedSchema,
+  BudgetReservedSchema,
+  BudgetScope,
+  create,
+  Dimension,
+  encode,
+  GateDecided,
+  GateRequestedSchema,
+  LimitSchema,
+  Message,
+  Topic,
+  TopicName,
+  topicName,
+  Verdict,
+  Window,
+} from '@warden/contracts';
 import {
   connectedPort,
   eventually,
   freshDatabase,
   kafkaBrokers,
   publishEvent,
+  signedAsOwners,
   TopicRecorder,
   uniquePrefix,
 } from '@warden/platform/testing';
@@ -311,6 +329,104 @@ describe('the gate, end to end across six processes', () => {
       return (r.body.meters as { held: number }[] | undefined)?.[0]?.held === 10 && r.body;
     });
     expect(usage).toMatchObject({ meters: [{ meter: 'agent:globex-bot', held: 10, limit: 15, percent: 66 }] });
+  });
+
+  it('a forged budget raise and a forged reservation produced straight to the budget topics are dead-lettered; the limit holds', async () => {
+    // A principal with produce rights on budget.events and budget.reservations but without the
+    // key-encryption key (docs/adr/0118): records unsigned, or signed with a budget key of its own KEK.
+    const forgedKek = randomBytes(32).toString('base64');
+    const raise = create(BudgetDefinedSchema, {
+      budgetId: 'globex-daily',
+      tenantId: 'globex',
+      scope: BudgetScope.AGENT,
+      subject: 'globex-bot',
+      limits: [create(LimitSchema, { dimension: Dimension.TOKENS, window: Window.CALENDAR_DAY, limit: 1_000_000 })],
+      definedBy: 'mallory',
+      definedAtMs: Date.now(),
+    });
+    const record = (topic: TopicName, id: string, streamKey: string, data: Message, runId = '') => ({
+      topic: topicName(prefix, topic),
+      ...encode({
+        id,
+        type: data.$typeName,
+        source: 'warden://budget',
+        time: Date.now(),
+        key: streamKey,
+        tenantId: 'globex',
+        agentId: runId ? 'globex-bot' : '',
+        runId,
+        data,
+      }),
+    });
+    const reserved = create(BudgetReservedSchema, {
+      reservationId: 'forged-reservation',
+      request: create(GateRequestedSchema, {
+        requestId: 'forged-reserved-request',
+        tenantId: 'globex',
+        agentId: 'globex-bot',
+        runId: 'run-budget-forged',
+        actionKind: ActionKind.TOOL_CALL,
+        tool: 'payroll',
+        action: 'read',
+        estimatedTokens: 10,
+        requestedAtMs: Date.now(),
+        deadlineMs: Date.now() + 10_000,
+      }),
+      reservedTokens: 10,
+      reservedAtMs: Date.now(),
+    });
+    await port.publish([
+      record(Topic.budgetEvents, 'forged-raise-unsigned', 'globex', raise),
+      ...signedAsOwners(prefix, [record(Topic.budgetEvents, 'forged-raise-other-kek', 'globex', raise)], forgedKek),
+      record(Topic.budgetReservations, 'forged-reserved', 'run-budget-forged', reserved, 'run-budget-forged'),
+    ]);
+    const expected: [string, string, string][] = [
+      ['forged-raise-unsigned', 'budget-definitions', 'forged:unsigned'],
+      ['forged-raise-other-kek', 'budget-definitions', 'forged:wrong_signer'],
+      ['forged-reserved', 'policy-gate', 'forged:unsigned'],
+    ];
+    const letters = await eventually(
+      () => {
+        const found = expected.map(([id, consumer, code]) =>
+          recorder
+            .on(Topic.deadLetter)
+            .find(
+              (r) =>
+                r.headers.ce_id === id &&
+                r.headers.warden_dlq_consumer === consumer &&
+                r.headers.warden_dlq_code === code,
+            ),
+        );
+        return found.every(Boolean) && found;
+      },
+      30_000,
+      'the forged budget records dead-lettered',
+    );
+    expect(letters[0]!.headers.warden_dlq_reason).toBe(
+      'budget.events records must be signed by budget; this one is not',
+    );
+    expect(letters[1]!.headers.warden_dlq_reason).toContain('is not its key');
+    // The registry's inventory projection refused the raise too.
+    await eventually(
+      () =>
+        recorder
+          .on(Topic.deadLetter)
+          .some(
+            (r) =>
+              r.headers.ce_id === 'forged-raise-unsigned' &&
+              r.headers.warden_dlq_consumer === 'projection.agent-budgets' &&
+              r.headers.warden_dlq_code === 'forged:unsigned',
+          ),
+      30_000,
+      'the forged raise dead-lettered by the registry inventory',
+    );
+    // The limit holds: still 15 tokens, still refused; the forged reservation was never decided.
+    const third = await gate('globex-bot', 'globex', 'run-budget-3', 'payroll', 'read');
+    expect(third).toMatchObject({ verdict: 'deny', reason: expect.stringContaining('limit 15') });
+    const budget = await call(stack.urls.budget, 'GET', '/budgets/globex-daily', globexAdmin);
+    expect(budget.body).toMatchObject({ limits: [{ limit: 15 }] });
+    // (Decisions are keyed by run id; the poison test left undecodable records on gate.decisions.)
+    expect(recorder.on(Topic.gateDecisions).some((r) => r.key === 'run-budget-forged')).toBe(false);
   });
 
   it('shuts every service down gracefully with exit code 0', async () => {

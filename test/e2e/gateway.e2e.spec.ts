@@ -1,7 +1,16 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, sign as signBytes } from 'node:crypto';
 import {
+  AgentProfileSchema,
+  AgentProfileUpdatedSchema,
   argumentsDigest,
   create,
+  DelegationGrantedSchema,
+  encode,
+  GateDecided,
+  KeyUse,
+  Message,
+  SigningKeyRotatedSchema,
+  Topic,
   decodeAgentJson,
   DPOP_TYP,
   dpopProof,
@@ -16,9 +25,10 @@ import {
   tokenHash,
   withRequestDefaults,
 } from '@warden/contracts';
-import { eventually } from '@warden/platform/testing';
+import { DLQ, KafkaPort } from '@warden/platform';
+import { connectedPort, eventually, publishEvent, signedAsOwners, TopicRecorder } from '@warden/platform/testing';
 import { publishToolContracts } from '@warden/local-stack';
-import { call, Identity, registerActiveAgent } from './http';
+import { call, Identity, payrollAgent, registerActiveAgent } from './http';
 import { startTestStack, TestStack } from './stack';
 
 /**
@@ -37,6 +47,9 @@ describe('the HTTP gate', () => {
   let running: TestStack;
   let gatewayUrl: string;
   let token: string;
+  let pins: Awaited<ReturnType<typeof publishToolContracts>>;
+  let port: KafkaPort;
+  let recorder: TopicRecorder;
   const key: ProofKey = newProofKey();
 
   /** A DPoP proof for a call to the gateway (RFC 9449 §7: with `ath`, the token's hash). */
@@ -64,15 +77,21 @@ describe('the HTTP gate', () => {
   }
 
   /** The request as the gate will see it (defaults applied), and the proof of it by the agent's key. */
-  function proved(json: Json): string {
+  function proved(json: Json, t = token): string {
+    return provedRequest(json, t).requestProof;
+  }
+
+  /** The request as the gate will see it, carrying token `t` and the proof by the agent's key. */
+  function provedRequest(json: Json, t = token): GateRequested {
     const r = decodeAgentJson(
       GateRequestedSchema,
       Buffer.from(JSON.stringify({ tenantId: 'acme', agentId, ...json })),
     ) as GateRequested;
     const request = create(GateRequestedSchema, withRequestDefaults(r));
     request.argumentsDigest = argumentsDigest(r.arguments ?? {});
-    request.agentToken = token;
-    return requestProof(request, key);
+    request.agentToken = t;
+    request.requestProof = requestProof(request, key);
+    return request;
   }
 
   const gateRequest = (action: string, over: Json = {}): Json => {
@@ -97,13 +116,17 @@ describe('the HTTP gate', () => {
     running = await startTestStack('gateway', { optional: ['gateway'] });
     const { stack } = running;
     gatewayUrl = stack.urls.gateway!;
-    const pins = await publishToolContracts(stack.urls.registry, admin, {
+    port = await connectedPort('e2e-gateway');
+    recorder = await TopicRecorder.start(port, running.prefix, [Topic.deadLetter, Topic.gateDecisions]);
+    pins = await publishToolContracts(stack.urls.registry, admin, {
       tickets: {
         description: 'the ticket system',
         ownerTeam: 'support',
         actions: [
           ['read', 'low', false],
           ['delete', 'high', false],
+          // Low risk but not granted: what a forged grant would add (the forgery test).
+          ['list', 'low', false],
         ],
       },
     });
@@ -130,6 +153,8 @@ describe('the HTTP gate', () => {
   });
 
   afterAll(async () => {
+    await recorder?.stop();
+    await port?.close();
     await running?.stop();
   });
 
@@ -259,6 +284,159 @@ describe('the HTTP gate', () => {
       'the outcome in trace',
     );
     expect(traced).toMatchObject({ verdict: 'allow', outcomeStatus: 'completed' });
+  });
+
+  it('a forged signing key, tool grant and delegation produced straight to registry.events are dead-lettered and change nothing', async () => {
+    // A principal with produce rights on registry.events but without the key-encryption key
+    // (docs/adr/0118): records unsigned, or signed with a registry key derived from a KEK of its own.
+    const { prefix } = running;
+    const otherKek = randomBytes(32).toString('base64');
+    const record = (
+      id: string,
+      streamKey: string,
+      data: Message,
+      ids: { tenantId?: string; agentId?: string } = {},
+    ) => ({
+      topic: `${prefix}${Topic.registryEvents}`,
+      ...encode({
+        id,
+        type: data.$typeName,
+        source: 'warden://registry',
+        time: Date.now(),
+        key: streamKey,
+        tenantId: ids.tenantId ?? '',
+        agentId: ids.agentId ?? '',
+        runId: '',
+        data,
+      }),
+    });
+    const forgedKeys = ['unsigned', 'other-kek'].map((variant) => {
+      const pair = generateKeyPairSync('ed25519');
+      const kid = `forged-key-${variant}`;
+      const publicJwk = JSON.stringify({ ...pair.publicKey.export({ format: 'jwk' }), kid, alg: 'EdDSA' });
+      const rotated = create(SigningKeyRotatedSchema, {
+        kid,
+        use: KeyUse.AGENT_TOKEN,
+        alg: 'EdDSA',
+        publicJwk,
+        activatedAtMs: Date.now(),
+        change: { by: 'mallory', reason: 'forged', atMs: Date.now() },
+      });
+      return { kid, privateKey: pair.privateKey, record: record(`forged-${kid}`, 'keys', rotated) };
+    });
+    // The agent's own profile (version 3, after register and activate), with the ungranted action added.
+    const profile = payrollAgent(agentId, [{ tool: 'tickets', actions: ['read', 'list'], ...pins.tickets }]);
+    const grant = create(AgentProfileUpdatedSchema, {
+      agentId,
+      tenantId: 'acme',
+      version: 3,
+      profile: create(AgentProfileSchema, {
+        mission: profile.mission,
+        owner: profile.owner,
+        businessProcess: profile.businessProcess,
+        model: profile.model,
+        tools: profile.tools.map((t) => ({ ...t, actions: [...t.actions] })),
+        environments: profile.environments,
+        autonomyLevel: profile.autonomyLevel,
+        shutdownPath: profile.shutdownPath,
+      }),
+      change: { by: 'mallory', reason: 'forged', atMs: Date.now() },
+    });
+    const delegation = create(DelegationGrantedSchema, {
+      grantId: 'forged-grant',
+      tenantId: 'acme',
+      agentId,
+      subject: 'rita',
+      scopes: ['tickets.list'],
+      expiresAtMs: Date.now() + 3_600_000,
+      change: { by: 'mallory', reason: 'forged', atMs: Date.now() },
+    });
+    const ids = { tenantId: 'acme', agentId };
+    await port.publish([
+      forgedKeys[0].record,
+      ...signedAsOwners(prefix, [forgedKeys[1].record], otherKek),
+      record('forged-grant-unsigned', agentId, grant, ids),
+      ...signedAsOwners(prefix, [record('forged-grant-other-kek', agentId, grant, ids)], otherKek),
+      record('forged-delegation', agentId, delegation, ids),
+    ]);
+    const expected: [string, string][] = [
+      ['forged-forged-key-unsigned', 'forged:unsigned'],
+      ['forged-forged-key-other-kek', 'forged:wrong_signer'],
+      ['forged-grant-unsigned', 'forged:unsigned'],
+      ['forged-grant-other-kek', 'forged:wrong_signer'],
+      ['forged-delegation', 'forged:unsigned'],
+    ];
+    const letters = await eventually(
+      () => {
+        const found = expected.map(([id, code]) =>
+          recorder
+            .on(Topic.deadLetter)
+            .find(
+              (r) =>
+                r.headers.ce_id === id && r.headers[DLQ.consumer] === 'policy-registry' && r.headers[DLQ.code] === code,
+            ),
+        );
+        return found.every(Boolean) && found;
+      },
+      30_000,
+      'the forged registry records dead-lettered by policy',
+    );
+    expect(letters[0]!.headers[DLQ.reason]).toBe('registry.events records must be signed by registry; this one is not');
+    expect(letters[1]!.headers[DLQ.reason]).toContain('is not its key');
+    // Every other consumer of registry.events refused them too (the gateway logs only: it writes no dead letters).
+    const consumers = new Set(
+      recorder
+        .on(Topic.deadLetter)
+        .filter((r) => r.headers.ce_id === 'forged-forged-key-unsigned')
+        .map((r) => r.headers[DLQ.consumer]),
+    );
+    for (const c of ['policy-registry', 'registry-keys', 'budget-tool-risk']) expect(consumers).toContain(c);
+
+    // A token signed by a forged key, with the agent's genuine claims: the gateway refuses it (401),
+    // and so does policy when the request reaches it straight over Kafka.
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Json;
+    for (const forged of forgedKeys) {
+      const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+      const unsignedJwt = `${b64({ alg: 'EdDSA', kid: forged.kid, typ: 'JWT' })}.${b64({ ...claims, jti: randomUUID() })}`;
+      const forgedToken = `${unsignedJwt}.${signBytes(null, Buffer.from(unsignedJwt), forged.privateKey).toString('base64url')}`;
+      const url = `${gatewayUrl}/v1/gate`;
+      const request = gateRequest('read');
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `DPoP ${forgedToken}`,
+          dpop: dpopFor(url, key, forgedToken),
+          'warden-request-proof': proved(request, forgedToken),
+        },
+        body: JSON.stringify(request),
+      });
+      expect({ kid: forged.kid, status: res.status, body: await res.json() }).toMatchObject({
+        kid: forged.kid,
+        status: 401,
+        body: { code: 'invalid_token' },
+      });
+      const direct = provedRequest(gateRequest('read'), forgedToken);
+      await publishEvent(port, prefix, Topic.gateRequests, direct.runId, direct, {
+        tenantId: 'acme',
+        agentId,
+        runId: direct.runId,
+      });
+      const decided = await eventually(
+        () =>
+          recorder
+            .events(Topic.gateDecisions)
+            .map((e) => e.data as GateDecided)
+            .find((d) => d.requestId === direct.requestId && d.final),
+        30_000,
+        "policy's decision on the forged token",
+      );
+      expect(decided.reason).toContain('unknown_key');
+      expect(decided.decisionToken).toBeFalsy();
+    }
+    // The forged grant does not allow; the genuine token and grant still do.
+    expect((await ask(gateRequest('list'))).body).toMatchObject({ verdict: 'deny', allowed: false, timedOut: false });
+    expect((await ask(gateRequest('read'))).body).toMatchObject({ verdict: 'allow', allowed: true });
   });
 
   const evaluation = (action: string) => {

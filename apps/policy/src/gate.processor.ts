@@ -255,11 +255,6 @@ export function wireGate(
       instanceId,
     ),
   };
-  if (!config.keyEncryptionKey) {
-    runtime.logger.warn(
-      'WARDEN_KEY_ENCRYPTION_KEY is not set: no decision token can be signed, so every allow fails closed',
-    );
-  }
   const signerOf = decisionSigners(config.keyEncryptionKey, (message, fields) => runtime.logger.warn(message, fields));
   const settings: GateSettings = { decisionTokenTtlMs: config.decisionTokenTtlMs, agentTokens: config.agentTokens };
   const observe = decisionLatency(runtime.metrics.registry);

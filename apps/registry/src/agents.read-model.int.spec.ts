@@ -1,6 +1,13 @@
 import { BudgetDefinedSchema, BudgetScope, create, Dimension, LimitSchema, Topic } from '@warden/contracts';
 import { createServiceRuntime, DEV_KEY_ENCRYPTION_KEY, KafkaPort, ServiceRuntime, toRecord } from '@warden/platform';
-import { connectedPort, eventually, freshDatabase, kafkaBrokers, uniquePrefix } from '@warden/platform/testing';
+import {
+  connectedPort,
+  eventually,
+  freshDatabase,
+  kafkaBrokers,
+  signedAsOwners,
+  uniquePrefix,
+} from '@warden/platform/testing';
 import { agent, AgentCommand, AgentEvent, AgentState, ProfileInput } from '@warden/registry-domain';
 import {
   agentBudgetsProjection,
@@ -52,14 +59,17 @@ describe('registry.agents read model (real Kafka and Postgres)', () => {
 
   const publish = (events: readonly AgentEvent[]) =>
     port.publish(
-      events.map((event, i) =>
-        toRecord(prefix, 'test', `${event.agentId}-${event.version}-${i}-${now++}`, now, event, {
-          topic: Topic.registryEvents,
-          key: event.agentId,
-          tenantId: event.tenantId,
-          agentId: event.agentId,
-          runId: '',
-        }),
+      signedAsOwners(
+        prefix,
+        events.map((event, i) =>
+          toRecord(prefix, 'test', `${event.agentId}-${event.version}-${i}-${now++}`, now, event, {
+            topic: Topic.registryEvents,
+            key: event.agentId,
+            tenantId: event.tenantId,
+            agentId: event.agentId,
+            runId: '',
+          }),
+        ),
       ),
     );
 
@@ -181,25 +191,27 @@ describe('registry.agents read model (real Kafka and Postgres)', () => {
   });
 
   it('takes the inventory: running agents, owners, tools, what each may spend, how to shut each down', async () => {
-    await port.publish([
-      toRecord(
-        prefix,
-        'test',
-        `budget-${now++}`,
-        now,
-        create(BudgetDefinedSchema, {
-          budgetId: 'b1',
-          tenantId: 'acme',
-          scope: BudgetScope.AGENT,
-          subject: 'payroll-bot',
-          limits: [
-            create(LimitSchema, { dimension: Dimension.SPEND, limit: 250 }),
-            create(LimitSchema, { dimension: Dimension.TOOL_CALLS, limit: 1000 }),
-          ],
-        }),
-        { topic: Topic.budgetEvents, key: 'acme', tenantId: 'acme', agentId: '', runId: '' },
-      ),
-    ]);
+    await port.publish(
+      signedAsOwners(prefix, [
+        toRecord(
+          prefix,
+          'test',
+          `budget-${now++}`,
+          now,
+          create(BudgetDefinedSchema, {
+            budgetId: 'b1',
+            tenantId: 'acme',
+            scope: BudgetScope.AGENT,
+            subject: 'payroll-bot',
+            limits: [
+              create(LimitSchema, { dimension: Dimension.SPEND, limit: 250 }),
+              create(LimitSchema, { dimension: Dimension.TOOL_CALLS, limit: 1000 }),
+            ],
+          }),
+          { topic: Topic.budgetEvents, key: 'acme', tenantId: 'acme', agentId: '', runId: '' },
+        ),
+      ]),
+    );
     await eventually(async () => (await runtime.projection('agent-budgets').lag()) === 0);
     const taken = await inventory(runtime.db, 'acme');
     expect(taken).toEqual({

@@ -1,21 +1,39 @@
-import { generateKeyPairSync, KeyObject, sign as signBytes } from 'node:crypto';
+import { generateKeyPairSync, KeyObject, randomBytes, sign as signBytes } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
 import {
+  create,
   dpopProof,
+  encode,
   jwkThumbprint,
   KeyUse,
   newProofKey,
   PublicKeys,
   SigningKeyRotated,
+  SigningKeyRotatedSchema,
   Topic,
   verifyAgentToken,
 } from '@warden/contracts';
-import { callerHeaders, DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_ENCRYPTION_KEY, devToken, KafkaPort } from '@warden/platform';
+import {
+  AUTHORITY_HEADERS,
+  AUTHORITY_OWNERS,
+  AuthorityVerifier,
+  callerHeaders,
+  deriveAuthorityKey,
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  DEV_KEY_ENCRYPTION_KEY,
+  devToken,
+  DLQ,
+  KafkaPort,
+  parseAuthorityJwks,
+  parseKek,
+} from '@warden/platform';
 import {
   connectedPort,
   eventually,
   freshDatabase,
   InProcessService,
+  signedAsOwners,
   startInProcess,
   TopicRecorder,
   uniquePrefix,
@@ -77,7 +95,9 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
       keys: (Record<string, string> & { kid: string; warden_use: string })[];
     };
     const use = (name: string) => (name === 'agent_token' ? KeyUse.AGENT_TOKEN : KeyUse.DECISION_TOKEN);
-    return new Map(keys.map((k) => [k.kid, { kid: k.kid, use: use(k.warden_use), publicJwk: JSON.stringify(k) }]));
+    // The token keys; the services' authority keys (authority:<service>) are tested on their own.
+    const tokenKeys = keys.filter((k) => !k.warden_use.startsWith('authority:'));
+    return new Map(tokenKeys.map((k) => [k.kid, { kid: k.kid, use: use(k.warden_use), publicJwk: JSON.stringify(k) }]));
   };
   const verify = async (jwt: string, agentId = 'ticket-bot', revoked: string[] = []) =>
     verifyAgentToken(jwt, await jwksKeys(), {
@@ -170,6 +190,81 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
         expect(data.sealedPrivateKey).not.toContain('"d"');
       }
     });
+  });
+
+  it("lists the services' authority keys in the JWKS, which verify what each service signs (ADR 0118)", async () => {
+    const { keys } = (await (await fetch(`${service.url}/.well-known/jwks.json`)).json()) as {
+      keys: (Record<string, string> & { kid: string; warden_use: string })[];
+    };
+    const authority = keys.filter((k) => k.warden_use.startsWith('authority:'));
+    expect(authority.map((k) => k.warden_use).sort()).toEqual(
+      [...new Set(AUTHORITY_OWNERS.values())].map((s) => `authority:${s}`).sort(),
+    );
+    const registryKey = deriveAuthorityKey(parseKek(DEV_KEY_ENCRYPTION_KEY), 'registry');
+    expect(authority.find((k) => k.warden_use === 'authority:registry')).toMatchObject({
+      kid: registryKey.kid,
+      kty: 'OKP',
+      crv: 'Ed25519',
+      alg: 'EdDSA',
+      use: 'sig',
+    });
+    for (const k of authority) expect(k).not.toHaveProperty('d');
+    // An outside subscriber verifies the registry's own records with the published keys alone.
+    const verifier = new AuthorityVerifier([], new Map(), parseAuthorityJwks(JSON.stringify({ keys })));
+    const rotated = await eventually(() =>
+      recorder.records.find((r) => r.headers.ce_type?.endsWith('SigningKeyRotated')),
+    );
+    expect(verifier.check(Topic.registryEvents, rotated)).toEqual({ ok: true });
+    expect(rotated.headers[AUTHORITY_HEADERS.kid]).toBe(registryKey.kid);
+  });
+
+  it('dead-letters a forged signing key, unsigned or signed with another KEK, and never serves it', async () => {
+    const letters = await TopicRecorder.start(port, prefix, [Topic.deadLetter]);
+    try {
+      const forged = (kid: string) => {
+        const { publicKey } = generateKeyPairSync('ed25519');
+        const wire = encode({
+          id: `forged-${kid}`,
+          type: SigningKeyRotatedSchema.typeName,
+          source: 'warden://registry',
+          time: Date.now(),
+          key: 'keys',
+          tenantId: '',
+          agentId: '',
+          runId: '',
+          data: create(SigningKeyRotatedSchema, {
+            kid,
+            use: KeyUse.AGENT_TOKEN,
+            alg: 'EdDSA',
+            publicJwk: JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: 'EdDSA' }),
+            activatedAtMs: Date.now(),
+            change: { by: 'mallory', reason: 'forged', atMs: Date.now() },
+          }),
+        });
+        return { topic: `${prefix}${Topic.registryEvents}`, ...wire };
+      };
+      const unsigned = forged('forged-unsigned');
+      const other = forged('forged-other-kek');
+      await port.publish([unsigned, signedAsOwners(prefix, [other], randomBytes(32).toString('base64'))[0]]);
+      const found = await eventually(() => {
+        const byKeys = letters.records.filter((r) => r.headers[DLQ.consumer] === 'registry-keys');
+        const u = byKeys.find((r) => r.headers.ce_id === 'forged-forged-unsigned');
+        const o = byKeys.find((r) => r.headers.ce_id === 'forged-forged-other-kek');
+        return u && o && { u, o };
+      });
+      expect(found.u.headers).toMatchObject({
+        [DLQ.code]: 'forged:unsigned',
+        [DLQ.reason]: 'registry.events records must be signed by registry; this one is not',
+      });
+      expect(found.o.headers[DLQ.code]).toBe('forged:wrong_signer');
+      const { keys } = (await (await fetch(`${service.url}/.well-known/jwks.json`)).json()) as {
+        keys: { kid: string }[];
+      };
+      expect(keys.map((k) => k.kid)).not.toEqual(expect.arrayContaining(['forged-unsigned']));
+      expect(keys.map((k) => k.kid)).not.toEqual(expect.arrayContaining(['forged-other-kek']));
+    } finally {
+      await letters.stop();
+    }
   });
 
   describe('tool contracts', () => {

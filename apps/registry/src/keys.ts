@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, JWK, SignJWT } from 'jose';
 import { AGENT_TOKEN_AUDIENCE, AGENT_TOKEN_ISSUER, KeyUse } from '@warden/contracts';
 import { invalid } from '@warden/kernel';
-import { openPrivateKey, parseKek, sealPrivateKey } from '@warden/platform';
+import { AuthorityJwk, openPrivateKey, parseKek, sealPrivateKey } from '@warden/platform';
 import { KEY_USES, keyUseName, KEYS_STREAM, liveKeys, SigningKeysState } from '@warden/registry-domain';
 import { KeyGateway } from './registry';
 
@@ -28,6 +28,8 @@ export class KeyRing {
   constructor(
     private readonly gateway: KeyGateway,
     keyEncryptionKey: string,
+    /** The services' authority public keys (ADR 0118), served in the JWKS after the token keys. */
+    private readonly authorityKeys: readonly AuthorityJwk[] = [],
   ) {
     this.kek = parseKek(keyEncryptionKey);
   }
@@ -78,17 +80,23 @@ export class KeyRing {
     return state;
   }
 
-  /** The live public keys of both uses. */
+  /**
+   * The live public keys of both token uses, then the services' authority keys
+   * (`warden_use` `authority:<service>`) that sign authority events on the bus (ADR 0118).
+   */
   jwks(): { keys: PublicJwk[] } {
     return {
-      keys: liveKeys(this.state).map((key) => ({
-        ...(JSON.parse(key.publicJwk) as JWK),
-        kid: key.kid,
-        alg: 'EdDSA',
-        use: 'sig',
-        key_ops: ['verify'],
-        warden_use: keyUseName(key.use),
-      })),
+      keys: [
+        ...liveKeys(this.state).map((key): PublicJwk => ({
+          ...(JSON.parse(key.publicJwk) as JWK),
+          kid: key.kid,
+          alg: 'EdDSA',
+          use: 'sig',
+          key_ops: ['verify'],
+          warden_use: keyUseName(key.use),
+        })),
+        ...this.authorityKeys.map((key): PublicJwk => ({ ...key, key_ops: ['verify'] })),
+      ],
     };
   }
 

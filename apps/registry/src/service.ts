@@ -1,6 +1,6 @@
 import { DynamicModule } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import { createServiceRuntime, ServiceRuntime } from '@warden/platform';
+import { authorityJwks, createServiceRuntime, parseKek, ServiceRuntime } from '@warden/platform';
 import { ServiceModule } from '@warden/platform/nest';
 import { AgentTokens } from './agent-tokens';
 import { agentHandlers } from './agents.cqrs';
@@ -24,7 +24,12 @@ export function registryService(config: RegistryConfig): { runtime: ServiceRunti
     migrations: [Init1763700000000, Identity1763800000000],
   });
   const registry = wireRegistry(runtime, config.instanceId);
-  const keys = new KeyRing(registry.keys, config.keyEncryptionKey);
+  // The JWKS also lists the services' authority keys (ADR 0118), current and previous KEKs', so a
+  // subscriber outside Warden can verify signed authority events.
+  const authorityKeys = authorityJwks(
+    [config.keyEncryptionKey, ...config.authority.previousKeyEncryptionKeys].map(parseKek),
+  );
+  const keys = new KeyRing(registry.keys, config.keyEncryptionKey, authorityKeys);
   runtime.afterStart(() => keys.ensure());
   const module = ServiceModule.with({
     runtime,

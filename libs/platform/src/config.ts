@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
 import type { AdminAuthConfig } from './auth/admin-auth';
 import type { KafkaSecurity } from './kafka/port';
-import { AuthorityCutOver, parseCutOver } from './crypto/authority';
+import { AuthorityCutOver, AuthorityJwk, parseAuthorityJwks, parseCutOver } from './crypto/authority';
 
 /**
  * Configuration from the environment, validated at start. A missing or wrong value stops the
@@ -266,6 +266,11 @@ export interface AuthorityConfig {
   readonly keyEncryptionKey: string;
   readonly previousKeyEncryptionKeys: readonly string[];
   readonly unsignedBefore: AuthorityCutOver;
+  /**
+   * The owners' public keys (WARDEN_AUTHORITY_PUBLIC_KEYS, a JWKS as the registry publishes it), for
+   * a service that verifies but signs nothing and should not hold the KEK (the HTTP gate).
+   */
+  readonly publicKeys: readonly AuthorityJwk[];
 }
 
 const KEK = /^[A-Za-z0-9+/]{43}=$/;
@@ -288,7 +293,13 @@ function authorityConfig(): Field<AuthorityConfig> {
       } catch (error) {
         throw new Problem(`WARDEN_UNSIGNED_AUTHORITY_BEFORE: ${(error as Error).message}`);
       }
-      return { keyEncryptionKey, previousKeyEncryptionKeys: previous, unsignedBefore };
+      let publicKeys: AuthorityJwk[];
+      try {
+        publicKeys = parseAuthorityJwks(e.WARDEN_AUTHORITY_PUBLIC_KEYS ?? '');
+      } catch (error) {
+        throw new Problem(`WARDEN_AUTHORITY_PUBLIC_KEYS: ${(error as Error).message}`);
+      }
+      return { keyEncryptionKey, previousKeyEncryptionKeys: previous, unsignedBefore, publicKeys };
     },
   };
 }

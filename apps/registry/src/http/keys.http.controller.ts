@@ -16,7 +16,7 @@ export class KeysHttpController {
   @Header('cache-control', 'public, max-age=60')
   @ApiOperation({
     summary:
-      'The live public signing keys (agent tokens and decision tokens; warden_use tells which), for offline verification. No authentication.',
+      "The live public signing keys (agent tokens, decision tokens, and the services' authority keys that sign authority events on the bus; warden_use tells which: agent_token, decision_token, authority:<service>), for offline verification. No authentication.",
   })
   jwks() {
     return this.keys.jwks();

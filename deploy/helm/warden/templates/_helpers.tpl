@@ -131,7 +131,7 @@ Strimzi has created the user).
     secretKeyRef:
       name: {{ include "warden.databaseSecret" $root }}
       key: DATABASE_URL
-{{- /* registry and policy open sealed token keys; these and approval, killswitch, budget sign or verify authority events (ADR 0118) */}}
+{{- /* registry and policy open sealed token keys; approval, killswitch, registry and budget sign authority events, and all five verify them (ADR 0118) */}}
 {{- if has .service (list "registry" "policy" "approval" "killswitch" "budget") }}
 - name: WARDEN_KEY_ENCRYPTION_KEY
   valueFrom:

@@ -2,13 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import {
   ApprovalGrantedSchema,
+  BudgetDefinedSchema,
   encode,
+  KeyUse,
   KillSwitchReleasedSchema,
+  SigningKeyRotatedSchema,
   Topic,
   TopicName,
   WireRecord,
 } from '@warden/contracts';
-import { AUTHORITY_HEADERS, AuthorityVerifier, deriveAuthorityKey, parseCutOver, signAuthority } from './authority';
+import {
+  AUTHORITY_HEADERS,
+  AUTHORITY_OWNERS,
+  authorityJwk,
+  authorityJwks,
+  AuthorityVerifier,
+  deriveAuthorityKey,
+  needsAuthorityKeys,
+  ownsAuthorityTopics,
+  parseAuthorityJwks,
+  parseCutOver,
+  signAuthority,
+} from './authority';
 
 const kek = randomBytes(32);
 const approval = deriveAuthorityKey(kek, 'approval');
@@ -152,5 +167,109 @@ describe('signed authority events', () => {
     expect(parseCutOver('')).toEqual(new Map());
     expect(() => parseCutOver('gate.decisions/0@1')).toThrow('gate.decisions/0@1');
     expect(() => parseCutOver('approval.events@1')).toThrow('approval.events@1');
+  });
+
+  describe('the registry and budget families', () => {
+    const rotated = encode({
+      id: 'evt-k',
+      type: SigningKeyRotatedSchema.typeName,
+      source: 'warden://registry',
+      time: 1,
+      key: 'keys',
+      tenantId: '',
+      agentId: '',
+      runId: '',
+      data: create(SigningKeyRotatedSchema, { kid: 'k1', use: KeyUse.AGENT_TOKEN, alg: 'EdDSA', publicJwk: '{}' }),
+    });
+
+    const raised = encode({
+      id: 'evt-b',
+      type: BudgetDefinedSchema.typeName,
+      source: 'warden://budget',
+      time: 1,
+      key: 'acme',
+      tenantId: 'acme',
+      agentId: '',
+      runId: '',
+      data: create(BudgetDefinedSchema, { budgetId: 'b1', tenantId: 'acme' }),
+    });
+
+    it('registry.events is signed by registry, the budget topics by budget; gate.rerouted (agent input) by nobody', () => {
+      expect(AUTHORITY_OWNERS.get(Topic.registryEvents)).toBe('registry');
+      for (const t of [Topic.budgetEvents, Topic.budgetReservations, Topic.budgetHolds, Topic.budgetLedger])
+        expect(AUTHORITY_OWNERS.get(t)).toBe('budget');
+      expect(AUTHORITY_OWNERS.has(Topic.gateRerouted)).toBe(false);
+      expect(
+        verifier.check(
+          Topic.registryEvents,
+          at(signed(rotated, deriveAuthorityKey(kek, 'registry'), Topic.registryEvents)),
+        ),
+      ).toEqual({ ok: true });
+      expect(verifier.check(Topic.registryEvents, at(rotated))).toMatchObject({ ok: false, code: 'unsigned' });
+      const otherKek = deriveAuthorityKey(randomBytes(32), 'registry');
+      expect(verifier.check(Topic.registryEvents, at(signed(rotated, otherKek, Topic.registryEvents)))).toMatchObject({
+        ok: false,
+        code: 'wrong_signer',
+      });
+      expect(
+        verifier.check(Topic.budgetEvents, at(signed(raised, deriveAuthorityKey(kek, 'budget'), Topic.budgetEvents))),
+      ).toEqual({ ok: true });
+      expect(verifier.check(Topic.budgetEvents, at(raised))).toMatchObject({ ok: false, code: 'unsigned' });
+      expect(verifier.check(Topic.budgetEvents, at(signed(raised, approval, Topic.budgetEvents)))).toMatchObject({
+        ok: false,
+        code: 'wrong_signer',
+      });
+    });
+
+    it('owners need the KEK; policy and the gateway verify only; trace does neither', () => {
+      for (const s of ['registry', 'budget', 'approval', 'killswitch']) expect(ownsAuthorityTopics(s)).toBe(true);
+      for (const s of ['policy', 'gateway']) {
+        expect(ownsAuthorityTopics(s)).toBe(false);
+        expect(needsAuthorityKeys(s)).toBe(true);
+      }
+      expect(needsAuthorityKeys('trace')).toBe(false);
+    });
+  });
+
+  describe('public keys (a verifier without the KEK)', () => {
+    const jwks = JSON.stringify({
+      keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'x', kid: 'agent', warden_use: 'agent_token' }, ...authorityJwks([kek])],
+    });
+
+    it('lists one key per owner, with its kid and warden_use authority:<service>, no private part', () => {
+      const keys = authorityJwks([kek]);
+      expect(keys.map((k) => k.warden_use).sort()).toEqual(
+        [...new Set(AUTHORITY_OWNERS.values())].map((s) => `authority:${s}`).sort(),
+      );
+      expect(keys.find((k) => k.warden_use === 'authority:approval')).toMatchObject({
+        kid: approval.kid,
+        kty: 'OKP',
+        crv: 'Ed25519',
+        alg: 'EdDSA',
+        use: 'sig',
+      });
+      for (const k of keys) expect(k).not.toHaveProperty('d');
+    });
+
+    it('verifies with the public keys alone, as with the KEK, and refuses the same forgeries', () => {
+      const publicOnly = new AuthorityVerifier([], new Map(), parseAuthorityJwks(jwks));
+      expect(publicOnly.check(Topic.approvalEvents, at(signed(granted())))).toEqual({ ok: true });
+      expect(publicOnly.check(Topic.approvalEvents, at(granted()))).toMatchObject({ ok: false, code: 'unsigned' });
+      expect(
+        publicOnly.check(Topic.approvalEvents, at(signed(granted(), deriveAuthorityKey(kek, 'killswitch')))),
+      ).toMatchObject({ ok: false, code: 'wrong_signer' });
+      expect(
+        publicOnly.check(Topic.approvalEvents, at(signed(granted(), deriveAuthorityKey(randomBytes(32), 'approval')))),
+      ).toMatchObject({ ok: false, code: 'wrong_signer' });
+    });
+
+    it('refuses a key whose kid is not its fingerprint, or that is not Ed25519; ignores other uses', () => {
+      const other = authorityJwk(deriveAuthorityKey(randomBytes(32), 'approval'));
+      expect(() => parseAuthorityJwks(JSON.stringify([{ ...other, kid: approval.kid }]))).toThrow('must be');
+      expect(() => parseAuthorityJwks(JSON.stringify([{ ...other, kty: 'RSA' }]))).toThrow('not an Ed25519');
+      expect(parseAuthorityJwks(JSON.stringify({ keys: [{ kid: 'a', warden_use: 'decision_token' }] }))).toEqual([]);
+      expect(parseAuthorityJwks('')).toEqual([]);
+      expect(() => parseAuthorityJwks('{}')).toThrow('JWKS');
+    });
   });
 });

@@ -3,7 +3,8 @@ import { Topic, TopicName } from '@warden/contracts';
 
 /**
  * Signed authority events (docs/adr/0118). Every record on a topic whose events confer authority
- * (an approval, a vote, a kill switch and its release) carries an Ed25519 signature by the key of
+ * (an approval, a vote, a kill switch and its release, a registry grant or signing key, a budget
+ * limit, hold or reservation) carries an Ed25519 signature by the key of
  * the service that owns the topic, in two CloudEvents extension headers. Consumers that act on
  * these topics refuse a record that is unsigned, signed by another key, or altered.
  *
@@ -19,14 +20,37 @@ export const AUTHORITY_OWNERS: ReadonlyMap<TopicName, string> = new Map<TopicNam
   [Topic.approvalEvents, 'approval'],
   [Topic.approvalCommands, 'approval'],
   [Topic.killswitchEvents, 'killswitch'],
+  // Agents' lifecycle, credentials, delegation and tool grants, tool contracts, token signing keys.
+  [Topic.registryEvents, 'registry'],
+  // Budget definitions (limits), the run stage's reservations (policy's input), the tenant ledger's
+  // holds and its changelog: every topic budget writes but gate.rerouted (agent input, forwarded).
+  [Topic.budgetEvents, 'budget'],
+  [Topic.budgetReservations, 'budget'],
+  [Topic.budgetHolds, 'budget'],
+  [Topic.budgetLedger, 'budget'],
 ]);
 
-/** The services that verify what they read from authority topics (trace records what it reads, see the ADR). */
-export const AUTHORITY_VERIFIERS: ReadonlySet<string> = new Set(['policy', 'approval', 'killswitch', 'budget']);
+/**
+ * The services that verify what they read from authority topics (trace records what it reads, see
+ * the ADR), and the HTTP gate, which folds the registry's signing keys.
+ */
+export const AUTHORITY_VERIFIERS: ReadonlySet<string> = new Set([
+  'policy',
+  'approval',
+  'killswitch',
+  'budget',
+  'registry',
+  'gateway',
+]);
 
-/** Services that sign or verify authority events, so need the key-encryption key. */
+/** Services that sign or verify authority events, so need the key-encryption key (or, to verify only, the public keys). */
 export function needsAuthorityKeys(service: string): boolean {
-  return AUTHORITY_VERIFIERS.has(service) || [...AUTHORITY_OWNERS.values()].includes(service);
+  return AUTHORITY_VERIFIERS.has(service) || ownsAuthorityTopics(service);
+}
+
+/** Services that sign what they publish to authority topics, so need the key-encryption key itself. */
+export function ownsAuthorityTopics(service: string): boolean {
+  return [...AUTHORITY_OWNERS.values()].includes(service);
 }
 
 const DOMAIN = 'warden/authority/v1';
@@ -128,22 +152,103 @@ export function parseCutOver(text: string): AuthorityCutOver {
 }
 
 /**
+ * A service's authority public key as a JWK, as the registry's JWKS lists it
+ * (GET /.well-known/jwks.json) for verifiers that do not hold the KEK.
+ */
+export interface AuthorityJwk {
+  readonly kty: 'OKP';
+  readonly crv: 'Ed25519';
+  readonly x: string;
+  readonly kid: string;
+  readonly alg: 'EdDSA';
+  readonly use: 'sig';
+  readonly key_ops: readonly ['verify'];
+  /** `authority:<service>`: the service whose authority topics the key signs. */
+  readonly warden_use: string;
+}
+
+const AUTHORITY_USE = 'authority:';
+
+/** The public half of an authority key, as a JWK. */
+export function authorityJwk(key: AuthorityKey): AuthorityJwk {
+  return {
+    kty: 'OKP',
+    crv: 'Ed25519',
+    x: key.publicKey.export({ format: 'jwk' }).x as string,
+    kid: key.kid,
+    alg: 'EdDSA',
+    use: 'sig',
+    key_ops: ['verify'],
+    warden_use: `${AUTHORITY_USE}${key.service}`,
+  };
+}
+
+/** The public keys of every owner of an authority topic derived from a KEK (the current one first). */
+export function authorityJwks(keks: readonly Buffer[]): AuthorityJwk[] {
+  const owners = [...new Set(AUTHORITY_OWNERS.values())];
+  return keks.flatMap((kek) => owners.map((service) => authorityJwk(deriveAuthorityKey(kek, service))));
+}
+
+/**
+ * Reads authority public keys (a JWKS, `{"keys": [...]}`, or an array of JWKs); keys of other
+ * uses are ignored, a malformed authority key or a kid that is not its key's fingerprint throws.
+ */
+export function parseAuthorityJwks(text: string): AuthorityJwk[] {
+  if (!text.trim()) return [];
+  const parsed: unknown = JSON.parse(text);
+  const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown }).keys;
+  if (!Array.isArray(keys)) throw new Error('expected a JWKS ({"keys": [...]}) or an array of JWKs');
+  return keys
+    .filter((k) => typeof k?.warden_use === 'string' && k.warden_use.startsWith(AUTHORITY_USE))
+    .map((k) => {
+      const service = (k.warden_use as string).slice(AUTHORITY_USE.length);
+      if (k.kty !== 'OKP' || k.crv !== 'Ed25519' || typeof k.x !== 'string')
+        throw new Error(`${k.kid ?? 'a key'} is not an Ed25519 public key`);
+      const fingerprint = createHash('sha256').update(k.x).digest('base64url').slice(0, 12);
+      if (k.kid !== `${service}.${fingerprint}`)
+        throw new Error(`${k.kid ?? 'a key'}: the kid of ${service}'s key must be ${service}.${fingerprint}`);
+      return {
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: k.x,
+        kid: k.kid,
+        alg: 'EdDSA',
+        use: 'sig',
+        key_ops: ['verify'],
+        warden_use: k.warden_use,
+      } satisfies AuthorityJwk;
+    });
+}
+
+interface VerificationKey {
+  readonly service: string;
+  readonly publicKey: KeyObject;
+}
+
+/**
  * Verifies records read from authority topics against the keys derived from the KEKs: the current
- * one and, after a rotation, the previous ones (so history signed before still verifies). Without
- * a KEK every record of an authority topic is refused (fail closed).
+ * one and, after a rotation, the previous ones (so history signed before still verifies) — or,
+ * for a verifier that does not hold the KEK, against the public keys it is given. Without a key
+ * every record of an authority topic is refused (fail closed).
  */
 export class AuthorityVerifier {
-  private readonly keys = new Map<string, AuthorityKey>();
+  private readonly keys = new Map<string, VerificationKey>();
 
   constructor(
     keks: readonly Buffer[],
     private readonly cutOver: AuthorityCutOver = new Map(),
+    publicKeys: readonly AuthorityJwk[] = [],
   ) {
     for (const kek of keks)
       for (const service of new Set(AUTHORITY_OWNERS.values())) {
         const key = deriveAuthorityKey(kek, service);
         this.keys.set(key.kid, key);
       }
+    for (const jwk of publicKeys)
+      this.keys.set(jwk.kid, {
+        service: jwk.warden_use.slice(AUTHORITY_USE.length),
+        publicKey: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' }),
+      });
   }
 
   /** Whether records of `topic` (without prefix) are checked. */
@@ -166,7 +271,11 @@ export class AuthorityVerifier {
       return { ok: false, code: 'unsigned', reason: `${topic} records must be signed by ${owner}; this one is not` };
     }
     if (this.keys.size === 0)
-      return { ok: false, code: 'no_verification_key', reason: 'no key-encryption key: cannot verify signatures' };
+      return {
+        ok: false,
+        code: 'no_verification_key',
+        reason: 'no key-encryption key or authority public key: cannot verify signatures',
+      };
     const key = this.keys.get(kid);
     if (!key || key.service !== owner)
       return {

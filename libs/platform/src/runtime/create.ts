@@ -1,7 +1,7 @@
 import { MigrationInterface } from 'typeorm';
 import { AdminAuthenticator } from '../auth/admin-auth';
 import { ConfigError, PlatformConfig } from '../config';
-import { AuthorityVerifier, deriveAuthorityKey, needsAuthorityKeys } from '../crypto/authority';
+import { AuthorityVerifier, deriveAuthorityKey, needsAuthorityKeys, ownsAuthorityTopics } from '../crypto/authority';
 import { AuthoritySigningPort } from '../crypto/authority-port';
 import { parseKek } from '../crypto/sealed-key';
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
@@ -32,14 +32,22 @@ export function createServiceRuntime(
   let port: KafkaPort = instrumented;
   let authority: AuthorityVerifier | undefined;
   if (needsAuthorityKeys(service)) {
-    const { keyEncryptionKey, previousKeyEncryptionKeys, unsignedBefore } = config.authority;
-    if (!keyEncryptionKey)
+    const { keyEncryptionKey, previousKeyEncryptionKeys, unsignedBefore, publicKeys } = config.authority;
+    if (keyEncryptionKey) {
+      const kek = parseKek(keyEncryptionKey);
+      if (ownsAuthorityTopics(service))
+        port = new AuthoritySigningPort(instrumented, config.topicPrefix, deriveAuthorityKey(kek, service));
+      authority = new AuthorityVerifier([kek, ...previousKeyEncryptionKeys.map(parseKek)], unsignedBefore, publicKeys);
+    } else if (!ownsAuthorityTopics(service) && publicKeys.length > 0) {
+      // A verifier that signs nothing can do with the owners' public keys (the HTTP gate, ADR 0118).
+      authority = new AuthorityVerifier([], unsignedBefore, publicKeys);
+    } else {
       throw new ConfigError([
-        `WARDEN_KEY_ENCRYPTION_KEY is required: ${service} signs or verifies authority events (docs/adr/0118)`,
+        ownsAuthorityTopics(service)
+          ? `WARDEN_KEY_ENCRYPTION_KEY is required: ${service} signs authority events (docs/adr/0118)`
+          : `WARDEN_KEY_ENCRYPTION_KEY or WARDEN_AUTHORITY_PUBLIC_KEYS is required: ${service} verifies authority events (docs/adr/0118)`,
       ]);
-    const kek = parseKek(keyEncryptionKey);
-    port = new AuthoritySigningPort(instrumented, config.topicPrefix, deriveAuthorityKey(kek, service));
-    authority = new AuthorityVerifier([kek, ...previousKeyEncryptionKeys.map(parseKek)], unsignedBefore);
+    }
   }
   const db = database ? createDataSource({ url: config.databaseUrl, ...database }) : undefined;
   return new ServiceRuntime(service, port, logger, metrics, {
@@ -50,8 +58,13 @@ export function createServiceRuntime(
     schema: database?.schema,
     authenticator: new AdminAuthenticator(config.auth),
     authority,
+    // The HTTP gate writes agent input only (ADR 0119): it refuses forged records without a dead
+    // letter of its own (the services that read the same records write theirs).
+    deadLetters: !NO_DEAD_LETTERS.has(service),
   });
 }
+
+const NO_DEAD_LETTERS: ReadonlySet<string> = new Set(['gateway']);
 
 /** Reads configuration or stops the process with a message naming each variable at fault. */
 export function configOrExit<T>(read: () => T): T {

@@ -51,6 +51,8 @@ export class ServiceRuntime {
       readonly authenticator?: AdminAuthenticator;
       /** Verifies records of authority topics before tables and processors fold them (ADR 0118). */
       readonly authority?: AuthorityVerifier;
+      /** Whether tables dead-letter the forged records they refuse (default true; not the HTTP gate). */
+      readonly deadLetters?: boolean;
     },
   ) {}
 
@@ -121,7 +123,9 @@ export class ServiceRuntime {
   /** Adds a table folded from some topics by every instance (one reader consumes for all of them). */
   table<S>(definition: TableDefinition<S>, instanceId: string): Table<S> {
     this.instanceId = instanceId;
-    return this.addTable(new Table(definition, this.options.prefix, this.logger, this.options.authority));
+    return this.addTable(
+      new Table(definition, this.options.prefix, this.logger, this.options.authority, this.options.deadLetters ?? true),
+    );
   }
 
   /** Adds a reactor that delivers signed webhooks for some events (started after projections). */

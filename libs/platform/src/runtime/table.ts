@@ -51,6 +51,7 @@ export class Table<S> {
     private readonly prefix: string,
     logger: Logger,
     private readonly authority?: AuthorityVerifier,
+    private readonly deadLetters = true,
   ) {
     this.current = def.initial();
     this.log = logger.child({ table: def.name });
@@ -149,7 +150,7 @@ export class Table<S> {
           code,
           reason: verdict.reason,
         });
-        if (this.isCaughtUp)
+        if (this.isCaughtUp && this.deadLetters)
           dead.push(deadLetter(this.prefix, this.def.name, record, code, verdict.reason, Date.now()));
         continue;
       }

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { decode, encode, Envelope, Message, TopicName, topicName } from '@warden/contracts';
 import { KafkajsPort } from '../kafka/kafkajs-adapter';
-import { ConsumerHandle, KafkaPort, RecordIn } from '../kafka/port';
+import { ConsumerHandle, KafkaPort, RecordIn, RecordOut } from '../kafka/port';
 import { provisionTopics } from '../kafka/provision';
 import { DEV_KEY_ENCRYPTION_KEY } from '../auth/dev-issuer';
 import { AUTHORITY_OWNERS, deriveAuthorityKey, signAuthority } from '../crypto/authority';
@@ -100,6 +100,25 @@ export async function publishEvent(
       ? signAuthority(topic, wire, deriveAuthorityKey(parseKek(ids.kek ?? DEV_KEY_ENCRYPTION_KEY), owner))
       : {};
   await port.publish([{ topic: topicName(prefix, topic), ...wire, headers: { ...wire.headers, ...signature } }]);
+}
+
+/**
+ * Records as the owners of their topics would publish them (docs/adr/0118): those to authority
+ * topics (under `prefix`) signed with the key the owner derives from `kek` (the development KEK
+ * unless given); others unchanged. For fixtures that build records themselves (e.g. with toRecord).
+ */
+export function signedAsOwners(
+  prefix: string,
+  records: readonly RecordOut[],
+  kek = DEV_KEY_ENCRYPTION_KEY,
+): RecordOut[] {
+  const secret = parseKek(kek);
+  return records.map((r) => {
+    const topic = r.topic.slice(prefix.length) as TopicName;
+    const owner = r.topic.startsWith(prefix) ? AUTHORITY_OWNERS.get(topic) : undefined;
+    if (!owner) return r;
+    return { ...r, headers: { ...r.headers, ...signAuthority(topic, r, deriveAuthorityKey(secret, owner)) } };
+  });
 }
 
 /** Records everything published to some topics, decoded where possible. */
