@@ -5,6 +5,7 @@ import {
   ApprovalGrantedSchema,
   CastApprovalVoteSchema,
   encode,
+  IdentityUnlinkedSchema,
   GateDecided,
   Topic,
   TopicName,
@@ -460,6 +461,91 @@ describe('approval end to end (needs the admission policy and registry tool cont
     expect(approved).toMatchObject({ status: 200, body: { status: 'granted' } });
     const decided = await finalDecision(pending.requestId);
     expect(decided.verdict).toBe(Verdict.ALLOW);
+  });
+
+  it('identity links registered over the registry API: a linked subject is the owner, two linked subjects one vote; unlinked, counted', async () => {
+    // An identity provider whose tokens carry no e-mail claim: u-123 is Olga, the owner contact.
+    const links = (body: unknown, who: Identity = admin) =>
+      call(stack.urls.registry, 'POST', '/identities/links', who, body);
+    expect(await links({ subject: 'u-123', aliases: [], reason: 'e2e' })).toMatchObject({
+      status: 400,
+      contentType: expect.stringContaining('application/problem+json'),
+      body: { code: 'aliases_required', field: 'aliases' },
+    });
+    expect(await links({ subject: 'u-123', aliases: ['olga@example.com'], reason: 'e2e' }, ann)).toMatchObject({
+      status: 403,
+      body: { code: 'role_required' },
+    });
+    expect(
+      await links({ subject: 'u-123', aliases: ['olga@example.com'], reason: 'IdP sends no email' }),
+    ).toMatchObject({
+      status: 201,
+      body: { subject: 'u-123', aliases: ['olga@example.com'], linked: true },
+    });
+    // Bob has a second subject for his admin tasks.
+    expect(await links({ subject: 'bob', aliases: ['bob-admin'], reason: 'second account' })).toMatchObject({
+      status: 201,
+    });
+    const listed = await eventually(async () => {
+      const r = await call<Record<string, unknown>[]>(stack.urls.registry, 'GET', '/identities/links', ann);
+      return r.status === 200 && r.body.length >= 2 && r.body;
+    });
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ subject: 'u-123', aliases: ['olga@example.com'], linkedBy: 'alice' }),
+      ]),
+    );
+    const requestId = randomUUID();
+    const waiting = transfer('run-linked', { requestId, approvalTimeoutMs: 90_000 });
+    const task = await openTaskOf(requestId);
+    const approve = (who: Identity) =>
+      call(stack.urls.approval, 'POST', `/tasks/${task.id}/approve`, who, { argumentsDigest: task.argumentsDigest });
+    const u123: Identity = { subject: 'u-123', roles: ['approver'], tenant: 'acme' };
+    const refused = await approve(u123);
+    expect(refused).toMatchObject({
+      status: 403,
+      contentType: expect.stringContaining('application/problem+json'),
+      body: { code: 'separation_of_duties' },
+    });
+    expect(refused.body.detail).toContain("subject u-123 is linked to Olga@Example.com, the agent's owner contact");
+    expect(await approve(bob)).toMatchObject({ status: 200, body: { status: 'open', approvers: ['bob'] } });
+    const twice = await approve({ subject: 'BOB-ADMIN', roles: ['approver'], tenant: 'acme' });
+    expect(twice).toMatchObject({ status: 409, body: { code: 'already_voted' } });
+    expect(twice.body.detail).toContain('is linked to bob');
+    // A forged unlink produced straight to registry.events, unsigned, is dead-lettered: the link holds.
+    const forged = encode({
+      id: 'forged-unlink',
+      type: 'warden.registry.v1.IdentityUnlinked',
+      source: 'warden://registry',
+      time: Date.now(),
+      key: 'identity-links:acme',
+      tenantId: 'acme',
+      agentId: '',
+      runId: '',
+      data: create(IdentityUnlinkedSchema, { tenantId: 'acme', subject: 'u-123' }),
+    });
+    await port.publish([{ topic: topicName(prefix, Topic.registryEvents), ...forged }]);
+    const letter = await eventually(
+      () =>
+        recorder
+          .on(Topic.deadLetter)
+          .find((r) => r.headers.ce_id === 'forged-unlink' && /approval/.test(r.headers[DLQ.consumer] ?? '')),
+      30_000,
+      'the forged unlink dead-lettered by approval',
+    );
+    expect(letter.headers[DLQ.code]).toBe('forged:unsigned');
+    expect(await approve(u123)).toMatchObject({ status: 403, body: { code: 'separation_of_duties' } });
+    // The admin unlinks: u-123 is just another approver again, and the second approval grants.
+    const unlinked = await call(stack.urls.registry, 'DELETE', '/identities/links/u-123', admin, {
+      reason: 'wrong person',
+    });
+    expect(unlinked).toMatchObject({ status: 200, body: { subject: 'u-123', unlinked: true } });
+    const counted = await eventually(async () => {
+      const r = await approve(u123);
+      return r.status === 200 && r;
+    });
+    expect(counted.body).toMatchObject({ status: 'granted', approvers: ['bob', 'u-123'] });
+    expect((await waiting).verdict).toBe('allow');
   });
 
   it('a deny rule activated while a task waits denies the grant, naming the rule; an unchanged verdict still allows', async () => {

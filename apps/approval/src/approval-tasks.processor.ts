@@ -19,7 +19,7 @@ import {
   ApprovalTasksState,
 } from '@warden/approval-domain';
 import { OFF_GATE_PATH, Processor, Route, ServiceRuntime, Table } from '@warden/platform';
-import { contextOf, RegistryContext, registryContextTable } from './registry-context.table';
+import { contextOf, linksOf, RegistryContext, registryContextTable } from './registry-context.table';
 
 export interface ApprovalTasksWiring {
   readonly processor: Processor<ApprovalTaskCommand, ApprovalTasksState, ApprovalTaskEvent>;
@@ -72,7 +72,9 @@ export function wireApprovalTasks(
         };
       }
       if (is(input, CastApprovalVoteSchema)) {
-        return { type: 'CastVote', vote: input.data, switches: switches.state, rules, now };
+        // Separation of duties knows the voter by every identity the tenant linked to it.
+        const links = linksOf(registry.state, input.data.tenantId);
+        return { type: 'CastVote', vote: input.data, switches: switches.state, rules, now, links };
       }
       if (is(input, ReviewApprovalTasksSchema)) {
         return { type: 'ReviewApprovalTasks', switches: switches.state, rules, now };

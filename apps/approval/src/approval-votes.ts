@@ -4,6 +4,7 @@ import { DomainError, DomainErrorKind } from '@warden/kernel';
 import { ServiceRuntime, Table, toRecord } from '@warden/platform';
 import { randomUUID } from 'node:crypto';
 import { TasksView, VoteOutcome } from './approval-views';
+import { linksOf, RegistryContext } from './registry-context.table';
 
 export interface VoteRequest {
   readonly taskId: string;
@@ -37,6 +38,8 @@ export class ApprovalVotes {
     private readonly runtime: ServiceRuntime,
     private readonly view: Table<TasksView>,
     private readonly timeoutMs: number,
+    /** The registry table the processor folds: its identity links answer a hopeless vote at once too. */
+    private readonly registry?: Table<RegistryContext>,
   ) {}
 
   /** Casts a vote; answers with the task's status and approvals once the processor has decided. */
@@ -52,7 +55,8 @@ export class ApprovalVotes {
       runId: runId ?? '',
       castAtMs: now,
     });
-    const task = checkVote(state && taskOf(state, vote.taskId), command, now);
+    const links = this.registry ? linksOf(this.registry.state, vote.tenantId) : [];
+    const task = checkVote(state && taskOf(state, vote.taskId), command, now, links);
     const request = task.opened.request!;
     await this.runtime.port.publish([
       toRecord(this.runtime.prefix, 'warden://approval/http', command.voteId, now, command, {

@@ -27,7 +27,7 @@ export function approvalService(config: ApprovalConfig): { runtime: ServiceRunti
     schema: 'approval',
     migrations: [Init1763700000000, ApprovalContext1763800000000],
   });
-  const { processor, switches } = wireApprovalTasks(runtime, config);
+  const { processor, switches, registry } = wireApprovalTasks(runtime, config);
   openTasksGauges(runtime.metrics.registry, processor);
   const view = runtime.table(tasksViewTable, config.instanceId);
   const standingState = runtime.table(standingTable, config.instanceId);
@@ -52,7 +52,7 @@ export function approvalService(config: ApprovalConfig): { runtime: ServiceRunti
     imports: [CqrsModule.forRoot()],
     controllers: [ApprovalTasksHttpController, StandingApprovalsHttpController],
     providers: [
-      { provide: APPROVAL_VOTES, useValue: new ApprovalVotes(runtime, view, config.voteTimeoutMs) },
+      { provide: APPROVAL_VOTES, useValue: new ApprovalVotes(runtime, view, config.voteTimeoutMs, registry) },
       { provide: STANDING_APPROVALS, useValue: standing },
       { provide: ReviewTicker, useValue: ticker },
       ...approvalTaskHandlers,

@@ -578,6 +578,77 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
     });
   });
 
+  describe('identity links', () => {
+    it('links a subject to its aliases (admin, with a reason), lists and unlinks them, per tenant, naming the field at fault', async () => {
+      const link = (caller: Who, body: unknown) => call(caller, 'POST', '/identities/links', body);
+      expect(
+        await link(who.admin, {
+          subject: 'u-123',
+          aliases: ['Olga@Example.com', 'olga@example.com'],
+          reason: 'no email claim',
+        }),
+      ).toMatchObject({ status: 201, body: { subject: 'u-123', aliases: ['Olga@Example.com'], linked: true } });
+      // The same set again, in another spelling, changes nothing.
+      expect(
+        (await link(who.admin, { subject: 'U-123', aliases: ['OLGA@example.com'], reason: 'again' })).body,
+      ).toMatchObject({
+        linked: false,
+      });
+      for (const [body, code, field] of [
+        [{ aliases: ['a@x.io'], reason: 'r' }, 'missing_field', 'subject'],
+        [{ subject: 'u-1', reason: 'r' }, 'missing_field', 'aliases'],
+        [{ subject: 'u-1', aliases: 'a@x.io', reason: 'r' }, 'invalid_field', 'aliases'],
+        [{ subject: 'u-1', aliases: ['a@x.io', '  '], reason: 'r' }, 'invalid_identity', 'aliases[1]'],
+        [{ subject: 'u-1', aliases: ['U-1'], reason: 'r' }, 'alias_is_subject', 'aliases[0]'],
+        [{ subject: 'u-1', aliases: ['a@x.io'] }, 'reason_required', 'reason'],
+      ] as [unknown, string, string][])
+        expect((await link(who.admin, body)).body).toMatchObject({ status: 400, code, field });
+      for (const caller of [who.owner, who.approver, who.auditor])
+        expect((await link(caller, { subject: 'u-1', aliases: ['a@x.io'], reason: 'r' })).status).toBe(403);
+      const listed = await eventually(async () => {
+        const r = await call(who.approver, 'GET', '/identities/links');
+        return r.body.length === 1 && r.body;
+      });
+      expect(listed[0]).toMatchObject({
+        tenantId: 'acme',
+        subject: 'u-123',
+        aliases: ['Olga@Example.com'],
+        unlinked: false,
+        linkedBy: 'alice',
+        reason: 'no email claim',
+      });
+      expect((await call(who.owner, 'GET', '/identities/links')).status).toBe(403);
+      expect((await call(who.globex, 'GET', '/identities/links')).body).toEqual([]);
+      // Another tenant's admin neither sees nor removes acme's link.
+      expect((await call(who.globex, 'DELETE', '/identities/links/u-123', { reason: 'r' })).status).toBe(404);
+      expect((await call(who.admin, 'DELETE', '/identities/links/u-123', {})).body).toMatchObject({
+        status: 400,
+        field: 'reason',
+      });
+      expect(await call(who.admin, 'DELETE', '/identities/links/U-123', { reason: 'wrong person' })).toMatchObject({
+        status: 200,
+        body: { unlinked: true },
+      });
+      expect((await call(who.admin, 'DELETE', '/identities/links/u-123', { reason: 'again' })).status).toBe(404);
+      await eventually(async () =>
+        (await call(who.admin, 'GET', '/identities/links')).body.length === 0 ? true : undefined,
+      );
+      const all = (await call(who.auditor, 'GET', '/identities/links?includeUnlinked=true')).body;
+      expect(all).toEqual([expect.objectContaining({ subject: 'u-123', unlinked: true, unlinkedBy: 'alice' })]);
+      // Recorded on registry.events, signed by the registry like every registry event (ADR 0118).
+      const types = await eventually(() => {
+        const found = recorder.on(Topic.registryEvents).filter((r) => r.key?.toString() === 'identity-links:acme');
+        return found.length === 2 && found;
+      });
+      for (const r of types) expect(r.headers[AUTHORITY_HEADERS.signature]).toBeTruthy();
+      const audit = await eventually(async () => {
+        const r = await call(who.auditor, 'GET', '/audit?stream=identity-links:acme');
+        return r.body.length === 2 && r.body;
+      });
+      expect(audit.map((e) => e.type).sort()).toEqual(['IdentityLinked', 'IdentityUnlinked']);
+    });
+  });
+
   describe('audit', () => {
     it('answers who changed what, when and why, for auditors and admins of the tenant only', async () => {
       const trail = await eventually(async () => {
@@ -607,6 +678,7 @@ describe('registry identity, tool contracts and keys (HTTP, real Kafka and Postg
       ['credentials', 'registry.credentials'],
       ['grants', 'registry.grants'],
       ['audit', 'registry.audit'],
+      ['identity-links', 'registry.identity_links'],
     ])('%s rebuilds the same rows from Kafka', async (name, table) => {
       const runtime = service.runtime;
       await eventually(async () => (await runtime.projection(name).lag()) === 0);

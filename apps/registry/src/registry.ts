@@ -10,6 +10,11 @@ import {
   AuthorityCommand,
   AuthorityEvent,
   AuthorityState,
+  IdentityLinkCommand,
+  IdentityLinkEvent,
+  identityLinks,
+  identityLinksStream,
+  IdentityLinksState,
   KEYS_STREAM,
   SigningKeyCommand,
   SigningKeyEvent,
@@ -28,6 +33,7 @@ import {
   auditProjection,
   credentialsProjection,
   grantsProjection,
+  identityLinksProjection,
   toolContractsProjection,
 } from '@warden/registry-read-models';
 
@@ -35,11 +41,13 @@ export type AgentGateway = CommandGateway<AgentCommand, AgentState, AgentEvent>;
 export type ToolGateway = CommandGateway<ToolContractCommand, ToolContractState | undefined, ToolContractEvent>;
 export type AuthorityGateway = CommandGateway<AuthorityCommand, AuthorityState | undefined, AuthorityEvent>;
 export type KeyGateway = CommandGateway<SigningKeyCommand, SigningKeysState, SigningKeyEvent>;
+export type IdentityLinkGateway = CommandGateway<IdentityLinkCommand, IdentityLinksState, IdentityLinkEvent>;
 
 /**
  * The registry's aggregates, each a stream table over registry.events with its command gateway:
  * agents (key = agent id), tool contracts (key = `tool:<tenant>/<tool>`), agent authority —
- * credentials and delegation grants (key = agent id) — and signing keys (key = `keys`).
+ * credentials and delegation grants (key = agent id) — signing keys (key = `keys`) and a tenant's
+ * identity links (key = `identity-links:<tenant>`).
  */
 export class Registry {
   constructor(
@@ -47,6 +55,7 @@ export class Registry {
     readonly tools: ToolGateway,
     readonly authority: AuthorityGateway,
     readonly keys: KeyGateway,
+    readonly links: IdentityLinkGateway,
   ) {}
 
   /** The agent as commands on its identity and authority need it. */
@@ -115,6 +124,20 @@ export function wireRegistry(runtime: ServiceRuntime, instanceId: string): Regis
     agentId: '',
     runId: '',
   }));
+  const links = new CommandGateway(
+    identityLinks,
+    table('registry-identity-links', identityLinks),
+    port,
+    prefix,
+    source,
+    (event) => ({
+      topic: Topic.registryEvents,
+      key: identityLinksStream(event.tenantId),
+      tenantId: event.tenantId,
+      agentId: '',
+      runId: '',
+    }),
+  );
   for (const projection of [
     agentsProjection,
     toolContractsProjection,
@@ -122,6 +145,7 @@ export function wireRegistry(runtime: ServiceRuntime, instanceId: string): Regis
     grantsProjection,
     auditProjection,
     agentBudgetsProjection,
+    identityLinksProjection,
   ])
     runtime.project(projection as Parameters<ServiceRuntime['project']>[0]);
   // Agents registered before reply topics existed get theirs (docs/adr/0070); a no-op afterwards.
@@ -131,5 +155,5 @@ export function wireRegistry(runtime: ServiceRuntime, instanceId: string): Regis
     );
     if (specs.length > 0) await port.ensureTopics(specs);
   });
-  return new Registry(agents, tools, authority, keys);
+  return new Registry(agents, tools, authority, keys, links);
 }

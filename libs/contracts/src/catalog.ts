@@ -54,6 +54,8 @@ export const TOPIC_EVENTS: Readonly<Record<TopicName, readonly DescMessage[]>> =
     registry.DelegationRevokedSchema,
     registry.SigningKeyRotatedSchema,
     registry.SigningKeyRetiredSchema,
+    registry.IdentityLinkedSchema,
+    registry.IdentityUnlinkedSchema,
   ],
   [Topic.policyEvents]: [
     policy.PolicyBundlePublishedSchema,

@@ -1,4 +1,5 @@
 export * from './decider';
 export * from './errors';
 export * from './given';
+export * from './identity';
 export * from './roles';

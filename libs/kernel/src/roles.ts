@@ -37,6 +37,11 @@ export const PERMISSIONS = {
   'registry.grants.own': { what: 'granting or revoking a delegation to oneself', roles: [...TENANT_ROLES] },
   'registry.grants.others': { what: 'granting or revoking a delegation to someone else', roles: ['admin', 'owner'] },
   'registry.tools.write': { what: 'publishing or withdrawing a tool contract', roles: ['admin', 'owner'] },
+  'registry.identities.write': {
+    what: 'linking or unlinking the identities of one person (separation of duties)',
+    roles: ['admin'],
+  },
+  'registry.identities.read': { what: 'listing identity links', roles: ['admin', 'approver', 'auditor'] },
   'registry.audit.read': { what: "reading the registry's audit trail", roles: ['admin', 'auditor'] },
   'registry.keys.read': {
     what: 'listing the signing keys and their changes',

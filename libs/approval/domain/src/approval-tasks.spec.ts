@@ -29,6 +29,7 @@ import { given } from '@warden/kernel';
 import { ApprovalRules, taskTtlOf } from './approval-rules';
 import { ApprovalTaskCommand, approvalTasks, checkVote, taskOf } from './approval-tasks';
 import { TaskContext } from './task-context';
+import { IdentityLinks } from './identity';
 
 const now = 1_700_000_000_000;
 const ttlMs = 15 * 60_000;
@@ -202,12 +203,18 @@ const vote = (
     castAtMs: now + 10,
     ...over,
   });
-const cast = (v: ReturnType<typeof vote>, at = now + 10, active = none): ApprovalTaskCommand => ({
+const cast = (
+  v: ReturnType<typeof vote>,
+  at = now + 10,
+  active = none,
+  links: IdentityLinks = [],
+): ApprovalTaskCommand => ({
   type: 'CastVote',
   vote: v,
   switches: active,
   rules,
   now: at,
+  links,
 });
 const rejected = (v: ReturnType<typeof vote>, code: string, reason: string, at = now + 10) =>
   create(ApprovalVoteRejectedSchema, {
@@ -535,6 +542,89 @@ describe('approval tasks decider (stream = run id)', () => {
             ),
           ]);
       }
+    });
+
+    it('identity links: a subject linked to the owner, requester or registrant may not approve, in every direction', () => {
+      const byMail = opened('r1', {
+        riskClass: RiskClass.CRITICAL,
+        approvalsRequired: 2,
+        ownerContact: 'olga@example.com',
+        excludedApprovers: ['rita', 'olga@example.com', 'alice'],
+        exclusions: [
+          create(ApprovalExclusionSchema, { identity: 'rita', reason: 'requester' }),
+          create(ApprovalExclusionSchema, { identity: 'olga@example.com', reason: 'owner_contact' }),
+          create(ApprovalExclusionSchema, { identity: 'alice', reason: 'registrant' }),
+        ],
+      });
+      // The subject is the link's subject, the excluded e-mail its alias.
+      const v = vote('r1', 'u-123');
+      given(approvalTasks, [byMail])
+        .when(cast(v, now + 10, none, [['u-123', 'olga@example.com']]))
+        .then([
+          rejected(
+            v,
+            'forbidden:separation_of_duties',
+            "u-123 may not approve this critical action (separation of duties): the token's subject u-123 is " +
+              "linked to olga@example.com, the agent's owner contact",
+          ),
+        ]);
+      for (const [voter, email, links] of [
+        // The other way round: the voter is an alias of an excluded subject.
+        ['u-9', '', [['RITA', 'U-9']]],
+        // Case and spelling variants on either side.
+        ['U-123', '', [[' u-123 ', 'OLGA@Example.COM']]],
+        // Through the voter's e-mail claim, and through a chain of two links.
+        ['u-5', 'ally@example.com', [['alice', 'ally@example.com']]],
+        [
+          'u-7',
+          '',
+          [
+            ['u-7', 'u-8'],
+            ['u-8', 'olga@example.com'],
+          ],
+        ],
+      ] as [string, string, string[][]][]) {
+        const [rejection] = given(approvalTasks, [byMail])
+          .when(cast(vote('r1', voter, true, { voterEmail: email }), now + 10, none, links))
+          .thenEvents();
+        expect(rejection).toMatchObject({ code: 'forbidden:separation_of_duties' });
+        expect((rejection as { reason: string }).reason).toContain('is linked to');
+      }
+      // Unlinked (no link left), the same subject is counted; a link may still deny.
+      const [recorded] = given(approvalTasks, [byMail]).when(cast(v)).thenEvents();
+      expect(recorded.$typeName).toBe('warden.approval.v1.ApprovalVoteRecorded');
+      const [denied] = given(approvalTasks, [byMail])
+        .when(cast(vote('r1', 'u-123', false), now + 10, none, [['u-123', 'olga@example.com']]))
+        .thenEvents();
+      expect(denied.$typeName).toBe('warden.approval.v1.ApprovalDenied');
+    });
+
+    it('identity links: one person voting twice under two linked identities is already_voted', () => {
+      const links = [['u-123', 'Ann@Example.com', 'ann-admin']];
+      const first = given(approvalTasks, [critical('r1')])
+        .when(cast(vote('r1', 'u-123'), now + 10, none, links))
+        .thenEvents();
+      for (const [voter, email] of [
+        ['ANN-ADMIN', ''],
+        ['u-999', 'ann@example.com'],
+      ]) {
+        const v = vote('r1', voter, true, { voteId: `v-${voter}-2`, voterEmail: email });
+        given(approvalTasks, [critical('r1'), ...first])
+          .when(cast(v, now + 20, none, links))
+          .then([
+            rejected(
+              v,
+              'conflict:already_voted',
+              `${voter} has already voted on approval task task-r1 as u-123 (${voter} is linked to u-123)`,
+              now + 20,
+            ),
+          ]);
+      }
+      // Without the link, another subject is another approver: the quorum of two is met.
+      const [granted] = given(approvalTasks, [critical('r1'), ...first])
+        .when(cast(vote('r1', 'ann-admin', true, { voteId: 'v-ann-2' }), now + 20))
+        .thenEvents();
+      expect(granted.$typeName).toBe('warden.approval.v1.ApprovalGranted');
     });
 
     it('args-digest binding: an approval for other arguments than the task is refused', () => {

@@ -40,7 +40,7 @@ import {
   requireRole,
 } from '@warden/kernel';
 import { ApprovalRules, quorumOf, taskTtlOf } from './approval-rules';
-import { ExclusionReason, exclusionsMatching, normalIdentity, samePerson } from './identity';
+import { ExclusionReason, exclusionsMatching, IdentityLinks, NO_LINKS, normalIdentity, samePerson } from './identity';
 import { TaskContext } from './task-context';
 
 /** Events of the approval tasks of one run (stream id = run id), in wire form. */
@@ -123,6 +123,8 @@ export type CastVote = {
   readonly switches: ActiveSwitches;
   readonly rules: ApprovalRules;
   readonly now: number;
+  /** The identity links of the vote's tenant as the service has folded them (none if omitted). */
+  readonly links?: IdentityLinks;
 };
 
 /**
@@ -334,14 +336,19 @@ export function taskOf(state: ApprovalTasksState, taskId: string): ApprovalTask 
  * Whether a vote may be counted on a task, as of `now`. Throws the DomainError that says why
  * not: the HTTP API calls this to answer at once, the decider to record the refusal.
  */
-export function checkVote(task: ApprovalTask | undefined, vote: CastApprovalVote, now: number): OpenTask {
+export function checkVote(
+  task: ApprovalTask | undefined,
+  vote: CastApprovalVote,
+  now: number,
+  links: IdentityLinks = NO_LINKS,
+): OpenTask {
   if (!task || task.opened.request?.tenantId !== vote.tenantId) {
     throw notFound('not_found', `no approval task ${vote.taskId}`);
   }
   requireRole(vote, 'approval.tasks.vote');
   if (task.status !== 'open') throw invalid('task_resolved', `approval task ${vote.taskId} is ${task.status}`);
   if (task.opened.expiresAtMs <= now) throw invalid('task_expired', `approval task ${vote.taskId} has expired`);
-  const excluded = vote.approve ? exclusionsMatching(task.opened, vote) : [];
+  const excluded = vote.approve ? exclusionsMatching(task.opened, vote, links) : [];
   if (excluded.length > 0) {
     throw forbidden(
       'separation_of_duties',
@@ -349,13 +356,14 @@ export function checkVote(task: ApprovalTask | undefined, vote: CastApprovalVote
         excluded.map((e) => e.explanation).join('; '),
     );
   }
-  const earlier = task.votes.find((v) => samePerson(v, vote));
+  const earlier = task.votes.find((v) => samePerson(v, vote, links));
   if (earlier) {
+    const linked = !samePerson(earlier, vote) ? ` (${vote.voter} is linked to ${earlier.voter})` : '';
     throw conflict(
       'already_voted',
       earlier.voter === vote.voter
         ? `${vote.voter} has already voted on approval task ${vote.taskId}`
-        : `${vote.voter} has already voted on approval task ${vote.taskId} as ${earlier.voter}`,
+        : `${vote.voter} has already voted on approval task ${vote.taskId} as ${earlier.voter}${linked}`,
     );
   }
   if (vote.approve && vote.argumentsDigest !== (task.opened.request?.argumentsDigest ?? '')) {
@@ -374,7 +382,7 @@ function castVote(command: CastVote, state: ApprovalTasksState): ApprovalTaskEve
   const current = fold(approvalTasks.evolve, state, reviewed);
   let task: OpenTask;
   try {
-    task = checkVote(taskOf(current, vote.taskId), vote, now);
+    task = checkVote(taskOf(current, vote.taskId), vote, now, command.links);
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     return [

@@ -1,14 +1,8 @@
 import { ApprovalTaskOpened } from '@warden/contracts';
+import { normalIdentity } from '@warden/kernel';
 
-/**
- * An identity as separation of duties compares it (docs/adr/0116): Unicode NFKC, lower case,
- * trimmed, so `OLGA`, ` olga ` and `ｏｌｇａ` are all `olga`. Identity providers differ in how they
- * spell a person; a comparison that treats two spellings as two people lets one person approve
- * their own action, while one that treats them as one only ever refuses a vote.
- */
-export function normalIdentity(identity: string): string {
-  return identity.normalize('NFKC').toLowerCase().normalize('NFKC').trim();
-}
+/** How identities are compared (NFKC, lower case, trimmed): see @warden/kernel. */
+export { normalIdentity };
 
 /** Why an identity may not approve a task. */
 export type ExclusionReason = 'requester' | 'owner_contact' | 'registrant';
@@ -29,19 +23,51 @@ export interface VoterIdentity {
 export const namesOf = (v: VoterIdentity): string[] =>
   [normalIdentity(v.voter), normalIdentity(v.voterEmail)].filter((n) => n !== '');
 
-/** Whether two voters are the same person: any of their normalised names equal. */
-export const samePerson = (a: VoterIdentity, b: VoterIdentity): boolean => {
-  const names = namesOf(a);
-  return namesOf(b).some((n) => names.includes(n));
+/**
+ * A tenant's registered identity links (registry IdentityLinked, docs/adr/0116 amendment): each
+ * entry one subject and the other identities of the same person (e-mails, other subjects).
+ * Links are symmetric and transitive: every identity reachable through them is the same person.
+ */
+export type IdentityLinks = readonly (readonly string[])[];
+
+/** No links: identities match only as spelt (normalised). */
+export const NO_LINKS: IdentityLinks = [];
+
+/** The normalised identities linked to `name` (itself included), through any chain of links. */
+export function linkedTo(name: string, links: IdentityLinks): ReadonlySet<string> {
+  const person = new Set([normalIdentity(name)].filter((n) => n !== ''));
+  if (person.size === 0) return person;
+  const groups = links.map((g) => g.map(normalIdentity).filter((n) => n !== ''));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const group of groups) {
+      if (!group.some((n) => person.has(n)) || group.every((n) => person.has(n))) continue;
+      for (const n of group) person.add(n);
+      grew = true;
+    }
+  }
+  return person;
+}
+
+/** Every name of a voter: its subject and e-mail claim, and all identities linked to them. */
+export const personOf = (v: VoterIdentity, links: IdentityLinks = NO_LINKS): ReadonlySet<string> =>
+  new Set(namesOf(v).flatMap((n) => [...linkedTo(n, links)]));
+
+/** Whether two voters are the same person: any of their names equal, directly or through links. */
+export const samePerson = (a: VoterIdentity, b: VoterIdentity, links: IdentityLinks = NO_LINKS): boolean => {
+  const names = personOf(a, links);
+  return namesOf(b).some((n) => names.has(n));
 };
 
 /**
- * The exclusions of a task that a voter matches, with the words that explain each one. A task
+ * The exclusions of a task that a voter matches, with the words that explain each one: by the
+ * token's subject or e-mail claim, or through a registered identity link of either. A task
  * opened before exclusions were recorded has only `excluded_approvers`: those count too.
  */
 export function exclusionsMatching(
   opened: ApprovalTaskOpened,
   voter: VoterIdentity,
+  links: IdentityLinks = NO_LINKS,
 ): { readonly identity: string; readonly reason: string; readonly explanation: string }[] {
   const recorded: readonly { identity: string; reason: string }[] =
     opened.exclusions.length > 0
@@ -49,17 +75,19 @@ export function exclusionsMatching(
       : opened.excludedApprovers.map((identity) => ({ identity, reason: 'requester or owner' }));
   const subject = normalIdentity(voter.voter);
   const email = normalIdentity(voter.voterEmail);
+  const viaSubject = linkedTo(voter.voter, links);
+  const viaEmail = email === '' ? new Set<string>() : linkedTo(voter.voterEmail, links);
   return recorded.flatMap((e) => {
     const identity = normalIdentity(e.identity);
     if (identity === '') return [];
-    const by =
-      identity === subject
-        ? `the token's subject ${voter.voter}`
-        : identity === email
-          ? `the token's e-mail ${voter.voterEmail}`
-          : undefined;
-    if (by === undefined) return [];
     const why = REASON_TEXT[e.reason as ExclusionReason] ?? `the agent's ${e.reason}`;
-    return [{ identity: e.identity, reason: e.reason, explanation: `${by} is ${why} (${e.identity})` }];
+    const explain = (text: string) => [{ identity: e.identity, reason: e.reason, explanation: text }];
+    if (identity === subject) return explain(`the token's subject ${voter.voter} is ${why} (${e.identity})`);
+    if (identity === email) return explain(`the token's e-mail ${voter.voterEmail} is ${why} (${e.identity})`);
+    if (viaSubject.has(identity))
+      return explain(`the token's subject ${voter.voter} is linked to ${e.identity}, ${why}`);
+    if (viaEmail.has(identity))
+      return explain(`the token's e-mail ${voter.voterEmail} is linked to ${e.identity}, ${why}`);
+    return [];
   });
 }

@@ -9,8 +9,15 @@ import {
   ToolContractPublished,
   ToolContractWithdrawn,
 } from '@warden/contracts';
+import { normalIdentity } from '@warden/kernel';
 import { ProjectionDefinition } from '@warden/platform';
-import { AuthorityEvent, keyUseName, plainDefinition, SigningKeyEvent } from '@warden/registry-domain';
+import {
+  AuthorityEvent,
+  IdentityLinkEvent,
+  keyUseName,
+  plainDefinition,
+  SigningKeyEvent,
+} from '@warden/registry-domain';
 
 const at = (change: Change | undefined) => new Date(change?.atMs ?? 0).toISOString();
 
@@ -180,6 +187,8 @@ export const REGISTRY_EVENT_TYPES = [
   'warden.registry.v1.DelegationRevoked',
   'warden.registry.v1.SigningKeyRotated',
   'warden.registry.v1.SigningKeyRetired',
+  'warden.registry.v1.IdentityLinked',
+  'warden.registry.v1.IdentityUnlinked',
 ];
 
 /**
@@ -250,5 +259,48 @@ export const agentBudgetsProjection: ProjectionDefinition<AgentBudgetRow> = {
       budget_id: data.budgetId,
       limits,
     };
+  },
+};
+
+/** registry.identity_links: a tenant's identity links (docs/adr/0116), one row per subject, live or unlinked. */
+export interface IdentityLinkRow {
+  readonly id: string;
+  readonly tenant_id: string;
+  readonly subject: string;
+  readonly aliases: readonly string[];
+  readonly unlinked: boolean;
+  readonly linked_at: string;
+  readonly linked_by: string;
+  readonly reason: string;
+  readonly unlinked_by: string | null;
+  readonly [column: string]: unknown;
+}
+
+export const identityLinksProjection: ProjectionDefinition<IdentityLinkRow> = {
+  name: 'identity-links',
+  table: 'registry.identity_links',
+  topics: [Topic.registryEvents],
+  handles: ['warden.registry.v1.IdentityLinked', 'warden.registry.v1.IdentityUnlinked'],
+  rowId(event) {
+    const data = event.data as IdentityLinkEvent;
+    return `${data.tenantId}/${normalIdentity(data.subject)}`;
+  },
+  evolve(row, event) {
+    const data = event.data as IdentityLinkEvent;
+    if (data.$typeName === 'warden.registry.v1.IdentityLinked') {
+      return {
+        id: `${data.tenantId}/${normalIdentity(data.subject)}`,
+        tenant_id: data.tenantId,
+        subject: data.subject,
+        aliases: [...data.aliases],
+        unlinked: false,
+        linked_at: at(data.change),
+        linked_by: data.change?.by ?? '',
+        reason: data.change?.reason ?? '',
+        unlinked_by: null,
+      };
+    }
+    if (!row || row.unlinked) return row;
+    return { ...row, unlinked: true, unlinked_by: data.change?.by ?? '' };
   },
 };

@@ -1,5 +1,12 @@
 import { DataSource } from 'typeorm';
-import { AgentBudgetRow, AuditRow, CredentialRow, GrantRow, ToolContractRow } from './registry.projections';
+import {
+  AgentBudgetRow,
+  AuditRow,
+  CredentialRow,
+  GrantRow,
+  IdentityLinkRow,
+  ToolContractRow,
+} from './registry.projections';
 
 const limitOf = (limit: number | undefined) => Math.min(limit ?? 100, 1000);
 
@@ -101,4 +108,17 @@ export function audit(db: DataSource, tenantId: string, filter: AuditFilter = {}
 
 export function agentBudgets(db: DataSource, tenantId: string): Promise<AgentBudgetRow[]> {
   return db.query(`SELECT * FROM registry.agent_budgets WHERE tenant_id = $1`, [tenantId]);
+}
+
+/** A tenant's identity links, newest first; unlinked ones only when asked. */
+export function listIdentityLinks(
+  db: DataSource,
+  tenantId: string,
+  filter: { includeUnlinked?: boolean; limit?: number } = {},
+): Promise<IdentityLinkRow[]> {
+  return db.query(
+    `SELECT * FROM registry.identity_links WHERE tenant_id = $1 ${filter.includeUnlinked ? '' : 'AND NOT unlinked'}
+     ORDER BY linked_at DESC, id LIMIT $2`,
+    [tenantId, limitOf(filter.limit)],
+  );
 }
