@@ -6,10 +6,11 @@ import {
   DataClass,
   GateDecidedSchema,
   GateRequestedSchema,
+  PolicyBundleActivatedSchema,
   Topic,
   Verdict,
 } from '@warden/contracts';
-import { callerHeaders, KafkaPort } from '@warden/platform';
+import { callerHeaders, DLQ, KafkaPort } from '@warden/platform';
 import {
   connectedPort,
   eventually,
@@ -113,13 +114,50 @@ describe('policy bundles: publish, activate, roll back, shadow and what-if (HTTP
       POLICY_HTTP_PORT: '0',
     });
     port = await connectedPort('bundles-test');
-    recorder = await TopicRecorder.start(port, prefix, [Topic.policyEvents, Topic.policyShadow]);
+    recorder = await TopicRecorder.start(port, prefix, [Topic.policyEvents, Topic.policyShadow, Topic.deadLetter]);
   });
   afterAll(async () => {
     await service.close();
     await recorder.stop();
     await port.close();
     await db.drop();
+  });
+
+  it('dead-letters a bundle activation it did not sign (docs/adr/0118): the active version stays', async () => {
+    const tenant = 'forge';
+    for (const bundle of [defaultBundle, v2])
+      expect((await call('POST', '/bundles', bundle, 'admin', tenant)).status).toBe(201);
+    expect((await call('POST', '/bundles/1.0.0/activate', {}, 'admin', tenant)).status).toBe(200);
+    const forged = create(PolicyBundleActivatedSchema, {
+      bundleId: 'default',
+      tenantId: tenant,
+      version: '2.0.0',
+      activatedBy: 'nobody',
+      activatedAtMs: Date.now(),
+    });
+    for (const kek of ['unsigned', Buffer.alloc(32, 7).toString('base64')])
+      await publishEvent(port, prefix, Topic.policyEvents, tenant, forged, { tenantId: tenant, kek });
+    const letters = await eventually(
+      () => {
+        const found = recorder
+          .on(Topic.deadLetter)
+          .filter((r) => r.headers.ce_type === 'warden.policy.v1.PolicyBundleActivated');
+        return found.length >= 2 && found;
+      },
+      20_000,
+      'both forged activations dead-lettered',
+    );
+    expect(letters.map((r) => r.headers[DLQ.code]).sort()).toEqual(
+      expect.arrayContaining(['forged:unsigned', 'forged:wrong_signer']),
+    );
+    // A genuine change after them is applied: the consumers went on, and 1.0.0 was active until then.
+    const before = await call('GET', '/bundles', undefined, 'sre', tenant);
+    expect(before.body).toMatchObject({ activeVersion: '1.0.0' });
+    expect((await call('POST', '/bundles/2.0.0/activate', {}, 'admin', tenant)).status).toBe(200);
+    await eventually(async () => {
+      const r = await call('GET', '/bundles', undefined, 'sre', tenant);
+      return r.body.activeVersion === '2.0.0';
+    });
   });
 
   it('refuses a bundle with a CEL error naming the rule and position, and one whose tests fail listing each case', async () => {

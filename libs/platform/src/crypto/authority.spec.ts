@@ -198,6 +198,7 @@ describe('signed authority events', () => {
       expect(AUTHORITY_OWNERS.get(Topic.registryEvents)).toBe('registry');
       for (const t of [Topic.budgetEvents, Topic.budgetReservations, Topic.budgetHolds, Topic.budgetLedger])
         expect(AUTHORITY_OWNERS.get(t)).toBe('budget');
+      expect(AUTHORITY_OWNERS.get(Topic.policyEvents)).toBe('policy');
       expect(AUTHORITY_OWNERS.has(Topic.gateRerouted)).toBe(false);
       expect(
         verifier.check(
@@ -221,12 +222,11 @@ describe('signed authority events', () => {
       });
     });
 
-    it('owners need the KEK; policy and the gateway verify only; trace does neither', () => {
-      for (const s of ['registry', 'budget', 'approval', 'killswitch']) expect(ownsAuthorityTopics(s)).toBe(true);
-      for (const s of ['policy', 'gateway']) {
-        expect(ownsAuthorityTopics(s)).toBe(false);
-        expect(needsAuthorityKeys(s)).toBe(true);
-      }
+    it('owners (policy signs its bundles) need the KEK; the gateway verifies only; trace does neither', () => {
+      for (const s of ['registry', 'budget', 'approval', 'killswitch', 'policy'])
+        expect(ownsAuthorityTopics(s)).toBe(true);
+      expect(ownsAuthorityTopics('gateway')).toBe(false);
+      for (const s of ['policy', 'gateway']) expect(needsAuthorityKeys(s)).toBe(true);
       expect(needsAuthorityKeys('trace')).toBe(false);
     });
   });

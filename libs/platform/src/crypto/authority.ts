@@ -28,6 +28,8 @@ export const AUTHORITY_OWNERS: ReadonlyMap<TopicName, string> = new Map<TopicNam
   [Topic.budgetReservations, 'budget'],
   [Topic.budgetHolds, 'budget'],
   [Topic.budgetLedger, 'budget'],
+  // Policy bundles: published, activated, rolled back (which rules decide).
+  [Topic.policyEvents, 'policy'],
 ]);
 
 /**
