@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DPOP_TYP, dpopProof, signProof, tokenHash } from '@warden/contracts';
+import { dpopProof } from '@warden/contracts';
 import { proofKey } from './proof-key';
 
 const USAGE = `usage: dpop-proof --key <file> --url <URL> [--token <agent token>]
@@ -42,20 +41,7 @@ function main(): void {
   if (!values.key) fail('--key is required');
   if (!values.url || !URL.canParse(values.url)) fail('--url must be the absolute URL called');
   const key = proofKey(values.key, fail);
-  const proof = values.token
-    ? signProof(
-        DPOP_TYP,
-        {
-          jti: randomUUID(),
-          htm: 'POST',
-          htu: values.url.split('?')[0],
-          iat: Math.floor(Date.now() / 1000),
-          ath: tokenHash(values.token),
-        },
-        key,
-      )
-    : dpopProof(key, values.url, Date.now());
-  process.stdout.write(`${proof}\n`);
+  process.stdout.write(`${dpopProof(key, values.url, Date.now(), values.token)}\n`);
 }
 
 main();

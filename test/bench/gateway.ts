@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import {
-  DPOP_TYP,
-  GateRequested,
-  GateRequestedSchema,
-  newProofKey,
-  ProofKey,
-  requestProof,
-  signProof,
-  tokenHash,
-} from '@warden/contracts';
+import { dpopProof, GateRequested, GateRequestedSchema, newProofKey, ProofKey, requestProof } from '@warden/contracts';
 import { decodeBody, requestToProve } from '@warden/gateway-domain';
 import { AgentTokenSource, WardenClient } from '@warden/sdk';
 import { call, Identity } from '../e2e/http';
@@ -170,11 +161,7 @@ export function gatewayCall(
     tenantId: BENCH_AGENT.tenantId,
     agentId: BENCH_AGENT.agentId,
   });
-  const dpop = signProof(
-    DPOP_TYP,
-    { jti: randomUUID(), htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000), ath: tokenHash(token) },
-    key,
-  );
+  const dpop = dpopProof(key, url, Date.now(), token);
   return {
     headers: {
       'content-type': 'application/json',

@@ -12,7 +12,6 @@ import {
   SigningKeyRotatedSchema,
   Topic,
   decodeAgentJson,
-  DPOP_TYP,
   dpopProof,
   GateRequested,
   GateRequestedSchema,
@@ -20,9 +19,7 @@ import {
   outcomeProof,
   ProofKey,
   requestProof,
-  signProof,
   StepCompletedSchema,
-  tokenHash,
   withRequestDefaults,
 } from '@warden/contracts';
 import { DLQ, KafkaPort } from '@warden/platform';
@@ -53,12 +50,7 @@ describe('the HTTP gate', () => {
   const key: ProofKey = newProofKey();
 
   /** A DPoP proof for a call to the gateway (RFC 9449 §7: with `ath`, the token's hash). */
-  const dpopFor = (url: string, k = key, t = token) =>
-    signProof(
-      DPOP_TYP,
-      { jti: randomUUID(), htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000), ath: tokenHash(t) },
-      k,
-    );
+  const dpopFor = (url: string, k = key, t = token) => dpopProof(k, url, Date.now(), t);
 
   async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
     const url = `${gatewayUrl}${path}`;

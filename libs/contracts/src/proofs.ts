@@ -53,11 +53,20 @@ export function newProofKey(): ProofKey {
   return { privateKey, jwk: { kty: 'OKP', crv: 'Ed25519', x } };
 }
 
-/** A DPoP proof (RFC 9449) for a POST to `url`, by `key`. */
-export function dpopProof(key: ProofKey, url: string, nowMs: number): string {
+/**
+ * A DPoP proof (RFC 9449) for a POST to `url`, by `key`; for a call made with `accessToken`, it
+ * carries the token's hash as `ath` (section 7).
+ */
+export function dpopProof(key: ProofKey, url: string, nowMs: number, accessToken?: string): string {
   return signProof(
     DPOP_TYP,
-    { jti: randomUUID(), htm: 'POST', htu: url.split('?')[0], iat: Math.floor(nowMs / 1000) },
+    {
+      jti: randomUUID(),
+      htm: 'POST',
+      htu: url.split('?')[0],
+      iat: Math.floor(nowMs / 1000),
+      ...(accessToken === undefined ? {} : { ath: tokenHash(accessToken) }),
+    },
     key,
   );
 }
